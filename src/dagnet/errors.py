@@ -1,0 +1,77 @@
+"""Exceptions and warnings raised by dagnet.
+
+Every error is a subclass of :class:`DagnetError`; errors about bad input are
+also subclasses of :class:`ValueError`, so ``except ValueError`` keeps working.
+Messages name the offending nodes, edges or shapes and say how to fix them.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "DagnetError",
+    "GraphError",
+    "CycleError",
+    "SelfLoopError",
+    "EmptyGraphError",
+    "NodeNotFoundError",
+    "InputHasPredecessorsError",
+    "DuplicateNodeError",
+    "NonFiniteValueError",
+    "InputShapeError",
+    "DeadNodeWarning",
+]
+
+
+class DagnetError(Exception):
+    """Base class of every exception raised by dagnet."""
+
+
+class GraphError(DagnetError, ValueError):
+    """The graph (or array wiring) cannot be turned into a network."""
+
+
+class CycleError(GraphError):
+    """The graph has a directed cycle; ``cycle`` holds its nodes in order."""
+
+    def __init__(self, message: str, cycle: list | None = None):
+        super().__init__(message)
+        self.cycle = cycle
+
+
+class SelfLoopError(CycleError):
+    """An edge goes from a node to itself; ``nodes`` lists those nodes."""
+
+    def __init__(self, message: str, nodes: list | None = None):
+        super().__init__(message, cycle=None if not nodes else [nodes[0]])
+        self.nodes = nodes
+
+
+class EmptyGraphError(GraphError):
+    """The graph has no nodes, or no input or no output node."""
+
+
+class NodeNotFoundError(GraphError, KeyError):
+    """A node label given by the user is not in the graph."""
+
+    def __str__(self) -> str:  # KeyError would print the repr of the message
+        return str(self.args[0])
+
+
+class InputHasPredecessorsError(GraphError):
+    """A node chosen as input has incoming edges."""
+
+
+class DuplicateNodeError(GraphError):
+    """A node label appears twice where each must appear once."""
+
+
+class NonFiniteValueError(GraphError):
+    """An initial weight or bias is NaN or infinite."""
+
+
+class InputShapeError(DagnetError, ValueError):
+    """A batch passed to a network has the wrong shape."""
+
+
+class DeadNodeWarning(UserWarning):
+    """Some nodes are unreachable from the inputs or cannot reach an output."""
