@@ -1,2 +1,46 @@
-"""dagnet: neural networks wired by any directed acyclic graph."""
+"""dagnet: neural networks wired by any directed acyclic graph, down to single neurons.
+
+Examples
+--------
+>>> import networkx as nx, torch, dagnet
+>>> net = dagnet.DAGNetwork(nx.DiGraph([("x", "h"), ("h", "y"), ("x", "y")]), seed=0)
+>>> net(torch.zeros(2, 1)).shape
+torch.Size([2, 1])
+"""
+
+from . import errors, layering, topology
+from .errors import (
+    CycleError,
+    DagnetError,
+    DeadNodeWarning,
+    EmptyGraphError,
+    InputHasPredecessorsError,
+    InputShapeError,
+    NodeNotFoundError,
+    NonFiniteValueError,
+    SelfLoopError,
+)
+from .nn import DAGNetwork
+from .serialization import load, save
 from .wiring import Wiring
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "DAGNetwork",
+    "Wiring",
+    "save",
+    "load",
+    "errors",
+    "layering",
+    "topology",
+    "DagnetError",
+    "CycleError",
+    "SelfLoopError",
+    "EmptyGraphError",
+    "NodeNotFoundError",
+    "InputHasPredecessorsError",
+    "InputShapeError",
+    "NonFiniteValueError",
+    "DeadNodeWarning",
+]

@@ -1,5 +1,50 @@
-"""Where wirings come from: random graphs, paths, connectomes, and their statistics."""
+"""Where wirings come from: random graphs, paths, connectomes, and their statistics.
 
+Every generator returns an acyclic ``networkx.DiGraph``, or with
+``as_wiring=True`` the array form :class:`dagnet.Wiring` for graphs too big for
+networkx; randomness comes only from its ``seed=`` argument.
+"""
+
+from .connectome import connectome
+from .describe import GraphSummary, describe
 from .erdos_renyi import erdos_renyi_dag
+from .feedback import FeedforwardCut, feedforward_cut
+from .io import from_adjacency, read_edgelist, read_graphml, to_adjacency, write_edgelist, write_graphml
+from .layered import layered_sparse
+from .orient import to_dag
+from .paths import path_network, random_walk_paths, sobol_paths
+from .plot import draw_layered, plot_degree_distribution
+from .powerlaw import Comparison, PowerLawFit, fit_power_law
+from .scale_free import scale_free_dag
+from .small_world import small_world_dag
 
-__all__ = ["erdos_renyi_dag"]
+__all__ = [
+    # generators
+    "erdos_renyi_dag",
+    "scale_free_dag",
+    "small_world_dag",
+    "layered_sparse",
+    "random_walk_paths",
+    "sobol_paths",
+    "path_network",
+    "connectome",
+    # turning graphs into DAGs
+    "to_dag",
+    "feedforward_cut",
+    "FeedforwardCut",
+    # reading and writing
+    "read_edgelist",
+    "write_edgelist",
+    "read_graphml",
+    "write_graphml",
+    "to_adjacency",
+    "from_adjacency",
+    # statistics and pictures
+    "describe",
+    "GraphSummary",
+    "fit_power_law",
+    "PowerLawFit",
+    "Comparison",
+    "plot_degree_distribution",
+    "draw_layered",
+]

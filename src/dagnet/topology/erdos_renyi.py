@@ -85,6 +85,8 @@ def erdos_renyi_dag(
         while True:
             size = int(expected + 6.0 * math.sqrt(expected + 1.0) + 16)
             gaps = rng.geometric(p, size=size).astype(np.int64)
+            # For tiny p a gap can exceed int64 (and wrap): any gap past the end is the end.
+            gaps[(gaps <= 0) | (gaps > total)] = total + 1
             steps = pos + np.cumsum(gaps)
             steps = steps[steps < total]
             chunks.append(steps)

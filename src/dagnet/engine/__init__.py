@@ -1,0 +1,6 @@
+"""The engine: executes a compiled plan, forward and backward, on CPU or CUDA."""
+
+from .function import DAGFunction
+from .runtime import BACKENDS, Group, Runtime
+
+__all__ = ["DAGFunction", "Runtime", "Group", "BACKENDS"]

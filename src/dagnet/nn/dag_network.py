@@ -1,0 +1,330 @@
+"""`DAGNetwork`: a trainable network whose wiring is any directed acyclic graph."""
+
+from __future__ import annotations
+
+from typing import Callable, Hashable, Sequence
+
+import networkx as nx
+import numpy as np
+import torch
+from torch import nn
+
+from ..activations.registry import CUSTOM, resolve_activation
+from ..engine import BACKENDS, DAGFunction, Group, Runtime
+from ..errors import InputShapeError
+from ..plan import Plan, compile_plan
+from ..seeding import resolve_seed, torch_generator
+from ..wiring import Wiring
+from .init import initial_values
+
+__all__ = ["DAGNetwork"]
+
+_INDEX_BUFFERS = ("in_ptr", "in_src", "out_ptr", "out_dst", "out_edge", "act_code", "out_col",
+                  "output_pos", "level_ptr", "node_index", "edge_index")
+
+
+class DAGNetwork(nn.Module):
+    r"""A neural network wired by a directed acyclic graph, down to single neurons.
+
+    Every non-input node ``v`` computes
+    :math:`a_v = f_v(b_v + \sum_{u \to v} w_{uv} a_u)`. Nodes are grouped into
+    levels (every edge goes up a level) and each level is computed at once by
+    a truly sparse engine: one weight per edge, one bias per non-input node,
+    no dense matrix or mask anywhere.
+
+    Parameters
+    ----------
+    graph : networkx.DiGraph or Wiring
+        The wiring. Node labels may be any hashable values. The node attributes
+        ``activation`` (a name or an element-wise differentiable callable) and
+        ``bias``, and the edge attribute ``weight``, give per-node activations
+        and initial values.
+    inputs : list of nodes, optional
+        Input nodes, one per column of the input batch. Default: the nodes with
+        no predecessor, in ``graph.nodes`` order. Inputs must have no predecessor.
+    outputs : list of nodes, optional
+        Output nodes, one per column of the result. Default: the nodes with no
+        successor, in ``graph.nodes`` order. An output may have successors.
+    activation : str or callable, default "relu"
+        Activation of hidden nodes. Fast names: ``relu``, ``tanh``,
+        ``sigmoid``, ``leaky_relu``, ``identity``; others (``gelu``, ``elu``,
+        ``silu``, ...) or any callable run as torch code on the node's slice.
+        An ``nn.Module`` activation is registered as a submodule, so its
+        parameters train.
+    output_activation : str or callable, default "identity"
+        Activation of output nodes (the default gives logits).
+    init : str, default "kaiming_uniform"
+        Initialisation: ``kaiming_uniform`` (``nn.Linear``'s rule on each
+        node's true fan-in), ``kaiming_normal``, ``xavier_uniform``,
+        ``xavier_normal`` or ``zeros``. Given ``weight``/``bias`` attributes win.
+    bias : bool, default True
+        Whether non-input nodes have a trainable bias.
+    layering : {"asap", "alap", "bounded"}, default "asap"
+        How nodes are assigned to levels (see :mod:`dagnet.layering`);
+        ``"bounded"`` needs ``max_width``.
+    max_width : int, optional
+        Most nodes per level with ``layering="bounded"``.
+    prune_dead : bool, default False
+        Remove nodes that no input reaches or that reach no output (they are
+        reported by a :class:`~dagnet.errors.DeadNodeWarning` otherwise).
+    seed : int, optional
+        Seed of the initialisation; ``None`` draws one (stored as ``self.seed``).
+    backend : {"numba", "torch"}, optional
+        Kernels: compiled CPU kernels (default on CPU) or torch sparse ops
+        (default on other devices, e.g. CUDA).
+    dtype, device : optional
+        Of the parameters, as for ``nn.Linear``.
+
+    Attributes
+    ----------
+    weight : Parameter, shape (num_edges,)
+        One weight per edge, ordered by target position then source.
+    bias : Parameter, shape (num_nodes - in_features,) or None
+        One bias per non-input node.
+    inputs, outputs : list
+        Labels of the input and output nodes, in column order.
+    in_features, out_features, num_edges, num_nodes, num_layers : int
+        ``num_layers`` counts the levels, the input level included: the number
+        of sequential steps of the forward pass (longest path + 1 with "asap").
+
+    Shape
+    -----
+    Input ``(*, in_features)``, output ``(*, out_features)``.
+
+    Raises
+    ------
+    CycleError, SelfLoopError, EmptyGraphError, NodeNotFoundError,
+    InputHasPredecessorsError, DuplicateNodeError, NonFiniteValueError
+        Subclasses of ``ValueError`` that name the offending nodes.
+
+    Examples
+    --------
+    >>> g = nx.DiGraph([("x1", "h"), ("x2", "h"), ("h", "y"), ("x1", "y")])
+    >>> net = DAGNetwork(g, seed=0)
+    >>> net(torch.ones(4, 2)).shape
+    torch.Size([4, 1])
+    """
+
+    def __init__(
+        self,
+        graph: nx.DiGraph | Wiring,
+        inputs: Sequence[Hashable] | None = None,
+        outputs: Sequence[Hashable] | None = None,
+        activation: str | Callable = "relu",
+        output_activation: str | Callable = "identity",
+        init: str = "kaiming_uniform",
+        bias: bool = True,
+        layering: str = "asap",
+        max_width: int | None = None,
+        prune_dead: bool = False,
+        seed: int | None = None,
+        backend: str | None = None,
+        dtype: torch.dtype | None = None,
+        device: torch.device | str | None = None,
+    ):
+        super().__init__()
+        if backend is not None and backend not in BACKENDS:
+            raise ValueError(f"The 'backend' parameter must be one of {BACKENDS} or None. Got {backend!r} instead.")
+        wiring = graph if isinstance(graph, Wiring) else Wiring.from_graph(graph)
+        plan, wiring = compile_plan(wiring, inputs, outputs, activation, output_activation,
+                                    layering, max_width, prune_dead)
+        self.seed = resolve_seed(seed)
+        self.config = dict(activation=activation, output_activation=output_activation, init=init,
+                           bias=bool(bias), layering=layering, max_width=max_width, backend=backend)
+        self._labels = plan.labels
+        self._node_activation = wiring.activation
+        dtype = dtype if dtype is not None else torch.get_default_dtype()
+        factory = dict(dtype=dtype, device=device)
+
+        weight0, bias0 = initial_values(init, wiring.source, wiring.target, wiring.num_nodes,
+                                        torch_generator(self.seed))
+        if wiring.weight is not None:
+            given = torch.from_numpy(wiring.weight)
+            weight0 = torch.where(torch.isnan(given), weight0, given)
+        if wiring.bias is not None:
+            given = torch.from_numpy(wiring.bias)
+            if not bias and not torch.isnan(given).all():
+                v = int(np.flatnonzero(~np.isnan(wiring.bias))[0])
+                raise ValueError(f"Node {wiring.label(v)!r} has a 'bias' attribute, but bias=False.")
+            bias0 = torch.where(torch.isnan(given), bias0, given)
+        edge_index = torch.from_numpy(plan.edge_index)
+        hidden = torch.from_numpy(plan.node_index[plan.num_inputs:])
+        self.weight = nn.Parameter(weight0[edge_index].to(**factory))
+        if bias:
+            self.bias = nn.Parameter(bias0[hidden].to(**factory))
+        else:
+            self.register_parameter("bias", None)
+        self._set_plan(plan, device)
+
+    # ---------------------------------------------------------------- topology
+    def _set_plan(self, plan: Plan, device) -> None:
+        n, e = plan.num_nodes, plan.num_edges
+        small = torch.int32 if max(n, e) < 2**31 - 1 else torch.int64
+        out_col = np.full(n, -1, dtype=np.int64)
+        out_col[plan.output_pos] = np.arange(plan.output_pos.size)
+        arrays = dict(
+            in_ptr=(plan.in_ptr, torch.int64), in_src=(plan.in_src, small),
+            out_ptr=(plan.out_ptr, torch.int64), out_dst=(plan.out_dst, small),
+            out_edge=(plan.out_edge, small), act_code=(plan.act_code, torch.int8),
+            out_col=(out_col, small), output_pos=(plan.output_pos, torch.int64),
+            level_ptr=(plan.level_ptr, torch.int64), node_index=(plan.node_index, torch.int64),
+            edge_index=(plan.edge_index, torch.int64),
+        )
+        for name, (arr, dt) in arrays.items():
+            self.register_buffer(name, torch.as_tensor(np.ascontiguousarray(arr)).to(dt).to(device))
+        self.register_buffer("_no_bias", torch.zeros(n - plan.num_inputs, dtype=self.weight.dtype,
+                                                     device=device), persistent=False)
+        self._groups = plan.groups
+        self._num_inputs = plan.num_inputs
+        modules = []
+        for _, _, key in plan.groups:
+            if isinstance(key, nn.Module) and all(key is not m for m in modules):
+                modules.append(key)
+        self.activation_modules = nn.ModuleList(modules)
+        self._runtime: Runtime | None = None
+
+    def _apply(self, fn, recurse=True):
+        self._runtime = None  # index tensors move: rebuild the runtime lazily
+        return super()._apply(fn, recurse)
+
+    def _get_runtime(self) -> Runtime:
+        if self._runtime is None:
+            backend = self.config["backend"] or ("numba" if self.weight.device.type == "cpu" else "torch")
+            if backend == "numba" and self.weight.device.type != "cpu":
+                raise ValueError("backend='numba' runs on CPU only; use backend='torch' on "
+                                 f"{self.weight.device}.")
+            params = [p for m in self.activation_modules for p in m.parameters()]
+            groups = []
+            for start, end, key in self._groups:
+                code = int(self.act_code[start]) if start < self.act_code.numel() else CUSTOM
+                fn, idx = resolve_activation(key)[2], ()
+                if isinstance(key, nn.Module):
+                    mine = list(key.named_parameters())
+                    idx = tuple(next(i for i, p in enumerate(params) if p is q) for _, q in mine)
+                    fn = _functional(key, [name for name, _ in mine])
+                groups.append(Group(start, end, code, fn, idx))
+            index = {k: getattr(self, k) for k in ("in_ptr", "in_src", "out_ptr", "out_dst",
+                                                   "out_edge", "act_code", "out_col", "output_pos")}
+            self._runtime = Runtime(index, self.level_ptr.cpu().numpy(), self._num_inputs,
+                                    groups, backend)
+        return self._runtime
+
+    # ---------------------------------------------------------------- forward
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.dim() == 0 or x.shape[-1] != self.in_features:
+            raise InputShapeError(
+                f"Expected input of shape (*, {self.in_features}) (one column per input node), "
+                f"got {tuple(x.shape)}."
+            )
+        if x.dtype != self.weight.dtype:
+            raise InputShapeError(f"Expected input of dtype {self.weight.dtype}, got {x.dtype}; "
+                                  f"convert with x.to({self.weight.dtype}) or net.to(dtype).")
+        if x.device != self.weight.device:
+            raise InputShapeError(f"Input is on {x.device} but the network is on {self.weight.device}.")
+        lead = x.shape[:-1]
+        x2 = x.reshape(-1, self.in_features).contiguous()
+        params = [p for m in self.activation_modules for p in m.parameters()]
+        bias = self.bias if self.bias is not None else self._no_bias
+        out = DAGFunction.apply(x2, self.weight, bias, self._get_runtime(), *params)
+        return out.reshape(*lead, self.out_features)
+
+    # ---------------------------------------------------------------- views
+    @property
+    def in_features(self) -> int:
+        return self._num_inputs
+
+    @property
+    def out_features(self) -> int:
+        return int(self.output_pos.numel())
+
+    @property
+    def num_nodes(self) -> int:
+        return int(self.node_index.numel())
+
+    @property
+    def num_edges(self) -> int:
+        return int(self.weight.numel())
+
+    @property
+    def num_layers(self) -> int:
+        return int(self.level_ptr.numel() - 1)
+
+    @property
+    def inputs(self) -> list:
+        idx = self.node_index[: self._num_inputs].tolist()
+        return [self._labels[i] for i in idx]
+
+    @property
+    def outputs(self) -> list:
+        idx = self.node_index[self.output_pos].tolist()
+        return [self._labels[i] for i in idx]
+
+    def extra_repr(self) -> str:
+        backend = self.config["backend"] or ("numba" if self.weight.device.type == "cpu" else "torch")
+        return (f"in_features={self.in_features}, out_features={self.out_features}, "
+                f"nodes={self.num_nodes}, edges={self.num_edges}, layers={self.num_layers}, "
+                f"bias={self.bias is not None}, backend={backend}")
+
+    def levels(self) -> dict:
+        """Return ``{node: level}`` for every node."""
+        lv = np.repeat(np.arange(self.num_layers), np.diff(self.level_ptr.cpu().numpy()))
+        return dict(zip((self._labels[i] for i in self.node_index.tolist()), lv.tolist()))
+
+    def to_wiring(self) -> Wiring:
+        """Return the current network as a :class:`Wiring` (wiring order, current values).
+
+        Examples
+        --------
+        >>> net = DAGNetwork(nx.DiGraph([(0, 1)]), seed=0)
+        >>> net.to_wiring().weight.tolist() == net.weight.tolist()
+        True
+        """
+        n, e = self.num_nodes, self.num_edges
+        node_index = self.node_index.cpu().numpy()
+        edge_index = self.edge_index.cpu().numpy()
+        weight = np.empty(e)
+        weight[edge_index] = self.weight.detach().cpu().double().numpy()
+        bias = np.full(n, np.nan)
+        if self.bias is not None:
+            bias[node_index[self._num_inputs:]] = self.bias.detach().cpu().double().numpy()
+        src = np.empty(e, dtype=np.int64)
+        dst = np.empty(e, dtype=np.int64)
+        in_ptr = self.in_ptr.cpu().numpy()
+        targets = np.repeat(np.arange(n), np.diff(in_ptr))
+        src[edge_index] = node_index[self.in_src.cpu().numpy().astype(np.int64)]
+        dst[edge_index] = node_index[targets]
+        activation = [None] * n
+        for start, end, key in self._groups:
+            for p in range(start, end):
+                activation[node_index[p]] = key
+        return Wiring(n, src, dst, weight=weight, bias=bias, labels=self._labels,
+                      activation=activation)
+
+    def to_graph(self) -> nx.DiGraph:
+        """Return a new ``networkx.DiGraph`` of the network with its current values.
+
+        Every edge carries its ``weight``; every node its ``layer``, and every
+        non-input node its ``bias`` and ``activation`` (a name, or the callable).
+
+        Examples
+        --------
+        >>> net = DAGNetwork(nx.DiGraph([("a", "b")]), seed=0)
+        >>> g = net.to_graph()
+        >>> g.nodes["b"]["layer"], g.nodes["b"]["activation"]
+        (1, 'identity')
+        """
+        g = self.to_wiring().to_graph()
+        for node, level in self.levels().items():
+            g.nodes[node]["layer"] = level
+        if self.bias is None:
+            for node in self._labels:
+                g.nodes[node].pop("bias", None)
+        return g
+
+
+def _functional(module: nn.Module, names: list[str]):
+    def call(z, *params):
+        return torch.func.functional_call(module, dict(zip(names, params)), (z,))
+
+    call.__name__ = type(module).__name__
+    return call

@@ -1,0 +1,30 @@
+"""Fixtures shared by the test suite."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def data_dir() -> Path:
+    """The folder of shared data files: ``$DAGNET_DATA``, else ``<repo>/../shared/data``.
+
+    Skips the test when the folder is missing, except on CI (``CI=true``), where
+    missing data is a failure.
+    """
+    env = os.environ.get("DAGNET_DATA")
+    folder = Path(env) if env else REPO.parent / "shared" / "data"
+    if not folder.is_dir():
+        reason = (
+            f"shared data folder {folder} not found; set DAGNET_DATA to the folder that holds "
+            "the data files (see ../shared/data/README.md)"
+        )
+        if os.environ.get("CI") == "true":
+            pytest.fail(reason)
+        pytest.skip(reason)
+    return folder
