@@ -93,9 +93,17 @@ class Runtime:
 
     @staticmethod
     def _threads() -> int:
-        threads = max(1, min(torch.get_num_threads(), numba.config.NUMBA_NUM_THREADS))
+        """Numba threads for this call: torch's setting, which it also keeps.
+
+        Starting numba's OpenMP layer resets the shared OpenMP thread count, so
+        torch's count is read first and put back.
+        """
+        torch_threads = torch.get_num_threads()
+        threads = max(1, min(torch_threads, numba.config.NUMBA_NUM_THREADS))
         if numba.get_num_threads() != threads:
             numba.set_num_threads(threads)
+        if torch.get_num_threads() != torch_threads:
+            torch.set_num_threads(torch_threads)
         return threads
 
     def forward(self, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, act_params: list):
