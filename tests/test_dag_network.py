@@ -168,7 +168,11 @@ def test_activation_module_parameters_train():
     assert act.alpha.grad is not None and act.alpha.grad.abs() > 0
 
 
-def test_results_do_not_depend_on_thread_count():
+@pytest.mark.parametrize("min_work", [1, 2048])
+def test_results_do_not_depend_on_thread_count(monkeypatch, min_work):
+    import dagnet.engine.schedule as schedule
+
+    monkeypatch.setattr(schedule, "PARALLEL_MIN_WORK", min_work)  # 1: every level in parallel
     w = erdos_renyi_dag(3000, 0.01, seed=1, as_wiring=True)
     net = DAGNetwork(w, seed=0)
     x = torch.randn(64, net.in_features, generator=torch.Generator().manual_seed(0))

@@ -8,6 +8,8 @@ are reproducible bit for bit.
 * forward, node v:   H[v] = f_v(b_v + sum_{u -> v} w_uv H[u])
 * backward, node u:  G[u] = dL/dout_u + sum_{u -> t} w_ut D[t];  dW_ut = <D[t], H[u]>;
   then D[u] = G[u] * f_u'(.) in place, read off the activation value H[u].
+  The backward reads weights and writes their gradients in out-edge order
+  (``w_out = w[out_edge]``), so that those accesses are sequential too.
 
 The backward walks nodes in reverse position order; every successor of ``u``
 has a larger position, so its ``D`` row is final when ``u`` pulls it.
@@ -20,6 +22,10 @@ import numpy as np
 from numba import prange
 
 from ..activations.registry import IDENTITY, LEAKY_RELU, LEAKY_SLOPE, RELU, SIGMOID, TANH
+from .prefetch import prefetch_row
+
+# Rows are prefetched this many edges ahead of their use.
+_AHEAD = 8
 
 # Reassociation lets the batch dot products vectorise; the order is fixed at
 # compile time, so results stay deterministic. No 'nnan'/'ninf': NaN and inf
@@ -36,20 +42,31 @@ def _forward_node(H, in_ptr, in_src, w, bias, act, v, n_in):  # pragma: no cover
         row[b] = bv
     e = in_ptr[v]
     end = in_ptr[v + 1]
-    # Two edges per sweep: half the loads and stores of the output row.
-    while e + 1 < end:
+    last = in_src.size - _AHEAD
+    # Four edges per sweep: a quarter of the loads and stores of the output row.
+    while e + 3 < end:
+        if e < last:
+            for j in range(4):
+                prefetch_row(H, in_src[e + _AHEAD + j])
         s0 = H[in_src[e]]
         s1 = H[in_src[e + 1]]
+        s2 = H[in_src[e + 2]]
+        s3 = H[in_src[e + 3]]
         w0 = w[e]
         w1 = w[e + 1]
+        w2 = w[e + 2]
+        w3 = w[e + 3]
         for b in range(nb):
-            row[b] += w0 * s0[b] + w1 * s1[b]
-        e += 2
-    if e < end:
+            row[b] += (w0 * s0[b] + w1 * s1[b]) + (w2 * s2[b] + w3 * s3[b])
+        e += 4
+    while e < end:
+        if e < last + 3:
+            prefetch_row(H, in_src[e + _AHEAD])
         s0 = H[in_src[e]]
         w0 = w[e]
         for b in range(nb):
             row[b] += w0 * s0[b]
+        e += 1
     code = act[v]
     if code == RELU:
         for b in range(nb):
@@ -68,7 +85,7 @@ def _forward_node(H, in_ptr, in_src, w, bias, act, v, n_in):  # pragma: no cover
 
 
 @numba.njit(inline="always", fastmath=_FM)
-def _backward_node(H, G, GO, out_col, out_ptr, out_dst, out_edge, w, dw, dbias, act, u, n_in, zero):  # pragma: no cover
+def _backward_node(H, G, GO, out_col, out_ptr, out_dst, w, dw, dbias, act, u, n_in, zero):  # pragma: no cover
     g = G[u]
     h = H[u]
     nb = g.shape[0]
@@ -80,16 +97,58 @@ def _backward_node(H, G, GO, out_col, out_ptr, out_dst, out_edge, w, dw, dbias, 
     else:
         for b in range(nb):
             g[b] = zero
-    for k in range(out_ptr[u], out_ptr[u + 1]):
-        d = G[out_dst[k]]
-        e = out_edge[k]
-        wv = w[e]
-        s = zero
+    k = out_ptr[u]
+    end = out_ptr[u + 1]
+    # Edges are read by decreasing node: prefetch the next node's first rows too.
+    if u > 0:
+        nxt = out_ptr[u - 1]
+        for j in range(nxt, min(nxt + _AHEAD, out_ptr[u])):
+            prefetch_row(G, out_dst[j])
+    # Four edges per sweep: a quarter of the loads and stores of the gradient row.
+    while k + 3 < end:
+        if k + _AHEAD + 3 < end:
+            for j in range(4):
+                prefetch_row(G, out_dst[k + _AHEAD + j])
+        d0 = G[out_dst[k]]
+        d1 = G[out_dst[k + 1]]
+        d2 = G[out_dst[k + 2]]
+        d3 = G[out_dst[k + 3]]
+        w0 = w[k]
+        w1 = w[k + 1]
+        w2 = w[k + 2]
+        w3 = w[k + 3]
+        s0 = zero
+        s1 = zero
+        s2 = zero
+        s3 = zero
         for b in range(nb):
-            db = d[b]
-            g[b] += wv * db
-            s += db * h[b]
-        dw[e] = s
+            x0 = d0[b]
+            x1 = d1[b]
+            x2 = d2[b]
+            x3 = d3[b]
+            hb = h[b]
+            g[b] += (w0 * x0 + w1 * x1) + (w2 * x2 + w3 * x3)
+            s0 += x0 * hb
+            s1 += x1 * hb
+            s2 += x2 * hb
+            s3 += x3 * hb
+        dw[k] = s0
+        dw[k + 1] = s1
+        dw[k + 2] = s2
+        dw[k + 3] = s3
+        k += 4
+    while k < end:
+        if k + _AHEAD < end:
+            prefetch_row(G, out_dst[k + _AHEAD])
+        d0 = G[out_dst[k]]
+        w0 = w[k]
+        s0 = zero
+        for b in range(nb):
+            x0 = d0[b]
+            g[b] += w0 * x0
+            s0 += x0 * h[b]
+        dw[k] = s0
+        k += 1
     if u < n_in:
         return
     code = act[u]
@@ -130,14 +189,28 @@ def forward_parallel(H, in_ptr, in_src, w, bias, act, lo, hi, n_in):  # pragma: 
 
 
 @numba.njit(cache=True, fastmath=_FM)
-def backward_serial(H, G, GO, out_col, out_ptr, out_dst, out_edge, w, dw, dbias, act, lo, hi, n_in, zero):  # pragma: no cover
+def backward_serial(H, G, GO, out_col, out_ptr, out_dst, w, dw, dbias, act, lo, hi, n_in, zero):  # pragma: no cover
     """Pull gradients into positions hi-1 down to lo (any levels, one thread)."""
     for u in range(hi - 1, lo - 1, -1):
-        _backward_node(H, G, GO, out_col, out_ptr, out_dst, out_edge, w, dw, dbias, act, u, n_in, zero)
+        _backward_node(H, G, GO, out_col, out_ptr, out_dst, w, dw, dbias, act, u, n_in, zero)
 
 
 @numba.njit(cache=True, parallel=True, fastmath=_FM)
-def backward_parallel(H, G, GO, out_col, out_ptr, out_dst, out_edge, w, dw, dbias, act, lo, hi, n_in, zero):  # pragma: no cover
+def backward_parallel(H, G, GO, out_col, out_ptr, out_dst, w, dw, dbias, act, lo, hi, n_in, zero):  # pragma: no cover
     """Pull gradients into positions lo..hi-1 of one level, in parallel."""
     for u in prange(lo, hi):
-        _backward_node(H, G, GO, out_col, out_ptr, out_dst, out_edge, w, dw, dbias, act, u, n_in, zero)
+        _backward_node(H, G, GO, out_col, out_ptr, out_dst, w, dw, dbias, act, u, n_in, zero)
+
+
+@numba.njit(cache=True)
+def gather(src, index, out):  # pragma: no cover
+    """out[k] = src[index[k]]."""
+    for k in range(index.size):
+        out[k] = src[index[k]]
+
+
+@numba.njit(cache=True)
+def scatter(src, index, out):  # pragma: no cover
+    """out[index[k]] = src[k]."""
+    for k in range(index.size):
+        out[index[k]] = src[k]

@@ -22,6 +22,7 @@ import torch
 
 from ..activations.registry import CUSTOM, IDENTITY, LEAKY_RELU, LEAKY_SLOPE, RELU, SIGMOID, TANH
 from . import numba_kernels as nk
+from .memory import empty_buffer
 from .schedule import build_schedule
 
 __all__ = ["Runtime", "BACKENDS"]
@@ -110,7 +111,10 @@ class Runtime:
         """Return ``(out, H, saved)``: outputs (batch, outputs), the activation
         buffer (nodes, batch) and the pre-activations of torch-code groups."""
         batch = x.shape[0]
-        H = torch.empty((self.n, batch), dtype=weight.dtype, device=weight.device)
+        if weight.device.type == "cpu":
+            H = empty_buffer((self.n, batch), weight.dtype)
+        else:
+            H = torch.empty((self.n, batch), dtype=weight.dtype, device=weight.device)
         H[: self.n_in] = x.t()
         saved: dict[int, torch.Tensor] = {}
         if self.backend == "numba":
@@ -156,7 +160,7 @@ class Runtime:
         db = torch.empty_like(bias)
         dparams = [None] * len(act_params)
         if self.backend == "numba":
-            G = torch.empty_like(H)
+            G = empty_buffer(tuple(H.shape), H.dtype)
             self._backward_numba(G, GO, H, saved, weight, bias, dw, db, act_params, dparams)
         else:
             G = self._backward_torch(GO, H, saved, weight, dw, db, act_params, dparams)
@@ -185,14 +189,18 @@ class Runtime:
         _, bwd = self._schedule(self._threads())
         Gn, GOn, Hn = G.numpy(), GO.numpy(), H.numpy()
         w = weight.detach().numpy()
-        dwn, dbn = dw.numpy(), db.numpy()
+        w_out = np.empty_like(w)
+        nk.gather(w, ix["out_edge"], w_out)
+        dw_out = np.empty_like(w)
+        dbn = db.numpy()
         zero = np.zeros(1, dtype=Hn.dtype)[0]
         for seg in bwd:
             kernel = nk.backward_parallel if seg.parallel else nk.backward_serial
-            kernel(Hn, Gn, GOn, ix["out_col"], ix["out_ptr"], ix["out_dst"], ix["out_edge"],
-                   w, dwn, dbn, ix["act_code"], seg.lo, seg.hi, self.n_in, zero)
+            kernel(Hn, Gn, GOn, ix["out_col"], ix["out_ptr"], ix["out_dst"],
+                   w_out, dw_out, dbn, ix["act_code"], seg.lo, seg.hi, self.n_in, zero)
             if seg.custom:
                 self._custom_backward(G, self._level_of(seg.lo), saved, db, act_params, dparams)
+        nk.scatter(dw_out, ix["out_edge"], dw.numpy())
 
     # ------------------------------------------------------------------ torch
     def _levels_torch(self):
