@@ -153,12 +153,16 @@ def test_float32_matches_reference(case, backend):
     _check(case, torch.float32, backend, 1e-5)
 
 
-@settings(max_examples=15, deadline=None)
+@pytest.mark.parametrize("prefetch", [True, False])
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(n=st.integers(50, 400), p=st.floats(0.01, 0.2), seed=st.integers(0, 2**31 - 1),
        batch=st.integers(1, 40), act=st.sampled_from(["relu", "tanh", "sigmoid", "leaky_relu"]))
-def test_backends_agree_on_larger_graphs(n, p, seed, batch, act):
+def test_backends_agree_on_larger_graphs(monkeypatch, prefetch, n, p, seed, batch, act):
     """High-degree nodes exercise the kernels' unrolled and prefetching paths."""
+    import dagnet.engine.runtime as runtime
     from dagnet.topology import erdos_renyi_dag
+
+    monkeypatch.setattr(runtime, "_CACHE_BYTES", 0 if prefetch else 1 << 40)
 
     w = erdos_renyi_dag(n, p, seed=seed, as_wiring=True)
     results = []

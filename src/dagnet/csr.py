@@ -40,6 +40,36 @@ def group_by(keys: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
     return _counting_sort(keys, int(n))
 
 
+@numba.njit(cache=True)
+def _csr(rows, cols, n, m):  # pragma: no cover - compiled
+    # Stable counting sort by column, then by row: rows end up sorted by column.
+    cptr = np.zeros(m + 1, dtype=np.int64)
+    for c in cols:
+        cptr[c + 1] += 1
+    for i in range(m):
+        cptr[i + 1] += cptr[i]
+    by_col = np.empty(cols.size, dtype=np.int64)
+    for e in range(cols.size):
+        c = cols[e]
+        by_col[cptr[c]] = e
+        cptr[c] += 1
+    ptr = np.zeros(n + 1, dtype=np.int64)
+    for r in rows:
+        ptr[r + 1] += 1
+    for i in range(n):
+        ptr[i + 1] += ptr[i]
+    fill = ptr[:-1].copy()
+    perm = np.empty(rows.size, dtype=np.int64)
+    col = np.empty(rows.size, dtype=np.int64)
+    for k in range(by_col.size):
+        e = by_col[k]
+        r = rows[e]
+        perm[fill[r]] = e
+        col[fill[r]] = cols[e]
+        fill[r] += 1
+    return ptr, col, perm
+
+
 def csr(rows: np.ndarray, cols: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Return ``(ptr, col, perm)``: the entries grouped by row, each row sorted by column.
 
@@ -55,7 +85,4 @@ def csr(rows: np.ndarray, cols: np.ndarray, n: int) -> tuple[np.ndarray, np.ndar
     rows = np.ascontiguousarray(rows, dtype=np.int64)
     cols = np.ascontiguousarray(cols, dtype=np.int64)
     m = int(max(n, int(cols.max()) + 1 if cols.size else 0))
-    _, by_col = _counting_sort(cols, m)
-    ptr, by_row = _counting_sort(rows[by_col], int(n))
-    perm = by_col[by_row]
-    return ptr, cols[perm], perm
+    return _csr(rows, cols, int(n), m)

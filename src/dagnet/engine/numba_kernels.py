@@ -24,8 +24,9 @@ from numba import prange
 from ..activations.registry import IDENTITY, LEAKY_RELU, LEAKY_SLOPE, RELU, SIGMOID, TANH
 from .prefetch import prefetch_row
 
-# Rows are prefetched this many edges ahead of their use.
-_AHEAD = 8
+# Rows are prefetched this many edges ahead of their use, when the buffer
+# does not fit in cache (``ahead`` is 0 otherwise: the hints would only cost).
+AHEAD = 8
 
 # Reassociation lets the batch dot products vectorise; the order is fixed at
 # compile time, so results stay deterministic. No 'nnan'/'ninf': NaN and inf
@@ -34,7 +35,7 @@ _FM = {"reassoc", "nsz", "contract"}
 
 
 @numba.njit(inline="always", fastmath=_FM)
-def _forward_node(H, in_ptr, in_src, w, bias, act, v, n_in):  # pragma: no cover - compiled
+def _forward_node(H, in_ptr, in_src, w, bias, act, v, n_in, ahead):  # pragma: no cover - compiled
     row = H[v]
     nb = row.shape[0]
     bv = bias[v - n_in]
@@ -42,12 +43,12 @@ def _forward_node(H, in_ptr, in_src, w, bias, act, v, n_in):  # pragma: no cover
         row[b] = bv
     e = in_ptr[v]
     end = in_ptr[v + 1]
-    last = in_src.size - _AHEAD
+    last = in_src.size - ahead - 3
     # Four edges per sweep: a quarter of the loads and stores of the output row.
     while e + 3 < end:
-        if e < last:
+        if ahead > 0 and e < last:
             for j in range(4):
-                prefetch_row(H, in_src[e + _AHEAD + j])
+                prefetch_row(H, in_src[e + ahead + j])
         s0 = H[in_src[e]]
         s1 = H[in_src[e + 1]]
         s2 = H[in_src[e + 2]]
@@ -60,8 +61,8 @@ def _forward_node(H, in_ptr, in_src, w, bias, act, v, n_in):  # pragma: no cover
             row[b] += (w0 * s0[b] + w1 * s1[b]) + (w2 * s2[b] + w3 * s3[b])
         e += 4
     while e < end:
-        if e < last + 3:
-            prefetch_row(H, in_src[e + _AHEAD])
+        if ahead > 0 and e < last + 3:
+            prefetch_row(H, in_src[e + ahead])
         s0 = H[in_src[e]]
         w0 = w[e]
         for b in range(nb):
@@ -85,7 +86,7 @@ def _forward_node(H, in_ptr, in_src, w, bias, act, v, n_in):  # pragma: no cover
 
 
 @numba.njit(inline="always", fastmath=_FM)
-def _backward_node(H, G, GO, out_col, out_ptr, out_dst, w, dw, dbias, act, u, n_in, zero):  # pragma: no cover
+def _backward_node(H, G, GO, out_col, out_ptr, out_dst, w, dw, dbias, act, u, n_in, zero, ahead):  # pragma: no cover
     g = G[u]
     h = H[u]
     nb = g.shape[0]
@@ -100,15 +101,15 @@ def _backward_node(H, G, GO, out_col, out_ptr, out_dst, w, dw, dbias, act, u, n_
     k = out_ptr[u]
     end = out_ptr[u + 1]
     # Edges are read by decreasing node: prefetch the next node's first rows too.
-    if u > 0:
+    if ahead > 0 and u > 0:
         nxt = out_ptr[u - 1]
-        for j in range(nxt, min(nxt + _AHEAD, out_ptr[u])):
+        for j in range(nxt, min(nxt + ahead, out_ptr[u])):
             prefetch_row(G, out_dst[j])
     # Four edges per sweep: a quarter of the loads and stores of the gradient row.
     while k + 3 < end:
-        if k + _AHEAD + 3 < end:
+        if ahead > 0 and k + ahead + 3 < end:
             for j in range(4):
-                prefetch_row(G, out_dst[k + _AHEAD + j])
+                prefetch_row(G, out_dst[k + ahead + j])
         d0 = G[out_dst[k]]
         d1 = G[out_dst[k + 1]]
         d2 = G[out_dst[k + 2]]
@@ -138,8 +139,8 @@ def _backward_node(H, G, GO, out_col, out_ptr, out_dst, w, dw, dbias, act, u, n_
         dw[k + 3] = s3
         k += 4
     while k < end:
-        if k + _AHEAD < end:
-            prefetch_row(G, out_dst[k + _AHEAD])
+        if ahead > 0 and k + ahead < end:
+            prefetch_row(G, out_dst[k + ahead])
         d0 = G[out_dst[k]]
         w0 = w[k]
         s0 = zero
@@ -175,31 +176,31 @@ def _backward_node(H, G, GO, out_col, out_ptr, out_dst, w, dw, dbias, act, u, n_
 
 
 @numba.njit(cache=True, fastmath=_FM)
-def forward_serial(H, in_ptr, in_src, w, bias, act, lo, hi, n_in):  # pragma: no cover
+def forward_serial(H, in_ptr, in_src, w, bias, act, lo, hi, n_in, ahead):  # pragma: no cover
     """Compute positions lo..hi-1 in order (any levels, one thread)."""
     for v in range(lo, hi):
-        _forward_node(H, in_ptr, in_src, w, bias, act, v, n_in)
+        _forward_node(H, in_ptr, in_src, w, bias, act, v, n_in, ahead)
 
 
 @numba.njit(cache=True, parallel=True, fastmath=_FM)
-def forward_parallel(H, in_ptr, in_src, w, bias, act, lo, hi, n_in):  # pragma: no cover
+def forward_parallel(H, in_ptr, in_src, w, bias, act, lo, hi, n_in, ahead):  # pragma: no cover
     """Compute positions lo..hi-1 of one level, in parallel."""
     for v in prange(lo, hi):
-        _forward_node(H, in_ptr, in_src, w, bias, act, v, n_in)
+        _forward_node(H, in_ptr, in_src, w, bias, act, v, n_in, ahead)
 
 
 @numba.njit(cache=True, fastmath=_FM)
-def backward_serial(H, G, GO, out_col, out_ptr, out_dst, w, dw, dbias, act, lo, hi, n_in, zero):  # pragma: no cover
+def backward_serial(H, G, GO, out_col, out_ptr, out_dst, w, dw, dbias, act, lo, hi, n_in, zero, ahead):  # pragma: no cover
     """Pull gradients into positions hi-1 down to lo (any levels, one thread)."""
     for u in range(hi - 1, lo - 1, -1):
-        _backward_node(H, G, GO, out_col, out_ptr, out_dst, w, dw, dbias, act, u, n_in, zero)
+        _backward_node(H, G, GO, out_col, out_ptr, out_dst, w, dw, dbias, act, u, n_in, zero, ahead)
 
 
 @numba.njit(cache=True, parallel=True, fastmath=_FM)
-def backward_parallel(H, G, GO, out_col, out_ptr, out_dst, w, dw, dbias, act, lo, hi, n_in, zero):  # pragma: no cover
+def backward_parallel(H, G, GO, out_col, out_ptr, out_dst, w, dw, dbias, act, lo, hi, n_in, zero, ahead):  # pragma: no cover
     """Pull gradients into positions lo..hi-1 of one level, in parallel."""
     for u in prange(lo, hi):
-        _backward_node(H, G, GO, out_col, out_ptr, out_dst, w, dw, dbias, act, u, n_in, zero)
+        _backward_node(H, G, GO, out_col, out_ptr, out_dst, w, dw, dbias, act, u, n_in, zero, ahead)
 
 
 @numba.njit(cache=True)

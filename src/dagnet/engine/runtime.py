@@ -33,6 +33,10 @@ BACKENDS = ("numba", "torch")
 # weight gradient, to bound its temporary memory (64 Mi numbers).
 _SDDMM_CHUNK = 1 << 26
 
+# Buffers larger than this (bytes, about an L2 cache) do not stay in cache: the
+# kernels prefetch rows ahead of use.
+_CACHE_BYTES = 1 << 20
+
 
 @dataclass(frozen=True)
 class Group:
@@ -147,9 +151,11 @@ class Runtime:
         Hn = H.numpy()
         w = weight.detach().numpy()
         b = bias.detach().numpy()
+        ahead = nk.AHEAD if Hn.nbytes > _CACHE_BYTES else 0
         for seg in fwd:
             kernel = nk.forward_parallel if seg.parallel else nk.forward_serial
-            kernel(Hn, ix["in_ptr"], ix["in_src"], w, b, ix["act_code"], seg.lo, seg.hi, self.n_in)
+            kernel(Hn, ix["in_ptr"], ix["in_src"], w, b, ix["act_code"], seg.lo, seg.hi, self.n_in,
+                   ahead)
             if seg.custom:
                 self._apply_custom(H, self._level_of(seg.lo), act_params, saved)
 
@@ -194,10 +200,11 @@ class Runtime:
         dw_out = np.empty_like(w)
         dbn = db.numpy()
         zero = np.zeros(1, dtype=Hn.dtype)[0]
+        ahead = nk.AHEAD if Hn.nbytes > _CACHE_BYTES else 0
         for seg in bwd:
             kernel = nk.backward_parallel if seg.parallel else nk.backward_serial
             kernel(Hn, Gn, GOn, ix["out_col"], ix["out_ptr"], ix["out_dst"],
-                   w_out, dw_out, dbn, ix["act_code"], seg.lo, seg.hi, self.n_in, zero)
+                   w_out, dw_out, dbn, ix["act_code"], seg.lo, seg.hi, self.n_in, zero, ahead)
             if seg.custom:
                 self._custom_backward(G, self._level_of(seg.lo), saved, db, act_params, dparams)
         nk.scatter(dw_out, ix["out_edge"], dw.numpy())
