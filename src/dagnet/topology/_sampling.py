@@ -12,12 +12,16 @@ def bernoulli_positions(total: int, p: float, rng: np.random.Generator) -> np.nd
 
     The gaps between kept positions are geometric, so they are drawn directly:
     the cost is linear in the number of positions kept, never in ``total``.
-    (The same skip sampler as :func:`dagnet.topology.erdos_renyi_dag`.)
+    Gaps are capped at ``total + 1`` (any gap past the end is the end), so a
+    tiny ``p``, whose geometric draws saturate at the int64 maximum, cannot
+    overflow the running sum.
 
     Examples
     --------
     >>> bernoulli_positions(5, 1.0, np.random.default_rng(0)).tolist()
     [0, 1, 2, 3, 4]
+    >>> bernoulli_positions(10**12, 1e-300, np.random.default_rng(0)).size
+    0
     """
     if p <= 0.0 or total <= 0:
         return np.zeros(0, dtype=np.int64)
@@ -28,13 +32,14 @@ def bernoulli_positions(total: int, p: float, rng: np.random.Generator) -> np.nd
     expected = total * p
     while True:
         size = int(expected + 6.0 * math.sqrt(expected + 1.0) + 16)
-        steps = pos + np.cumsum(rng.geometric(p, size=size).astype(np.int64))
-        steps = steps[steps < total]
-        chunks.append(steps)
-        if steps.size < size:
+        gaps = np.minimum(rng.geometric(p, size=size), total + 1).astype(np.int64)
+        steps = pos + np.cumsum(gaps)  # increasing while below total; may wrap only after
+        end = np.flatnonzero((steps >= total) | (steps < 0))
+        if end.size:
+            chunks.append(steps[: end[0]])
             return np.concatenate(chunks)
+        chunks.append(steps)
         pos = int(steps[-1])
-        expected = (total - pos) * p
 
 
 def with_draws(kernel, draw, size: int):

@@ -101,7 +101,8 @@ def _run_stats(args: argparse.Namespace) -> int:
         print(summary)
         if args.plot:
             drawn = summary.acyclic and 0 < summary.num_nodes <= MAX_DRAWN_NODES
-            fig = Figure(figsize=(12.0 if drawn else 5.0, 5.0), layout="constrained")
+            height = min(max(5.0, 0.12 * len(summary.level_widths) + 3.0), 14.0) if drawn else 5.0
+            fig = Figure(figsize=(12.0 if drawn else 5.0, height), layout="constrained")
             axes = fig.subplots(1, 2 if drawn else 1, squeeze=False)[0]
             plot_degree_distribution(summary if fit else graph, ax=axes[0], which=fit or "total", fit=bool(fit))
             if drawn:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import math
-
 import networkx as nx
 import numpy as np
 
 from ..seeding import numpy_rng
 from ..wiring import Wiring
+from ._sampling import bernoulli_positions
 
 __all__ = ["erdos_renyi_dag"]
 
@@ -74,26 +73,7 @@ def erdos_renyi_dag(
     rng = numpy_rng(seed)
     n = int(n)
     total = n * (n - 1) // 2
-    if p == 0.0 or total == 0:
-        k = np.zeros(0, dtype=np.int64)
-    elif p == 1.0:
-        k = np.arange(total, dtype=np.int64)
-    else:
-        chunks = []
-        pos = -1
-        expected = total * p
-        while True:
-            size = int(expected + 6.0 * math.sqrt(expected + 1.0) + 16)
-            gaps = rng.geometric(p, size=size).astype(np.int64)
-            # For tiny p a gap can exceed int64 (and wrap): any gap past the end is the end.
-            gaps[(gaps <= 0) | (gaps > total)] = total + 1
-            steps = pos + np.cumsum(gaps)
-            steps = steps[steps < total]
-            chunks.append(steps)
-            if steps.size < size:
-                break
-            pos = int(steps[-1])
-        k = np.concatenate(chunks)
+    k = bernoulli_positions(total, p, rng)
     src, dst = _pair_from_index(k)
     wiring = Wiring(n, src, dst)
     if as_wiring:

@@ -102,18 +102,15 @@ def write_edgelist(graph: nx.DiGraph | Wiring, path: str | os.PathLike, weight: 
     n = arrays.num_nodes
     alone = np.flatnonzero(np.bincount(np.concatenate((arrays.source, arrays.target)), minlength=n) == 0)
     pairs = zip(arrays.source.tolist(), arrays.target.tolist())
+    columns = ["source", "target"] + ([] if arrays.value is None else [str(weight)])
     with open(path, "w") as f:
+        f.write("# " + delimiter.join(columns) + "\n")
+        f.writelines(f"{labels[i]}\n" for i in alone.tolist())
         if arrays.value is None:
-            f.write(f"# source{delimiter}target\n")
-            f.writelines(f"{labels[i]}\n" for i in alone.tolist())
             f.writelines(f"{labels[s]}{delimiter}{labels[t]}\n" for s, t in pairs)
         else:
-            f.write(f"# source{delimiter}target{delimiter}{weight}\n")
-            f.writelines(f"{labels[i]}\n" for i in alone.tolist())
-            f.writelines(
-                f"{labels[s]}{delimiter}{labels[t]}{delimiter}{x!r}\n"
-                for (s, t), x in zip(pairs, arrays.value.tolist())
-            )
+            f.writelines(f"{labels[s]}{delimiter}{labels[t]}{delimiter}{x!r}\n"
+                         for (s, t), x in zip(pairs, arrays.value.tolist()))
 
 
 def read_edgelist(path: str | os.PathLike, weight: str | None = "weight", delimiter: str | None = None,
@@ -132,7 +129,8 @@ def read_edgelist(path: str | os.PathLike, weight: str | None = "weight", delimi
         Name of the edge attribute that receives the third column (a value of
         ``nan`` means none); None ignores the third column.
     delimiter : str, optional
-        Column separator. Default: a tab on lines that have one, else any run
+        Column separator. Default: a tab if the file has a tab anywhere (as
+        files from :func:`write_edgelist` do, in their header), else any run
         of whitespace.
     parse_labels : bool
         Turn labels that read as ints or tuples into ints or tuples (see the
@@ -172,25 +170,24 @@ def read_edgelist(path: str | os.PathLike, weight: str | None = "weight", delimi
         return index.setdefault(lab, len(index))
 
     with open(path) as f:
-        for line_no, line in enumerate(f, 1):
-            line = line.rstrip("\r\n")
-            if not line.strip() or line.lstrip().startswith("#"):
-                continue
-            if delimiter is not None:
-                fields = [x.strip() for x in line.split(delimiter)]
-            else:
-                fields = [x.strip() for x in line.split("\t")] if "\t" in line else line.split()
-            if len(fields) == 1:
-                node(fields[0])
-                continue
-            if len(fields) > 3:
-                raise ValueError(f"{path}, line {line_no}: expected 1 to 3 columns, got {len(fields)}: {line!r}.")
-            source.append(node(fields[0]))
-            target.append(node(fields[1]))
-            try:
-                values.append(float(fields[2]) if len(fields) == 3 else np.nan)
-            except ValueError:
-                raise ValueError(f"{path}, line {line_no}: {fields[2]!r} is not a number.") from None
+        lines = f.read().splitlines()
+    if delimiter is None and any("\t" in line for line in lines):
+        delimiter = "\t"  # a tab anywhere (write_edgelist's header has one): labels may hold spaces
+    for line_no, line in enumerate(lines, 1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        fields = line.split() if delimiter is None else [x.strip() for x in line.split(delimiter)]
+        if len(fields) == 1:
+            node(fields[0])
+            continue
+        if len(fields) > 3:
+            raise ValueError(f"{path}, line {line_no}: expected 1 to 3 columns, got {len(fields)}: {line!r}.")
+        source.append(node(fields[0]))
+        target.append(node(fields[1]))
+        try:
+            values.append(float(fields[2]) if len(fields) == 3 else np.nan)
+        except ValueError:
+            raise ValueError(f"{path}, line {line_no}: {fields[2]!r} is not a number.") from None
     labels = list(index)
     value = np.asarray(values, dtype=np.float64)
     has_value = weight is not None and not np.isnan(value).all()

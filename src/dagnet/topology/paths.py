@@ -87,7 +87,8 @@ def path_network(visits: np.ndarray, sizes: Sequence[int], as_wiring: bool = Fal
     multiplicity = np.concatenate(counts)
     per_edge = np.split(ids, np.cumsum(multiplicity)[:-1]) if multiplicity.size else []
     paths = np.empty(len(per_edge), dtype=object)
-    paths[:] = per_edge if as_wiring else [p.tolist() for p in per_edge]
+    for e, ids_of_edge in enumerate(per_edge):  # one by one: numpy would stack equal-length arrays
+        paths[e] = ids_of_edge if as_wiring else ids_of_edge.tolist()
     wiring = Wiring(
         int(offsets[-1]), np.concatenate(sources), np.concatenate(targets), labels=labels,
         edge_attrs={"paths": paths, "multiplicity": multiplicity},
@@ -103,7 +104,8 @@ def random_walk_paths(
 
     Keller & Van Keirsbilck (papers.md §3): path ``i`` visits neuron
     ``floor(n_l * x_{i,l})`` of layer ``l``, with every ``x_{i,l}`` uniform in
-    [0, 1) and independent, so each path picks one neuron per layer uniformly.
+    [0, 1) and independent, so each path picks one neuron per layer uniformly
+    (drawn directly as a uniform integer).
     Each segment between consecutive layers is an edge; segments shared by
     several paths are one edge that remembers them all.
 
@@ -191,7 +193,7 @@ def sobol_paths(
     engine = qmc.Sobol(
         sizes.size,
         scramble=scramble_seed is not None,
-        rng=None if scramble_seed is None else numpy_rng(scramble_seed),
+        seed=None if scramble_seed is None else numpy_rng(scramble_seed),  # "rng" only from scipy 1.15
     )
     with warnings.catch_warnings():
         # scipy warns when num_paths is not a power of two; prefixes of any length are what we want.

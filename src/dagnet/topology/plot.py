@@ -85,10 +85,10 @@ def plot_degree_distribution(
         ax.set_yscale("log")
         law = summary.power_law
         if fit and law is not None:
-            x = np.unique(np.geomspace(law.xmin, k[-1], 100).round() if law.discrete
-                          else np.geomspace(law.xmin, k[-1], 100))
-            share = law.n_tail / degree.size
-            ax.plot(x, share * law.ccdf(x), color="C3",
+            x = np.geomspace(law.xmin, k[-1], 100)
+            if law.discrete:
+                x = np.unique(x.round())
+            ax.plot(x, law.n_tail / law.n * law.ccdf(x), color="C3",
                     label=f"power law, alpha = {law.alpha:.2f}, xmin = {law.xmin:g}")
         ax.legend(loc="lower left")
     ax.set_xlabel(f"{which}-degree k" if which != "total" else "degree k")
@@ -176,8 +176,9 @@ def draw_layered(
                         xytext=(0, 4), textcoords="offset points")
     ax.set_xlim(0.0, 1.0)
     ax.set_ylim(-depth + 0.5, 0.5)
-    ax.set_yticks(-np.arange(depth))
-    ax.set_yticklabels([str(lev) for lev in range(depth)])
+    ticks = np.arange(0, depth, max(1, depth // 20))  # at most about 20 level numbers
+    ax.set_yticks(-ticks)
+    ax.set_yticklabels([str(lev) for lev in ticks.tolist()])
     ax.set_ylabel("level")
     ax.set_xticks([])
     return ax

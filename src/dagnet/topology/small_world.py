@@ -116,13 +116,17 @@ def small_world_dag(
     p = check_float(p, "p", func, low=0.0, high=1.0)
     rng = numpy_rng(seed)
     rewire = rng.random(n * (k // 2)) < p
-    expected = rewire.sum() * n / max(n - k - 1, 1)  # draws per rewiring: n / free nodes
+    if k == n - 1:  # the complete graph: no edge can move
+        rewire[:] = False
+    # About n / (n - k - 1) draws per rewiring (rejection of u and its neighbours); a
+    # first buffer of at most 2^24 draws, doubled while it falls short.
+    expected = rewire.sum() * n / max(n - k - 1, 1)
 
     def run(draws):
         a, b, ok = _rewire(n, k // 2, rewire, draws)
         return (a, b) if ok else None
 
-    a, b = with_draws(run, lambda size: rng.integers(0, n, size=size), 1.1 * expected + 64)
+    a, b = with_draws(run, lambda size: rng.integers(0, n, size=size), min(1.1 * expected + 64, 2**24))
     src, dst = np.minimum(a, b), np.maximum(a, b)
     order = np.lexsort((src, dst))
     wiring = Wiring(n, src[order], dst[order])
