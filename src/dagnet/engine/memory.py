@@ -20,19 +20,18 @@ _HUGE = 1 << 21  # 2 MiB, the x86-64 huge page
 _MIN_BYTES = 4 << 20  # below this, the ordinary allocator is as fast
 
 
-def empty_buffer(shape: tuple[int, ...], dtype: torch.dtype) -> torch.Tensor:
-    """Return an uninitialised CPU tensor, on huge pages when large and available.
+def empty_buffer(shape: tuple[int, int], dtype: torch.dtype) -> torch.Tensor:
+    """Return an uninitialised 2-D CPU tensor, on huge pages when large and available.
 
     Examples
     --------
     >>> empty_buffer((3, 4), torch.float32).shape
     torch.Size([3, 4])
     """
-    numel = int(np.prod(shape))
-    item = torch.empty((), dtype=dtype).element_size()
-    nbytes = numel * item
+    item = _ITEMSIZE.get(dtype)
+    nbytes = shape[0] * shape[1] * (item or 8)
     advise = getattr(mmap, "MADV_HUGEPAGE", None)
-    if nbytes < _MIN_BYTES or advise is None:
+    if item is None or nbytes < _MIN_BYTES or advise is None:
         return torch.empty(shape, dtype=dtype)
     try:
         m = mmap.mmap(-1, nbytes + _HUGE, flags=mmap.MAP_PRIVATE | mmap.MAP_ANONYMOUS)
@@ -44,6 +43,9 @@ def empty_buffer(shape: tuple[int, ...], dtype: torch.dtype) -> torch.Tensor:
         m.madvise(advise, offset, nbytes)
     except (OSError, ValueError):
         pass
-    np_dtype = torch.empty((), dtype=dtype).numpy().dtype
-    arr = raw[offset:offset + nbytes].view(np_dtype).reshape(shape)
+    arr = raw[offset:offset + nbytes].view(_NUMPY[dtype]).reshape(shape)
     return torch.from_numpy(arr)
+
+
+_ITEMSIZE = {torch.float32: 4, torch.float64: 8, torch.float16: 2}
+_NUMPY = {torch.float32: np.float32, torch.float64: np.float64, torch.float16: np.float16}

@@ -86,10 +86,12 @@ def _forward_node(H, in_ptr, in_src, w, bias, act, v, n_in, ahead):  # pragma: n
 
 
 @numba.njit(inline="always", fastmath=_FM)
-def _backward_node(H, G, GO, out_col, out_ptr, out_dst, w, dw, dbias, act, u, n_in, zero, ahead):  # pragma: no cover
+def _backward_node(H, G, GO, out_col, out_ptr, out_dst, w, dw, dbias, act, u, n_in, consts, ahead):  # pragma: no cover
     g = G[u]
     h = H[u]
     nb = g.shape[0]
+    zero = consts[0]
+    slope = consts[1]
     c = out_col[u]
     if c >= 0:
         go = GO[c]
@@ -152,26 +154,34 @@ def _backward_node(H, G, GO, out_col, out_ptr, out_dst, w, dw, dbias, act, u, n_
         k += 1
     if u < n_in:
         return
+    # D[u] = G[u] * f'(z_u), read off the activation a_u = H[u]; its sum is dbias.
     code = act[u]
+    s = zero
     if code == RELU:
         for b in range(nb):
-            if h[b] <= 0:
-                g[b] = 0
+            gb = g[b] if h[b] > 0 else zero
+            g[b] = gb
+            s += gb
     elif code == TANH:
         for b in range(nb):
-            g[b] *= 1.0 - h[b] * h[b]
+            gb = g[b] * (1 - h[b] * h[b])
+            g[b] = gb
+            s += gb
     elif code == SIGMOID:
         for b in range(nb):
-            g[b] *= h[b] * (1.0 - h[b])
+            gb = g[b] * (h[b] * (1 - h[b]))
+            g[b] = gb
+            s += gb
     elif code == LEAKY_RELU:
         for b in range(nb):
-            if h[b] <= 0:
-                g[b] *= LEAKY_SLOPE
-    elif code != IDENTITY:
+            gb = g[b] if h[b] > 0 else g[b] * slope
+            g[b] = gb
+            s += gb
+    elif code == IDENTITY:
+        for b in range(nb):
+            s += g[b]
+    else:
         return  # torch code: the caller applies f' and sums the bias gradient
-    s = zero
-    for b in range(nb):
-        s += g[b]
     dbias[u - n_in] = s
 
 
@@ -190,17 +200,17 @@ def forward_parallel(H, in_ptr, in_src, w, bias, act, lo, hi, n_in, ahead):  # p
 
 
 @numba.njit(cache=True, fastmath=_FM)
-def backward_serial(H, G, GO, out_col, out_ptr, out_dst, w, dw, dbias, act, lo, hi, n_in, zero, ahead):  # pragma: no cover
+def backward_serial(H, G, GO, out_col, out_ptr, out_dst, w, dw, dbias, act, lo, hi, n_in, consts, ahead):  # pragma: no cover
     """Pull gradients into positions hi-1 down to lo (any levels, one thread)."""
     for u in range(hi - 1, lo - 1, -1):
-        _backward_node(H, G, GO, out_col, out_ptr, out_dst, w, dw, dbias, act, u, n_in, zero, ahead)
+        _backward_node(H, G, GO, out_col, out_ptr, out_dst, w, dw, dbias, act, u, n_in, consts, ahead)
 
 
 @numba.njit(cache=True, parallel=True, fastmath=_FM)
-def backward_parallel(H, G, GO, out_col, out_ptr, out_dst, w, dw, dbias, act, lo, hi, n_in, zero, ahead):  # pragma: no cover
+def backward_parallel(H, G, GO, out_col, out_ptr, out_dst, w, dw, dbias, act, lo, hi, n_in, consts, ahead):  # pragma: no cover
     """Pull gradients into positions lo..hi-1 of one level, in parallel."""
     for u in prange(lo, hi):
-        _backward_node(H, G, GO, out_col, out_ptr, out_dst, w, dw, dbias, act, u, n_in, zero, ahead)
+        _backward_node(H, G, GO, out_col, out_ptr, out_dst, w, dw, dbias, act, u, n_in, consts, ahead)
 
 
 @numba.njit(cache=True)

@@ -96,8 +96,10 @@ class Runtime:
             self._schedules[threads] = (fwd, bwd[::-1])
         return self._schedules[threads]
 
-    @staticmethod
-    def _threads() -> int:
+    _threads_seen = None  # torch's thread count when numba's was last set
+
+    @classmethod
+    def _threads(cls) -> int:
         """Numba threads for this call: torch's setting, which it also keeps.
 
         Starting numba's OpenMP layer resets the shared OpenMP thread count, so
@@ -105,10 +107,12 @@ class Runtime:
         """
         torch_threads = torch.get_num_threads()
         threads = max(1, min(torch_threads, numba.config.NUMBA_NUM_THREADS))
-        if numba.get_num_threads() != threads:
-            numba.set_num_threads(threads)
-        if torch.get_num_threads() != torch_threads:
-            torch.set_num_threads(torch_threads)
+        if cls._threads_seen != torch_threads:
+            if numba.get_num_threads() != threads:
+                numba.set_num_threads(threads)
+            if torch.get_num_threads() != torch_threads:
+                torch.set_num_threads(torch_threads)
+            cls._threads_seen = torch_threads
         return threads
 
     def forward(self, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, act_params: list):
@@ -199,12 +203,12 @@ class Runtime:
         nk.gather(w, ix["out_edge"], w_out)
         dw_out = np.empty_like(w)
         dbn = db.numpy()
-        zero = np.zeros(1, dtype=Hn.dtype)[0]
+        consts = np.array([0.0, LEAKY_SLOPE], dtype=Hn.dtype)  # zero and the leaky slope, typed
         ahead = nk.AHEAD if Hn.nbytes > _CACHE_BYTES else 0
         for seg in bwd:
             kernel = nk.backward_parallel if seg.parallel else nk.backward_serial
             kernel(Hn, Gn, GOn, ix["out_col"], ix["out_ptr"], ix["out_dst"],
-                   w_out, dw_out, dbn, ix["act_code"], seg.lo, seg.hi, self.n_in, zero, ahead)
+                   w_out, dw_out, dbn, ix["act_code"], seg.lo, seg.hi, self.n_in, consts, ahead)
             if seg.custom:
                 self._custom_backward(G, self._level_of(seg.lo), saved, db, act_params, dparams)
         nk.scatter(dw_out, ix["out_edge"], dw.numpy())
