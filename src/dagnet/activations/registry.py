@@ -13,6 +13,8 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
+from .functional import ada, leaky_ada
+
 __all__ = ["resolve_activation", "register_activation", "FAST_CODES", "CUSTOM", "IDENTITY"]
 
 # Codes understood by the engine's kernels.
@@ -46,6 +48,8 @@ _FUNCTIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
     "softsign": F.softsign,
     "mish": F.mish,
     "sin": torch.sin,
+    "ada": ada,  # alpha = 0.1
+    "leaky_ada": leaky_ada,  # alpha = 0.1, slope = 0.01
 }
 
 _ALIASES = {"linear": "identity", "none": "identity", "swish": "silu"}

@@ -1,0 +1,110 @@
+"""Helpers shared by the neuron-model layers: argument checks and seeded initialisation."""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+import numpy as np
+import torch
+
+from ..errors import InputShapeError
+from ..seeding import numpy_rng, resolve_seed
+
+__all__ = ["check_int", "check_float", "check_bool", "check_last_dim", "child_seeds", "uniform_"]
+
+
+def check_int(value, name: str, owner: str, low: int = 1, high: int | None = None,
+              high_name: str | None = None) -> int:
+    """Return ``value`` as an int if it is one in ``[low, high]``, else raise a ValueError.
+
+    Examples
+    --------
+    >>> check_int(3, "k", "Layer", 1, 4, "out_features")
+    3
+    """
+    ok = isinstance(value, numbers.Integral) and not isinstance(value, bool)
+    ok = ok and value >= low and (high is None or value <= high)
+    if not ok:
+        if high is None:
+            rule = f"an int >= {low}"
+        elif high_name is None:
+            rule = f"an int in [{low}, {high}]"
+        else:
+            rule = f"an int in [{low}, {high_name}] ({high_name} is {high})"
+        raise ValueError(f"The '{name}' parameter of {owner} must be {rule}. Got {value!r} instead.")
+    return int(value)
+
+
+def check_float(value, name: str, owner: str, low: float, high: float, high_open: bool = False) -> float:
+    """Return ``value`` as a float if it is a number in ``[low, high]`` (or ``[low, high)``).
+
+    Examples
+    --------
+    >>> check_float(0.5, "p", "Layer", 0.0, 1.0, high_open=True)
+    0.5
+    """
+    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+    ok = ok and low <= value and (value < high if high_open else value <= high)
+    if not ok:
+        bracket = ")" if high_open else "]"
+        raise ValueError(f"The '{name}' parameter of {owner} must be a float in the range "
+                         f"[{low}, {high}{bracket}. Got {value!r} instead.")
+    return float(value)
+
+
+def check_bool(value, name: str, owner: str) -> bool:
+    """Return ``value`` if it is a bool, else raise a ValueError.
+
+    Examples
+    --------
+    >>> check_bool(True, "bias", "Layer")
+    True
+    """
+    if not isinstance(value, bool):
+        raise ValueError(f"The '{name}' parameter of {owner} must be a bool. Got {value!r} instead.")
+    return value
+
+
+def check_last_dim(x: torch.Tensor, size: int, what: str, owner: str) -> None:
+    """Raise :class:`InputShapeError` unless ``x`` has shape ``(*, size)``.
+
+    Examples
+    --------
+    >>> check_last_dim(torch.zeros(2, 3), 3, "in_features", "Layer")
+    """
+    if not isinstance(x, torch.Tensor) or x.dim() == 0 or x.shape[-1] != size:
+        shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
+        raise InputShapeError(f"{owner} expected input of shape (*, {size}) ({what} = {size}), "
+                              f"got {shape}.")
+
+
+def child_seeds(seed: int | None, n: int) -> tuple[int, list[int]]:
+    """Return ``(resolved seed, n independent child seeds)`` drawn from ``seed``.
+
+    Examples
+    --------
+    >>> s, (a, b) = child_seeds(0, 2)
+    >>> s, child_seeds(0, 2)[1] == [a, b], a != b
+    (0, True, True)
+    """
+    seed = resolve_seed(seed)
+    children = numpy_rng(seed).integers(0, np.iinfo(np.int64).max, size=n)
+    return seed, [int(c) for c in children]
+
+
+@torch.no_grad()
+def uniform_(tensor: torch.Tensor, bound: float, generator: torch.Generator) -> torch.Tensor:
+    """Fill ``tensor`` in place with U(-bound, bound) drawn from a CPU ``generator``.
+
+    Values are drawn in float64 on the CPU and then cast and copied, so a seed
+    gives the same initial values on every device and (up to rounding) dtype.
+
+    Examples
+    --------
+    >>> g = torch.Generator().manual_seed(0)
+    >>> bool(uniform_(torch.empty(100), 0.5, g).abs().max() <= 0.5)
+    True
+    """
+    values = (torch.rand(tensor.shape, generator=generator, dtype=torch.float64) * 2 - 1) * bound
+    return tensor.copy_(values)
