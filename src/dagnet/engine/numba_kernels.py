@@ -34,183 +34,179 @@ AHEAD = 8
 _FM = {"reassoc", "nsz", "contract"}
 
 
-@numba.njit(inline="always", fastmath=_FM)
-def _forward_node(H, in_ptr, in_src, w, bias, act, v, n_in, ahead):  # pragma: no cover - compiled
-    row = H[v]
-    nb = row.shape[0]
-    bv = bias[v - n_in]
-    for b in range(nb):
-        row[b] = bv
-    e = in_ptr[v]
-    end = in_ptr[v + 1]
-    last = in_src.size - ahead - 3
-    # Four edges per sweep: a quarter of the loads and stores of the output row.
-    while e + 3 < end:
-        if ahead > 0 and e < last:
-            for j in range(4):
-                prefetch_row(H, in_src[e + ahead + j])
-        s0 = H[in_src[e]]
-        s1 = H[in_src[e + 1]]
-        s2 = H[in_src[e + 2]]
-        s3 = H[in_src[e + 3]]
-        w0 = w[e]
-        w1 = w[e + 1]
-        w2 = w[e + 2]
-        w3 = w[e + 3]
-        for b in range(nb):
-            row[b] += (w0 * s0[b] + w1 * s1[b]) + (w2 * s2[b] + w3 * s3[b])
-        e += 4
-    while e < end:
-        if ahead > 0 and e < last + 3:
-            prefetch_row(H, in_src[e + ahead])
-        s0 = H[in_src[e]]
-        w0 = w[e]
-        for b in range(nb):
-            row[b] += w0 * s0[b]
-        e += 1
-    code = act[v]
-    if code == RELU:
-        for b in range(nb):
-            if row[b] < 0:
-                row[b] = 0
-    elif code == TANH:
-        for b in range(nb):
-            row[b] = np.tanh(row[b])
-    elif code == SIGMOID:
-        for b in range(nb):
-            row[b] = 1.0 / (1.0 + np.exp(-row[b]))
-    elif code == LEAKY_RELU:
-        for b in range(nb):
-            if row[b] < 0:
-                row[b] *= LEAKY_SLOPE
+def _make_forward(parallel: bool):
+    loop = prange if parallel else range
+
+    @numba.njit(cache=True, parallel=parallel, fastmath=_FM)
+    def forward(H, in_ptr, in_src, w, bias, act, lo, hi, n_in, ahead):  # pragma: no cover
+        nb = H.shape[1]
+        last = in_src.size - ahead - 3
+        for i in loop(hi - lo):
+            v = lo + i
+            row = H[v]
+            bv = bias[v - n_in]
+            for b in range(nb):
+                row[b] = bv
+            e = in_ptr[v]
+            end = in_ptr[v + 1]
+            # Four edges per sweep: a quarter of the loads and stores of the output row.
+            while e + 3 < end:
+                if ahead > 0 and e < last:
+                    for j in range(4):
+                        prefetch_row(H, in_src[e + ahead + j])
+                s0 = H[in_src[e]]
+                s1 = H[in_src[e + 1]]
+                s2 = H[in_src[e + 2]]
+                s3 = H[in_src[e + 3]]
+                w0 = w[e]
+                w1 = w[e + 1]
+                w2 = w[e + 2]
+                w3 = w[e + 3]
+                for b in range(nb):
+                    row[b] += (w0 * s0[b] + w1 * s1[b]) + (w2 * s2[b] + w3 * s3[b])
+                e += 4
+            while e < end:
+                if ahead > 0 and e < last + 3:
+                    prefetch_row(H, in_src[e + ahead])
+                s0 = H[in_src[e]]
+                w0 = w[e]
+                for b in range(nb):
+                    row[b] += w0 * s0[b]
+                e += 1
+            code = act[v]
+            if code == RELU:
+                for b in range(nb):
+                    if row[b] < 0:
+                        row[b] = 0
+            elif code == TANH:
+                for b in range(nb):
+                    row[b] = np.tanh(row[b])
+            elif code == SIGMOID:
+                for b in range(nb):
+                    row[b] = 1.0 / (1.0 + np.exp(-row[b]))
+            elif code == LEAKY_RELU:
+                for b in range(nb):
+                    if row[b] < 0:
+                        row[b] *= LEAKY_SLOPE
+
+    return forward
 
 
-@numba.njit(inline="always", fastmath=_FM)
-def _backward_node(H, G, GO, out_col, out_ptr, out_dst, w, dw, dbias, act, u, n_in, consts, ahead):  # pragma: no cover
-    g = G[u]
-    h = H[u]
-    nb = g.shape[0]
-    zero = consts[0]
-    slope = consts[1]
-    c = out_col[u]
-    if c >= 0:
-        go = GO[c]
-        for b in range(nb):
-            g[b] = go[b]
-    else:
-        for b in range(nb):
-            g[b] = zero
-    k = out_ptr[u]
-    end = out_ptr[u + 1]
-    # Edges are read by decreasing node: prefetch the next node's first rows too.
-    if ahead > 0 and u > 0:
-        nxt = out_ptr[u - 1]
-        for j in range(nxt, min(nxt + ahead, out_ptr[u])):
-            prefetch_row(G, out_dst[j])
-    # Four edges per sweep: a quarter of the loads and stores of the gradient row.
-    while k + 3 < end:
-        if ahead > 0 and k + ahead + 3 < end:
-            for j in range(4):
-                prefetch_row(G, out_dst[k + ahead + j])
-        d0 = G[out_dst[k]]
-        d1 = G[out_dst[k + 1]]
-        d2 = G[out_dst[k + 2]]
-        d3 = G[out_dst[k + 3]]
-        w0 = w[k]
-        w1 = w[k + 1]
-        w2 = w[k + 2]
-        w3 = w[k + 3]
-        s0 = zero
-        s1 = zero
-        s2 = zero
-        s3 = zero
-        for b in range(nb):
-            x0 = d0[b]
-            x1 = d1[b]
-            x2 = d2[b]
-            x3 = d3[b]
-            hb = h[b]
-            g[b] += (w0 * x0 + w1 * x1) + (w2 * x2 + w3 * x3)
-            s0 += x0 * hb
-            s1 += x1 * hb
-            s2 += x2 * hb
-            s3 += x3 * hb
-        dw[k] = s0
-        dw[k + 1] = s1
-        dw[k + 2] = s2
-        dw[k + 3] = s3
-        k += 4
-    while k < end:
-        if ahead > 0 and k + ahead < end:
-            prefetch_row(G, out_dst[k + ahead])
-        d0 = G[out_dst[k]]
-        w0 = w[k]
-        s0 = zero
-        for b in range(nb):
-            x0 = d0[b]
-            g[b] += w0 * x0
-            s0 += x0 * h[b]
-        dw[k] = s0
-        k += 1
-    if u < n_in:
-        return
-    # D[u] = G[u] * f'(z_u), read off the activation a_u = H[u]; its sum is dbias.
-    code = act[u]
-    s = zero
-    if code == RELU:
-        for b in range(nb):
-            gb = g[b] if h[b] > 0 else zero
-            g[b] = gb
-            s += gb
-    elif code == TANH:
-        for b in range(nb):
-            gb = g[b] * (1 - h[b] * h[b])
-            g[b] = gb
-            s += gb
-    elif code == SIGMOID:
-        for b in range(nb):
-            gb = g[b] * (h[b] * (1 - h[b]))
-            g[b] = gb
-            s += gb
-    elif code == LEAKY_RELU:
-        for b in range(nb):
-            gb = g[b] if h[b] > 0 else g[b] * slope
-            g[b] = gb
-            s += gb
-    elif code == IDENTITY:
-        for b in range(nb):
-            s += g[b]
-    else:
-        return  # torch code: the caller applies f' and sums the bias gradient
-    dbias[u - n_in] = s
+def _make_backward(parallel: bool):
+    loop = prange if parallel else range
+
+    @numba.njit(cache=True, parallel=parallel, fastmath=_FM)
+    def backward(H, G, GO, out_col, out_ptr, out_dst, w, dw, dbias, act, lo, hi, n_in,
+                 consts, ahead):  # pragma: no cover
+        nb = H.shape[1]
+        zero = consts[0]
+        slope = consts[1]
+        # Serially this walks u = hi-1 down to lo, as the pull needs.
+        for i in loop(hi - lo):
+            u = hi - 1 - i
+            g = G[u]
+            h = H[u]
+            c = out_col[u]
+            if c >= 0:
+                go = GO[c]
+                for b in range(nb):
+                    g[b] = go[b]
+            else:
+                for b in range(nb):
+                    g[b] = zero
+            k = out_ptr[u]
+            end = out_ptr[u + 1]
+            # Edges are read by decreasing node: prefetch the next node's first rows too.
+            if ahead > 0 and u > 0:
+                nxt = out_ptr[u - 1]
+                for j in range(nxt, min(nxt + ahead, k)):
+                    prefetch_row(G, out_dst[j])
+            # Four edges per sweep: a quarter of the loads and stores of the gradient row.
+            while k + 3 < end:
+                if ahead > 0 and k + ahead + 3 < end:
+                    for j in range(4):
+                        prefetch_row(G, out_dst[k + ahead + j])
+                d0 = G[out_dst[k]]
+                d1 = G[out_dst[k + 1]]
+                d2 = G[out_dst[k + 2]]
+                d3 = G[out_dst[k + 3]]
+                w0 = w[k]
+                w1 = w[k + 1]
+                w2 = w[k + 2]
+                w3 = w[k + 3]
+                s0 = zero
+                s1 = zero
+                s2 = zero
+                s3 = zero
+                for b in range(nb):
+                    x0 = d0[b]
+                    x1 = d1[b]
+                    x2 = d2[b]
+                    x3 = d3[b]
+                    hb = h[b]
+                    g[b] += (w0 * x0 + w1 * x1) + (w2 * x2 + w3 * x3)
+                    s0 += x0 * hb
+                    s1 += x1 * hb
+                    s2 += x2 * hb
+                    s3 += x3 * hb
+                dw[k] = s0
+                dw[k + 1] = s1
+                dw[k + 2] = s2
+                dw[k + 3] = s3
+                k += 4
+            while k < end:
+                if ahead > 0 and k + ahead < end:
+                    prefetch_row(G, out_dst[k + ahead])
+                d0 = G[out_dst[k]]
+                w0 = w[k]
+                s0 = zero
+                for b in range(nb):
+                    x0 = d0[b]
+                    g[b] += w0 * x0
+                    s0 += x0 * h[b]
+                dw[k] = s0
+                k += 1
+            if u < n_in:
+                continue
+            # D[u] = G[u] * f'(z_u), read off the activation a_u = H[u]; its sum is dbias.
+            code = act[u]
+            s = zero
+            if code == RELU:
+                for b in range(nb):
+                    gb = g[b] if h[b] > 0 else zero
+                    g[b] = gb
+                    s += gb
+            elif code == TANH:
+                for b in range(nb):
+                    gb = g[b] * (1 - h[b] * h[b])
+                    g[b] = gb
+                    s += gb
+            elif code == SIGMOID:
+                for b in range(nb):
+                    gb = g[b] * (h[b] * (1 - h[b]))
+                    g[b] = gb
+                    s += gb
+            elif code == LEAKY_RELU:
+                for b in range(nb):
+                    gb = g[b] if h[b] > 0 else g[b] * slope
+                    g[b] = gb
+                    s += gb
+            elif code == IDENTITY:
+                for b in range(nb):
+                    s += g[b]
+            else:
+                continue  # torch code: the caller applies f' and sums the bias gradient
+            dbias[u - n_in] = s
+
+    return backward
 
 
-@numba.njit(cache=True, fastmath=_FM)
-def forward_serial(H, in_ptr, in_src, w, bias, act, lo, hi, n_in, ahead):  # pragma: no cover
-    """Compute positions lo..hi-1 in order (any levels, one thread)."""
-    for v in range(lo, hi):
-        _forward_node(H, in_ptr, in_src, w, bias, act, v, n_in, ahead)
-
-
-@numba.njit(cache=True, parallel=True, fastmath=_FM)
-def forward_parallel(H, in_ptr, in_src, w, bias, act, lo, hi, n_in, ahead):  # pragma: no cover
-    """Compute positions lo..hi-1 of one level, in parallel."""
-    for v in prange(lo, hi):
-        _forward_node(H, in_ptr, in_src, w, bias, act, v, n_in, ahead)
-
-
-@numba.njit(cache=True, fastmath=_FM)
-def backward_serial(H, G, GO, out_col, out_ptr, out_dst, w, dw, dbias, act, lo, hi, n_in, consts, ahead):  # pragma: no cover
-    """Pull gradients into positions hi-1 down to lo (any levels, one thread)."""
-    for u in range(hi - 1, lo - 1, -1):
-        _backward_node(H, G, GO, out_col, out_ptr, out_dst, w, dw, dbias, act, u, n_in, consts, ahead)
-
-
-@numba.njit(cache=True, parallel=True, fastmath=_FM)
-def backward_parallel(H, G, GO, out_col, out_ptr, out_dst, w, dw, dbias, act, lo, hi, n_in, consts, ahead):  # pragma: no cover
-    """Pull gradients into positions lo..hi-1 of one level, in parallel."""
-    for u in prange(lo, hi):
-        _backward_node(H, G, GO, out_col, out_ptr, out_dst, w, dw, dbias, act, u, n_in, consts, ahead)
+# The same kernels compiled twice: one thread over any run of levels, or one
+# level split across threads.
+forward_serial = _make_forward(False)
+forward_parallel = _make_forward(True)
+backward_serial = _make_backward(False)
+backward_parallel = _make_backward(True)
 
 
 @numba.njit(cache=True)
