@@ -186,8 +186,9 @@ def test_check_outputs_fails_loudly_on_a_mismatch():
 def test_time_alternating_interleaves_and_rotates():
     calls = []
     steps = {k: (lambda k=k: calls.append(k)) for k in "abc"}
-    times = engine.time_alternating(steps, repeats=3, warmup=1)
-    assert calls == list("abc") + list("abc") + list("bca") + list("cab")
+    times = engine.time_alternating(steps, repeats=3, warmup=1, turn_seconds=0)
+    # Warm-up, then per repeat each callable twice in a row (untimed, timed), rotating.
+    assert calls == list("abc") + list("aabbcc") + list("bbccaa") + list("ccaabb")
     assert all(len(t) == 3 and min(t) >= 0 for t in times.values())
 
 

@@ -13,6 +13,10 @@ __all__ = ["main", "build_parser"]
 def _demo(args: argparse.Namespace) -> int:
     from .demo import DemoConfig, run_demo
 
+    if args.threads is not None:
+        if args.threads < 1:
+            raise ValueError(f"--threads must be >= 1, got {args.threads}")
+        torch.set_num_threads(args.threads)
     cfg = DemoConfig(epochs=args.epochs, seed=args.seed, hidden=args.hidden)
     run_demo(cfg)
     return 0
@@ -23,14 +27,14 @@ def _add_demo_parser(sub) -> None:
     p.add_argument("--epochs", type=int, default=30, help="training epochs (default 30)")
     p.add_argument("--hidden", type=int, default=300, help="hidden neurons of the random DAG (default 300)")
     p.add_argument("--seed", type=int, default=0, help="seed of the graph, weights and data order")
+    p.add_argument("--threads", type=int, default=None,
+                   help="CPU threads for torch and the compiled kernels (default: torch's)")
     p.set_defaults(func=_demo)
 
 
 def build_parser() -> argparse.ArgumentParser:
     """Return the ``dagnet`` argument parser with every sub-command."""
     parser = argparse.ArgumentParser(prog="dagnet", description="Neural networks wired by any DAG.")
-    parser.add_argument("--threads", type=int, default=None,
-                        help="CPU threads for torch and the compiled kernels (default: torch's)")
     sub = parser.add_subparsers(dest="command", required=True)
     _add_demo_parser(sub)
     from .bench.cli import add_bench_parser
@@ -44,11 +48,6 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Run the ``dagnet`` command line; return its exit code."""
     args = build_parser().parse_args(argv)
-    if args.threads is not None:
-        if args.threads < 1:
-            print("dagnet: --threads must be >= 1", file=sys.stderr)
-            return 2
-        torch.set_num_threads(args.threads)
     try:
         return int(args.func(args) or 0)
     except KeyboardInterrupt:

@@ -16,9 +16,13 @@ How it measures
   (``torch.set_num_threads``; dagnet's compiled kernels follow torch's
   setting). After ``warmup`` untimed steps of each implementation, the
   ``repeats`` timed steps are interleaved: repeat ``r`` runs every
-  implementation once, starting with a different one each time, so a burst of
-  load on a shared machine hits all of them alike. Garbage collection is off
-  while timing. The table gives the median.
+  implementation in turn, starting with a different one each time, so a burst
+  of load on a shared machine hits all of them alike. Each turn is one untimed
+  step, then a timed block of steps lasting about 20 ms: every implementation
+  is timed with its own data in cache, as in a training loop, not right after
+  another implementation has flushed the caches (which costs a
+  sub-millisecond step as much again).
+  Garbage collection is off while timing. The table gives the median.
 * Correctness: before timing, the baselines' outputs on the benchmark batch
   must match dagnet's (float32, tolerance ``1e-4 x`` the largest output);
   otherwise :class:`BaselineMismatchError` stops the run.
@@ -384,17 +388,20 @@ def _stepper(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> Callab
 
 
 def time_alternating(steps: dict[str, Callable[[], None]], repeats: int,
-                     warmup: int = 1) -> dict[str, list[float]]:
+                     warmup: int = 1, turn_seconds: float = 0.02) -> dict[str, list[float]]:
     """Time each callable ``repeats`` times, interleaved, after ``warmup`` untimed calls each.
 
-    Repeat ``r`` calls every callable once, starting with callable
-    ``r mod len(steps)``, so slow phases of a shared machine spread evenly.
-    Garbage collection is off while timing.
+    Repeat ``r`` gives every callable a turn, starting with callable
+    ``r mod len(steps)``, so slow phases of a shared machine spread evenly. A
+    turn is one untimed call, then a timed block of consecutive calls lasting
+    about ``turn_seconds`` (at least one call): each callable is timed warm, as
+    in a loop of its own, and a fast one is not charged for the caches a slow
+    one flushed. Garbage collection is off while timing.
 
     Returns
     -------
     dict of str to list of float
-        Seconds per call, in call order.
+        Seconds per call (the mean over each timed block), one per repeat.
 
     Examples
     --------
@@ -405,9 +412,13 @@ def time_alternating(steps: dict[str, Callable[[], None]], repeats: int,
     repeats = _positive_int("repeats", repeats)
     warmup = _positive_int("warmup", warmup, 0)
     names = list(steps)
-    for _ in range(warmup):
-        for name in names:
+    block = {}
+    for name in names:
+        t0 = time.perf_counter()
+        for _ in range(max(1, warmup)):
             steps[name]()
+        per_call = (time.perf_counter() - t0) / max(1, warmup)
+        block[name] = int(min(50, max(1, turn_seconds // max(per_call, 1e-9))))
     times: dict[str, list[float]] = {name: [] for name in names}
     was_enabled = gc.isenabled()
     gc.collect()
@@ -416,9 +427,11 @@ def time_alternating(steps: dict[str, Callable[[], None]], repeats: int,
         for r in range(repeats):
             k = r % len(names)
             for name in names[k:] + names[:k]:
+                steps[name]()  # back in cache after the other implementations' turns
                 t0 = time.perf_counter()
-                steps[name]()
-                times[name].append(time.perf_counter() - t0)
+                for _ in range(block[name]):
+                    steps[name]()
+                times[name].append((time.perf_counter() - t0) / block[name])
     finally:
         if was_enabled:
             gc.enable()
@@ -983,7 +996,9 @@ def format_report(result: BenchResult) -> str:
         f"after {', '.join(f'{v:.2f}' for v in result.load_after)}. The `load` column is the "
         "1-minute load average when the row started.",
         f"- Batch {cfg.batch}, float32, MSE loss, plain SGD; {cfg.warmup} warm-up steps, then "
-        f"{cfg.repeats} timed steps per implementation, interleaved; median shown. Threads: "
+        f"{cfg.repeats} timed turns per implementation, interleaved (a turn: one untimed step, then "
+        f"a block of steps of about 20 ms, so each runs warm as in its own training loop); median "
+        f"of the turns' mean step time shown. Threads: "
         f"{', '.join(map(str, cfg.threads))} (`torch.set_num_threads`; dagnet's kernels follow it).",
         f"- Peak memory: MiB above the RSS of a fresh child process (one per implementation and "
         f"row) after imports, wiring, batch and a kernel warm-up, while building the model and "
