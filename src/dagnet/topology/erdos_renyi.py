@@ -7,6 +7,7 @@ import numpy as np
 
 from ..seeding import numpy_rng
 from ..wiring import Wiring
+from ._checks import check_float, check_int
 from ._sampling import bernoulli_positions
 
 __all__ = ["erdos_renyi_dag"]
@@ -64,14 +65,9 @@ def erdos_renyi_dag(
     >>> erdos_renyi_dag(1000, 0.01, seed=0, as_wiring=True).num_edges > 4000
     True
     """
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
-        raise ValueError(f"The 'n' parameter of erdos_renyi_dag must be an int >= 0. Got {n!r} instead.")
-    if not (isinstance(p, (int, float, np.floating)) and 0.0 <= p <= 1.0):
-        raise ValueError(
-            f"The 'p' parameter of erdos_renyi_dag must be a float in the range [0, 1]. Got {p!r} instead."
-        )
+    n = check_int(n, "n", "erdos_renyi_dag")
+    p = check_float(p, "p", "erdos_renyi_dag", 0.0, 1.0)
     rng = numpy_rng(seed)
-    n = int(n)
     total = n * (n - 1) // 2
     k = bernoulli_positions(total, p, rng)
     src, dst = _pair_from_index(k)
