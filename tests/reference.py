@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from dagnet.activations import resolve_activation
+from dagnet.activations.combine import apply_combine, resolve_combine
 
 
 def reference_forward(graph: nx.DiGraph, inputs, outputs, x, weight, bias, activation="relu",
@@ -25,10 +26,20 @@ def reference_forward(graph: nx.DiGraph, inputs, outputs, x, weight, bias, activ
     for v in nx.topological_sort(graph):
         if v in value:
             continue
+        spec = graph.nodes[v].get("activation")
+        key, _ = resolve_combine(graph.nodes[v].get("combine"))
+        if key is not None:  # one weighted sum per dendritic branch, then the combine
+            k = sum(1 for b in bias if isinstance(b, tuple) and len(b) == 3 and b[0] == v)
+            z = [bias[(v, "branch", i)].expand(x.shape[0]) for i in range(k)]
+            for u in graph.predecessors(v):
+                i = graph.edges[u, v].get("branch", 0)
+                z[i] = z[i] + weight[(u, v)] * value[u]
+            _, _, fn = resolve_activation(spec if spec is not None else "identity")
+            value[v] = fn(apply_combine(key, torch.stack(z).unsqueeze(0))).squeeze(0)
+            continue
         z = bias[v].expand(x.shape[0])
         for u in graph.predecessors(v):
             z = z + weight[(u, v)] * value[u]
-        spec = graph.nodes[v].get("activation")
         if spec is None:
             spec = output_activation if v in outs else activation
         _, _, fn = resolve_activation(spec)
@@ -50,6 +61,9 @@ def net_values(net):
                                 requires_grad=net.bias is not None)
         for i, b in enumerate(w.bias.tolist()) if labels[i] not in inputs
     }
+    for i, values in enumerate(w.branch_bias or []):
+        for k, b in enumerate(values or []):
+            bias[(labels[i], "branch", k)] = torch.tensor(b, dtype=torch.float64, requires_grad=True)
     return weight, bias
 
 
@@ -62,7 +76,12 @@ def net_grads(net):
     dweight = {(labels[s], labels[t]): gw[k] for k, (s, t) in enumerate(zip(w.source.tolist(), w.target.tolist()))}
     dbias = {}
     if net.bias is not None:
+        n = len(labels)
         idx = net.node_index[net.in_features:].tolist()
         for i, g in zip(idx, net.bias.grad.detach().cpu().double().tolist()):
-            dbias[labels[i]] = g
+            if i < n:
+                dbias[labels[i]] = g
+            else:  # a branch unit of a multi-branch node
+                u = i - n
+                dbias[(labels[int(net._unit_owner[u])], "branch", int(net._unit_branch[u]))] = g
     return dweight, dbias

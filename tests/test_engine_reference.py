@@ -30,6 +30,12 @@ def swish(z):
     return z * torch.sigmoid(z)
 
 
+def max_rows(z):
+    """A combine given as a callable over (rows, branches)."""
+    return z.max(dim=1).values
+
+
+COMBINES = ["sum", "max", "pynada", "and", "or", "xnor", "and_exact", "or_exact", "xnor_exact", max_rows]
 ACTIVATIONS = ["relu", "tanh", "sigmoid", "identity", "leaky_relu", "gelu", "softplus", swish]
 LABEL_KINDS = [lambda i: i * 7 + 3, lambda i: f"n{i}", lambda i: ("t", i), lambda i: (i, "x", 2.5)]
 
@@ -60,6 +66,18 @@ def dag_cases(draw):
             g.nodes[v]["activation"] = module_act
         if rng.random() < 0.2:
             g.nodes[v]["bias"] = float(rng.normal())
+    # Some nodes become multi-branch: each in-edge joins a random branch.
+    for v in g.nodes:
+        if g.in_degree(v) and rng.random() < 0.25:
+            combine = COMBINES[rng.integers(len(COMBINES))]
+            k = 2 if combine not in ("max", max_rows) else int(rng.integers(1, 4))
+            g.nodes[v]["combine"] = combine
+            for u in g.predecessors(v):
+                g.edges[u, v]["branch"] = int(rng.integers(k))
+            if g.nodes[v].get("activation") is module_act:
+                del g.nodes[v]["activation"]
+            if combine != "sum":
+                g.nodes[v].pop("bias", None)
     sources = [v for v in g.nodes if g.in_degree(v) == 0]
     if draw(st.booleans()):
         inputs = None

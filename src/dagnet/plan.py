@@ -13,9 +13,12 @@ from dataclasses import dataclass, field
 from typing import Callable, Hashable, Sequence
 
 import numpy as np
+from torch import nn
 
 from . import layering as _layering
-from .activations.registry import CUSTOM, resolve_activation
+from .activations.combine import resolve_combine
+from .activations.registry import CUSTOM, IDENTITY, resolve_activation
+from .errors import GraphError
 from .csr import csr
 from .validation import check_duplicate_edges, dead_nodes, resolve_roles
 from .wiring import Wiring
@@ -56,6 +59,17 @@ class Plan:
         Position of each output column.
     labels : list
         Node labels in wiring order.
+    unit_owner, unit_branch : int64 arrays (num_units,)
+        Multi-branch nodes (a ``combine`` other than ``"sum"``) get one extra
+        row per dendritic branch, a *unit*, holding that branch's weighted sum.
+        Unit ``i`` has id ``len(labels) + i`` in ``node_index`` and belongs to
+        branch ``unit_branch[i]`` of wiring node ``unit_owner[i]``.
+    combines : list of (start, end, unit_start, branches, combine, activation)
+        Runs of multi-branch nodes of one level sharing combine, branch count
+        and activation; their units are positions
+        ``unit_start .. unit_start + (end - start) * branches``, node by node.
+    edge_target : int64 array (num_edges,) or None
+        With units: the id (node or unit) each wiring edge feeds.
     """
 
     num_nodes: int
@@ -72,6 +86,10 @@ class Plan:
     groups: list
     output_pos: np.ndarray
     labels: list = field(repr=False)
+    unit_owner: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    unit_branch: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    combines: list = field(default_factory=list)
+    edge_target: np.ndarray | None = None
 
     @property
     def num_edges(self) -> int:
@@ -164,42 +182,102 @@ def compile_plan(
     ids: dict = {}
     for i, (key, _, _) in enumerate(specs):
         group_of_spec[i] = ids.setdefault(_hashable(key), len(ids))
-    group_id = group_of_spec[spec_id]
-    codes = np.array([c for _, c, _ in specs], dtype=np.int8)[spec_id]
-    key_of_group = {g: specs[i][0] for i, g in reversed(list(enumerate(group_of_spec.tolist())))}
 
-    # Positions: inputs in column order, then by (level, activation group, index).
-    rest = np.flatnonzero(~pinned)
-    rest = rest[np.lexsort((rest, group_id[rest], level[rest]))]
+    # Multi-branch nodes: one extra row (a unit) per dendritic branch.
+    combine_key, arity = _combines(wiring, pinned)
+    is_comb = np.array([k is not None for k in combine_key], dtype=bool) if n else np.zeros(0, bool)
+    branch = wiring.branch if wiring.branch is not None else np.zeros(wiring.num_edges, np.int64)
+    num_branches = np.zeros(n, dtype=np.int64)
+    np.maximum.at(num_branches, wiring.target, branch + 1)
+    for v in np.flatnonzero(is_comb):
+        k = arity[v]
+        if k is not None and num_branches[v] > k:
+            raise GraphError(
+                f"Node {wiring.label(v)!r} combines its branches with {combine_key[v]!r}, which takes "
+                f"{k} branches, but an edge into it names branch {num_branches[v] - 1}."
+            )
+        num_branches[v] = max(int(num_branches[v]), k or 1)
+    num_branches[~is_comb] = 0
+    unit_owner = np.repeat(np.arange(n), num_branches)
+    unit_base = n + np.concatenate([[0], np.cumsum(num_branches)[:-1]]).astype(np.int64)
+    unit_branch = np.arange(unit_owner.size) - (unit_base[unit_owner] - n)
+    m = n + unit_owner.size  # positions
+    target = wiring.target
+    if unit_owner.size:
+        into = is_comb[wiring.target]
+        target = target.copy()
+        target[into] = unit_base[wiring.target[into]] + branch[into]
+        # A combine node's own activation defaults to the identity.
+        identity = resolve_activation("identity")
+        specs.append(identity)
+        group_of_spec = np.append(group_of_spec, ids.setdefault("identity", len(ids)))
+        explicit = np.zeros(n, dtype=bool)
+        if wiring.activation is not None:
+            explicit = np.array([a is not None for a in wiring.activation], dtype=bool)
+        spec_id = np.where(is_comb & ~explicit, len(specs) - 1, spec_id)
+        for v in np.flatnonzero(is_comb):
+            if isinstance(specs[spec_id[v]][0], nn.Module):
+                raise GraphError(f"Node {wiring.label(v)!r}: an nn.Module activation is not "
+                                 "supported on a node with a combine; use a function.")
+    # Runs are cut where (kind, group) changes: kind 0 units, 1 nodes, 2 multi-branch nodes.
+    comb_ids: dict = {}
+    comb_group = np.zeros(n, dtype=np.int64)
+    for v in np.flatnonzero(is_comb):
+        key = (_hashable(combine_key[v]), int(num_branches[v]), _hashable(specs[spec_id[v]][0]))
+        comb_group[v] = comb_ids.setdefault(key, len(comb_ids))
+    kind = np.concatenate([np.where(is_comb, 2, 1), np.zeros(unit_owner.size, dtype=np.int64)])
+    gid = np.concatenate([np.where(is_comb, comb_group, group_of_spec[spec_id]),
+                          comb_group[unit_owner]])
+    owner = np.concatenate([np.arange(n), unit_owner])
+    level_ext = level[owner]
+    not_input = np.ones(m, dtype=bool)
+    not_input[inp] = False
+
+    # Positions: inputs in column order, then by (level, kind, group, node, branch).
+    rest = np.flatnonzero(not_input)
+    keys = np.concatenate([np.zeros(n, dtype=np.int64), unit_branch])
+    rest = rest[np.lexsort((keys[rest], owner[rest], gid[rest], kind[rest], level_ext[rest]))]
     node_index = np.concatenate([inp, rest])
-    position = np.empty(n, dtype=np.int64)
-    position[node_index] = np.arange(n)
-    lv = level[node_index]
+    position = np.empty(m, dtype=np.int64)
+    position[node_index] = np.arange(m)
+    lv = level_ext[node_index]
     lv[: inp.size] = 0
-    num_levels = int(lv.max()) + 1 if n else 1
+    num_levels = int(lv.max()) + 1 if m else 1
     level_ptr = np.searchsorted(lv, np.arange(num_levels + 1), side="left").astype(np.int64)
-    level_ptr[-1] = n
+    level_ptr[-1] = m
 
     src_pos = position[wiring.source]
-    dst_pos = position[wiring.target]
-    in_ptr, in_src, edge_index = csr(dst_pos, src_pos, n)
+    dst_pos = position[target]
+    in_ptr, in_src, edge_index = csr(dst_pos, src_pos, m)
     check_duplicate_edges(wiring, in_ptr, in_src, edge_index)
-    out_ptr, out_dst, out_edge = csr(src_pos[edge_index], dst_pos[edge_index], n)
+    out_ptr, out_dst, out_edge = csr(src_pos[edge_index], dst_pos[edge_index], m)
 
-    act_code = codes[node_index]
+    codes = np.array([c for _, c, _ in specs], dtype=np.int8)[spec_id]
+    code_ext = np.concatenate([np.where(is_comb, CUSTOM, codes),
+                               np.full(unit_owner.size, IDENTITY, dtype=np.int8)]).astype(np.int8)
+    act_code = code_ext[node_index]
     act_code[: inp.size] = CUSTOM  # never read for inputs
-    gid = group_id[node_index]
-    groups = []
+    run = (kind * (len(ids) + len(comb_ids) + 1) + gid)[node_index]
+    key_of_group = {g: specs[i][0] for i, g in reversed(list(enumerate(group_of_spec.tolist())))}
+    groups, combines = [], []
     for l in range(1, num_levels):
         a, b = int(level_ptr[l]), int(level_ptr[l + 1])
         if a == b:
             continue
-        cut = a + 1 + np.flatnonzero(gid[a + 1:b] != gid[a:b - 1])
+        cut = a + 1 + np.flatnonzero(run[a + 1:b] != run[a:b - 1])
         bounds = [a, *cut.tolist(), b]
         for s, e in zip(bounds[:-1], bounds[1:]):
-            groups.append((s, e, key_of_group[int(gid[s])]))
+            first = int(node_index[s])
+            if first >= n:  # units: plain weighted sums
+                groups.append((s, e, "identity"))
+            elif is_comb[first]:
+                k = int(num_branches[first])
+                unit_start = int(position[unit_base[first]])
+                combines.append((s, e, unit_start, k, combine_key[first], specs[spec_id[first]][0]))
+            else:
+                groups.append((s, e, key_of_group[int(gid[first])]))
     plan = Plan(
-        num_nodes=n,
+        num_nodes=m,
         num_inputs=int(inp.size),
         node_index=node_index,
         level_ptr=level_ptr,
@@ -213,8 +291,33 @@ def compile_plan(
         groups=groups,
         output_pos=position[out],
         labels=wiring.node_labels(),
+        unit_owner=unit_owner,
+        unit_branch=unit_branch,
+        combines=combines,
+        edge_target=target if unit_owner.size else None,
     )
     return plan, wiring
+
+
+def _combines(wiring: Wiring, pinned: np.ndarray) -> tuple[list, list]:
+    """Resolved combine key and branch count it needs, per node (None for plain sums)."""
+    n = wiring.num_nodes
+    keys: list = [None] * n
+    arity: list = [None] * n
+    if wiring.combine is None:
+        return keys, arity
+    for v, spec in enumerate(wiring.combine):
+        try:
+            keys[v], arity[v] = resolve_combine(spec)
+        except ValueError as err:
+            raise type(err)(f"Node {wiring.label(v)!r}: {err}") from None
+        if keys[v] is not None and pinned[v]:
+            raise GraphError(f"Input node {wiring.label(v)!r} cannot combine branches; "
+                             "only non-input nodes have incoming edges.")
+        if isinstance(keys[v], nn.Module):
+            raise GraphError(f"Node {wiring.label(v)!r}: an nn.Module combine is not supported; "
+                             "use a function.")
+    return keys, arity
 
 
 def _hashable(key):
@@ -244,5 +347,8 @@ def _subwiring(wiring: Wiring, drop: np.ndarray) -> tuple[Wiring, np.ndarray]:
         labels=[labels[i] for i in keep],
         activation=None if wiring.activation is None else [wiring.activation[i] for i in keep],
         edge_attrs={k: v[e_keep] for k, v in wiring.edge_attrs.items()},
+        branch=None if wiring.branch is None else wiring.branch[e_keep],
+        combine=None if wiring.combine is None else [wiring.combine[i] for i in keep],
+        branch_bias=None if wiring.branch_bias is None else [wiring.branch_bias[i] for i in keep],
     )
     return sub, keep

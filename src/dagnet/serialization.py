@@ -87,6 +87,9 @@ def save(net: DAGNetwork, path: str | os.PathLike) -> None:
     node_act = None if specs is None else [
         _ref(a, f"node {labels[i]!r}", mods) for i, a in enumerate(specs)
     ]
+    combine = None if net._node_combine is None else [
+        _ref(c, f"node {labels[i]!r}", mods) for i, c in enumerate(net._node_combine)
+    ]
     config = dict(net.config)
     config["activation"] = _ref(config["activation"], "the network", mods)
     config["output_activation"] = _ref(config["output_activation"], "the network", mods)
@@ -98,6 +101,8 @@ def save(net: DAGNetwork, path: str | os.PathLike) -> None:
         "target": torch.from_numpy(wiring.target),
         "labels": labels,
         "node_activation": node_act,
+        "combine": combine,
+        "branch": None if wiring.branch is None else torch.from_numpy(wiring.branch),
         "inputs": [_label(x, "input") for x in net.inputs],
         "outputs": [_label(x, "output") for x in net.outputs],
         "config": config,
@@ -145,6 +150,8 @@ def load(path: str | os.PathLike, map_location: str | torch.device | None = None
         payload["num_nodes"], payload["source"].numpy(), payload["target"].numpy(),
         labels=payload["labels"],
         activation=None if node_act is None else [_unref(a, modules) for a in node_act],
+        combine=None if payload.get("combine") is None else [_unref(c, modules) for c in payload["combine"]],
+        branch=None if payload.get("branch") is None else payload["branch"].numpy(),
     )
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeadNodeWarning)

@@ -63,6 +63,15 @@ class Wiring:
     edge_attrs : dict of str to array, optional
         Extra per-edge data (e.g. synapse counts, path ids), each of length
         ``num_edges``; carried into :meth:`to_graph` as edge attributes.
+    branch : array of int, shape (num_edges,), optional
+        The dendritic branch of its target that each edge joins (default 0);
+        it matters only for nodes with a ``combine``.
+    combine : sequence of (str, callable or None), optional
+        Per-node combine of the branch sums (see
+        :mod:`dagnet.activations.combine`); ``None`` or ``"sum"`` is the
+        ordinary neuron.
+    branch_bias : sequence of (sequence of float or None), optional
+        Initial bias of each branch of a node with a ``combine``.
 
     Examples
     --------
@@ -81,6 +90,9 @@ class Wiring:
     labels: Sequence[Hashable] | None = None
     activation: Sequence[str | Callable | None] | None = None
     edge_attrs: dict[str, np.ndarray] = field(default_factory=dict)
+    branch: np.ndarray | None = None
+    combine: Sequence[str | Callable | None] | None = None
+    branch_bias: Sequence[Sequence[float] | None] | None = None
 
     def __post_init__(self) -> None:
         n = self.num_nodes
@@ -121,6 +133,17 @@ class Wiring:
                     f"Wiring.activation must have one entry per node ({n}), "
                     f"got {len(self.activation)}."
                 )
+        if self.branch is not None:
+            self.branch = _index_array(self.branch, "branch")
+            if self.branch.shape != (e,) or (e and self.branch.min() < 0):
+                raise GraphError(f"Wiring.branch must hold one int >= 0 per edge ({e}).")
+        for name in ("combine", "branch_bias"):
+            values = getattr(self, name)
+            if values is not None:
+                values = list(values)
+                if len(values) != n:
+                    raise GraphError(f"Wiring.{name} must have one entry per node ({n}), got {len(values)}.")
+                setattr(self, name, values)
         for key, arr in list(self.edge_attrs.items()):
             arr = np.asarray(arr)
             if arr.shape[:1] != (e,):
@@ -214,6 +237,7 @@ class Wiring:
         dst = np.empty(e, dtype=np.int64)
         weight = np.full(e, np.nan)
         any_weight = False
+        branch = np.zeros(e, dtype=np.int64)
         for k, (u, v, data) in enumerate(graph.edges(data=True)):
             src[k] = index[u]
             dst[k] = index[v]
@@ -221,9 +245,16 @@ class Wiring:
                 value = _finite(data["weight"], f"edge {u!r} -> {v!r}", "weight")
                 weight[k] = value
                 any_weight = True
+            if "branch" in data:
+                b = data["branch"]
+                if isinstance(b, bool) or not isinstance(b, (int, np.integer)) or b < 0:
+                    raise GraphError(f"The branch of edge {u!r} -> {v!r} must be an int >= 0, got {b!r}.")
+                branch[k] = b
         bias = np.full(len(labels), np.nan)
         any_bias = False
         activation: list = [None] * len(labels)
+        combine: list = [None] * len(labels)
+        branch_bias: list = [None] * len(labels)
         any_act = False
         for i, (v, data) in enumerate(graph.nodes(data=True)):
             if "bias" in data:
@@ -232,6 +263,9 @@ class Wiring:
             if data.get("activation") is not None:
                 activation[i] = data["activation"]
                 any_act = True
+            combine[i] = data.get("combine")
+            if data.get("branch_bias") is not None:
+                branch_bias[i] = [_finite(x, f"node {v!r}", "branch_bias") for x in data["branch_bias"]]
         return cls(
             len(labels),
             src,
@@ -240,6 +274,9 @@ class Wiring:
             bias=bias if any_bias else None,
             labels=labels,
             activation=activation if any_act else None,
+            branch=branch if branch.any() else None,
+            combine=combine if any(c is not None for c in combine) else None,
+            branch_bias=branch_bias if any(b is not None for b in branch_bias) else None,
         )
 
     def to_graph(self) -> nx.DiGraph:
@@ -258,12 +295,18 @@ class Wiring:
                 attrs["bias"] = float(self.bias[i])
             if self.activation is not None and self.activation[i] is not None:
                 attrs["activation"] = self.activation[i]
+            if self.combine is not None and self.combine[i] is not None:
+                attrs["combine"] = self.combine[i]
+            if self.branch_bias is not None and self.branch_bias[i] is not None:
+                attrs["branch_bias"] = list(self.branch_bias[i])
             g.add_node(lab, **attrs)
         extra = {k: v.tolist() if v.dtype != object else list(v) for k, v in self.edge_attrs.items()}
         for k, (s, t) in enumerate(zip(self.source.tolist(), self.target.tolist())):
             attrs = {name: vals[k] for name, vals in extra.items()}
             if self.weight is not None and not np.isnan(self.weight[k]):
                 attrs["weight"] = float(self.weight[k])
+            if self.branch is not None and self.branch[k]:
+                attrs["branch"] = int(self.branch[k])
             g.add_edge(labels[s], labels[t], **attrs)
         return g
 

@@ -7,7 +7,8 @@ are reproducible bit for bit.
 
 * forward, node v:   H[v] = f_v(b_v + sum_{u -> v} w_uv H[u])
 * backward, node u:  G[u] = dL/dout_u + sum_{u -> t} w_ut D[t];  dW_ut = <D[t], H[u]>;
-  then D[u] = G[u] * f_u'(.) in place, read off the activation value H[u].
+  then D[u] = G[u] * f_u'(.) in place, read off the activation value H[u];
+  the bias gradients are the row sums of D, taken once at the end.
   The backward reads weights and writes their gradients in out-edge order
   (``w_out = w[out_edge]``), so that those accesses are sequential too.
 
@@ -96,8 +97,7 @@ def _make_backward(parallel: bool):
     loop = prange if parallel else range
 
     @numba.njit(cache=True, parallel=parallel, fastmath=_FM)
-    def backward(H, G, GO, out_col, out_ptr, out_dst, w, dw, dbias, act, lo, hi, n_in,
-                 consts, ahead):  # pragma: no cover
+    def backward(H, G, GO, out_col, out_ptr, out_dst, w, dw, act, lo, hi, n_in, consts, ahead):  # pragma: no cover
         nb = H.shape[1]
         zero = consts[0]
         slope = consts[1]
@@ -168,35 +168,24 @@ def _make_backward(parallel: bool):
                 k += 1
             if u < n_in:
                 continue
-            # D[u] = G[u] * f'(z_u), read off the activation a_u = H[u]; its sum is dbias.
+            # D[u] = G[u] * f'(z_u), read off the activation a_u = H[u]. (The bias
+            # gradient, the sum of D[u], is taken afterwards by one reduction, the
+            # same for every thread count.)
             code = act[u]
-            s = zero
             if code == RELU:
                 for b in range(nb):
-                    gb = g[b] if h[b] > 0 else zero
-                    g[b] = gb
-                    s += gb
+                    if h[b] <= 0:
+                        g[b] = zero
             elif code == TANH:
                 for b in range(nb):
-                    gb = g[b] * (1 - h[b] * h[b])
-                    g[b] = gb
-                    s += gb
+                    g[b] *= 1 - h[b] * h[b]
             elif code == SIGMOID:
                 for b in range(nb):
-                    gb = g[b] * (h[b] * (1 - h[b]))
-                    g[b] = gb
-                    s += gb
+                    g[b] *= h[b] * (1 - h[b])
             elif code == LEAKY_RELU:
                 for b in range(nb):
-                    gb = g[b] if h[b] > 0 else g[b] * slope
-                    g[b] = gb
-                    s += gb
-            elif code == IDENTITY:
-                for b in range(nb):
-                    s += g[b]
-            else:
-                continue  # torch code: the caller applies f' and sums the bias gradient
-            dbias[u - n_in] = s
+                    if h[b] <= 0:
+                        g[b] *= slope
 
     return backward
 

@@ -49,6 +49,22 @@ class Group:
     params: tuple  # indices into the runtime's activation parameter list
 
 
+@dataclass(frozen=True)
+class CombineGroup:
+    """Multi-branch nodes ``start..end-1`` on one level: ``fn`` maps their branch
+    sums, rows ``unit_start ..`` viewed as (nodes, branches, batch), to (nodes, batch)."""
+
+    start: int
+    end: int
+    unit_start: int
+    branches: int
+    fn: Callable
+
+    @property
+    def unit_end(self) -> int:
+        return self.unit_start + (self.end - self.start) * self.branches
+
+
 class Runtime:
     """Forward and backward passes of one plan on one device.
 
@@ -65,7 +81,7 @@ class Runtime:
     """
 
     def __init__(self, index: dict, level_ptr: np.ndarray, num_inputs: int,
-                 groups: list[Group], backend: str):
+                 groups: list[Group], backend: str, combines: list[CombineGroup] = ()):
         if backend not in BACKENDS:
             raise ValueError(f"The 'backend' parameter must be one of {BACKENDS}. Got {backend!r} instead.")
         self.index = index
@@ -76,9 +92,14 @@ class Runtime:
         self.backend = backend
         levels = np.repeat(np.arange(level_ptr.size - 1), np.diff(level_ptr))
         self.custom_levels = {int(levels[g.start]) for g in groups if g.code == CUSTOM}
+        self.custom_levels |= {int(levels[c.start]) for c in combines}
         self._groups_by_level: dict[int, list[Group]] = {}
         for g in groups:
             self._groups_by_level.setdefault(int(levels[g.start]), []).append(g)
+        self._combines = list(combines)
+        self._combines_by_level: dict[int, list[CombineGroup]] = {}
+        for c in combines:
+            self._combines_by_level.setdefault(int(levels[c.start]), []).append(c)
         if backend == "numba":
             cpu = {k: v.numpy() for k, v in index.items()}
             self._np = cpu
@@ -145,6 +166,10 @@ class Runtime:
                 )
             saved[g.start] = z
             H[g.start:g.end] = a
+        for c in self._combines_by_level.get(level, ()):
+            z = H[c.unit_start:c.unit_end].reshape(c.end - c.start, c.branches, H.shape[1]).clone()
+            saved[c.start] = z
+            H[c.start:c.end] = c.fn(z)
 
     def _level_of(self, position: int) -> int:
         return int(np.searchsorted(self.level_ptr, position, side="right") - 1)
@@ -193,6 +218,14 @@ class Runtime:
             for i, d in zip(g.params, grads[1:]):
                 if d is not None:
                     dparams[i] = d if dparams[i] is None else dparams[i] + d
+        for c in self._combines_by_level.get(level, ()):
+            with torch.enable_grad():
+                z = saved[c.start].detach().requires_grad_(True)
+                (dz,) = torch.autograd.grad(c.fn(z), z, G[c.start:c.end], allow_unused=True)
+            dz = (torch.zeros_like(z) if dz is None else dz).reshape(-1, z.shape[-1])
+            G[c.unit_start:c.unit_end] = dz
+            db[c.unit_start - self.n_in:c.unit_end - self.n_in] = dz.sum(1)
+            db[c.start - self.n_in:c.end - self.n_in] = 0  # the node's own bias is not used
 
     def _backward_numba(self, G, GO, H, saved, weight, bias, dw, db, act_params, dparams) -> None:
         ix = self._np
@@ -202,16 +235,18 @@ class Runtime:
         w_out = np.empty_like(w)
         nk.gather(w, ix["out_edge"], w_out)
         dw_out = np.empty_like(w)
-        dbn = db.numpy()
         consts = np.array([0.0, LEAKY_SLOPE], dtype=Hn.dtype)  # zero and the leaky slope, typed
         ahead = nk.AHEAD if Hn.nbytes > _CACHE_BYTES else 0
         for seg in bwd:
             kernel = nk.backward_parallel if seg.parallel else nk.backward_serial
             kernel(Hn, Gn, GOn, ix["out_col"], ix["out_ptr"], ix["out_dst"],
-                   w_out, dw_out, dbn, ix["act_code"], seg.lo, seg.hi, self.n_in, consts, ahead)
+                   w_out, dw_out, ix["act_code"], seg.lo, seg.hi, self.n_in, consts, ahead)
             if seg.custom:
                 self._custom_backward(G, self._level_of(seg.lo), saved, db, act_params, dparams)
         nk.scatter(dw_out, ix["out_edge"], dw.numpy())
+        torch.sum(G[self.n_in:], dim=1, out=db)
+        for c in self._combines:  # a multi-branch node's own bias is not used
+            db[c.start - self.n_in:c.end - self.n_in] = 0
 
     # ------------------------------------------------------------------ torch
     def _levels_torch(self):

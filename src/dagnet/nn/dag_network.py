@@ -10,7 +10,8 @@ import torch
 from torch import nn
 
 from ..activations.registry import CUSTOM, resolve_activation
-from ..engine import BACKENDS, DAGFunction, Group, Runtime
+from ..activations.combine import apply_combine
+from ..engine import BACKENDS, CombineGroup, DAGFunction, Group, Runtime
 from ..errors import InputShapeError
 from ..plan import Plan, compile_plan
 from ..seeding import resolve_seed, torch_generator
@@ -38,7 +39,14 @@ class DAGNetwork(nn.Module):
         The wiring. Node labels may be any hashable values. The node attributes
         ``activation`` (a name or an element-wise differentiable callable) and
         ``bias``, and the edge attribute ``weight``, give per-node activations
-        and initial values.
+        and initial values. A node attribute ``combine`` (``"pynada"``,
+        ``"and"``, ``"or"``, ``"xnor"``, their ``"_exact"`` forms, ``"max"``
+        or a callable over a (rows, branches) tensor) makes a multi-branch
+        node: each in-edge joins the dendritic branch named by its ``branch``
+        attribute (default 0), each branch has its own weighted sum and bias
+        (initial values: node attribute ``branch_bias``), and the node computes
+        ``activation(combine(z_0, z_1, ...))``, its activation defaulting to
+        the identity (see :mod:`dagnet.activations.combine`).
     inputs : list of nodes, optional
         Input nodes, one per column of the input batch. Default: the nodes with
         no predecessor, in ``graph.nodes`` order. Inputs must have no predecessor.
@@ -79,8 +87,9 @@ class DAGNetwork(nn.Module):
     ----------
     weight : Parameter, shape (num_edges,)
         One weight per edge, ordered by target position then source.
-    bias : Parameter, shape (num_nodes - in_features,) or None
-        One bias per non-input node.
+    bias : Parameter or None
+        One bias per non-input node and per branch of a multi-branch node
+        (whose own entry is unused and stays 0).
     inputs, outputs : list
         Labels of the input and output nodes, in column order.
     in_features, out_features, num_edges, num_nodes, num_layers : int
@@ -133,20 +142,43 @@ class DAGNetwork(nn.Module):
                            bias=bool(bias), layering=layering, max_width=max_width, backend=backend)
         self._labels = plan.labels
         self._node_activation = wiring.activation
+        self._node_combine = wiring.combine
+        self._branch = wiring.branch
         dtype = dtype if dtype is not None else torch.get_default_dtype()
         factory = dict(dtype=dtype, device=device)
 
-        weight0, bias0 = initial_values(init, wiring.source, wiring.target, wiring.num_nodes,
+        # Multi-branch nodes: each branch sum (a unit) is initialised on its own fan-in.
+        target = plan.edge_target if plan.edge_target is not None else wiring.target
+        weight0, bias0 = initial_values(init, wiring.source, target, plan.num_nodes,
                                         torch_generator(self.seed))
         if wiring.weight is not None:
             given = torch.from_numpy(wiring.weight)
             weight0 = torch.where(torch.isnan(given), weight0, given)
+        n = wiring.num_nodes
         if wiring.bias is not None:
             given = torch.from_numpy(wiring.bias)
             if not bias and not torch.isnan(given).all():
                 v = int(np.flatnonzero(~np.isnan(wiring.bias))[0])
                 raise ValueError(f"Node {wiring.label(v)!r} has a 'bias' attribute, but bias=False.")
-            bias0 = torch.where(torch.isnan(given), bias0, given)
+            bias0[:n] = torch.where(torch.isnan(given), bias0[:n], given)
+        if wiring.branch_bias is not None:
+            for v, values in enumerate(wiring.branch_bias):
+                units = np.flatnonzero(plan.unit_owner == v)
+                if values is None:
+                    continue
+                if len(values) != units.size:
+                    raise ValueError(f"Node {wiring.label(v)!r} has {units.size} branches but "
+                                     f"{len(values)} values in 'branch_bias'.")
+                if not bias:
+                    raise ValueError(f"Node {wiring.label(v)!r} has a 'branch_bias', but bias=False.")
+                bias0[n + units] = torch.as_tensor(values, dtype=torch.float64)
+        for start, end, *_ in plan.combines:  # a multi-branch node's own bias is not used
+            own = plan.node_index[start:end]
+            if wiring.bias is not None and not np.isnan(wiring.bias[own]).all():
+                v = int(own[~np.isnan(wiring.bias[own])][0])
+                raise ValueError(f"Node {wiring.label(v)!r} combines branches and has no bias of its "
+                                 "own: give 'branch_bias', one value per branch.")
+            bias0[own] = 0.0
         edge_index = torch.from_numpy(plan.edge_index)
         hidden = torch.from_numpy(plan.node_index[plan.num_inputs:])
         self.weight = nn.Parameter(weight0[edge_index].to(**factory))
@@ -175,6 +207,9 @@ class DAGNetwork(nn.Module):
         self.register_buffer("_no_bias", torch.zeros(n - plan.num_inputs, dtype=self.weight.dtype,
                                                      device=device), persistent=False)
         self._groups = plan.groups
+        self._combines = plan.combines
+        self._unit_owner = plan.unit_owner
+        self._unit_branch = plan.unit_branch
         self._num_inputs = plan.num_inputs
         modules = []
         for _, _, key in plan.groups:
@@ -203,10 +238,12 @@ class DAGNetwork(nn.Module):
                     idx = tuple(next(i for i, p in enumerate(params) if p is q) for _, q in mine)
                     fn = _functional(key, [name for name, _ in mine])
                 groups.append(Group(start, end, code, fn, idx))
+            combines = [CombineGroup(s, e, u, k, _combined(key, resolve_activation(act)[2]))
+                        for s, e, u, k, key, act in self._combines]
             index = {k: getattr(self, k) for k in ("in_ptr", "in_src", "out_ptr", "out_dst",
                                                    "out_edge", "act_code", "out_col", "output_pos")}
             self._runtime = Runtime(index, self.level_ptr.cpu().numpy(), self._num_inputs,
-                                    groups, backend)
+                                    groups, backend, combines)
         return self._runtime
 
     # ---------------------------------------------------------------- forward
@@ -239,7 +276,7 @@ class DAGNetwork(nn.Module):
 
     @property
     def num_nodes(self) -> int:
-        return int(self.node_index.numel())
+        return len(self._labels)
 
     @property
     def num_edges(self) -> int:
@@ -268,7 +305,8 @@ class DAGNetwork(nn.Module):
     def levels(self) -> dict:
         """Return ``{node: level}`` for every node."""
         lv = np.repeat(np.arange(self.num_layers), np.diff(self.level_ptr.cpu().numpy()))
-        return dict(zip((self._labels[i] for i in self.node_index.tolist()), lv.tolist()))
+        n = self.num_nodes
+        return {self._labels[i]: l for i, l in zip(self.node_index.tolist(), lv.tolist()) if i < n}
 
     def to_wiring(self) -> Wiring:
         """Return the current network as a :class:`Wiring` (wiring order, current values).
@@ -281,24 +319,41 @@ class DAGNetwork(nn.Module):
         """
         n, e = self.num_nodes, self.num_edges
         node_index = self.node_index.cpu().numpy()
+        m = node_index.size  # positions: nodes and branch units
+        owner = np.concatenate([np.arange(n), self._unit_owner])  # ext id -> node
+        branch_of = np.concatenate([np.zeros(n, dtype=np.int64), self._unit_branch])
         edge_index = self.edge_index.cpu().numpy()
         weight = np.empty(e)
         weight[edge_index] = self.weight.detach().cpu().double().numpy()
-        bias = np.full(n, np.nan)
+        bias_ext = np.full(m, np.nan)
         if self.bias is not None:
-            bias[node_index[self._num_inputs:]] = self.bias.detach().cpu().double().numpy()
+            bias_ext[node_index[self._num_inputs:]] = self.bias.detach().cpu().double().numpy()
         src = np.empty(e, dtype=np.int64)
-        dst = np.empty(e, dtype=np.int64)
-        in_ptr = self.in_ptr.cpu().numpy()
-        targets = np.repeat(np.arange(n), np.diff(in_ptr))
+        dst_ext = np.empty(e, dtype=np.int64)
+        targets = np.repeat(np.arange(m), np.diff(self.in_ptr.cpu().numpy()))
         src[edge_index] = node_index[self.in_src.cpu().numpy().astype(np.int64)]
-        dst[edge_index] = node_index[targets]
-        activation = [None] * n
+        dst_ext[edge_index] = node_index[targets]
+        activation: list = [None] * n
         for start, end, key in self._groups:
             for p in range(start, end):
-                activation[node_index[p]] = key
-        return Wiring(n, src, dst, weight=weight, bias=bias, labels=self._labels,
-                      activation=activation)
+                if node_index[p] < n:
+                    activation[node_index[p]] = key
+        extra = {}
+        if self._combines:
+            bias = bias_ext[:n].copy()
+            combine: list = [None] * n
+            branch_bias: list = [None] * n
+            for start, end, _, _, key, act in self._combines:
+                for v in node_index[start:end]:
+                    activation[v], combine[v], bias[v] = act, key, np.nan
+                    if self.bias is not None:
+                        branch_bias[v] = bias_ext[n:][self._unit_owner == v].tolist()
+            extra = dict(branch=branch_of[dst_ext], combine=combine,
+                         branch_bias=branch_bias if self.bias is not None else None)
+        else:
+            bias = bias_ext
+        return Wiring(n, src, owner[dst_ext], weight=weight, bias=bias, labels=self._labels,
+                      activation=activation, **extra)
 
     def to_graph(self) -> nx.DiGraph:
         """Return a new ``networkx.DiGraph`` of the network with its current values.
@@ -320,6 +375,13 @@ class DAGNetwork(nn.Module):
             for node in self._labels:
                 g.nodes[node].pop("bias", None)
         return g
+
+
+def _combined(key, act):
+    def call(z):
+        return act(apply_combine(key, z))
+
+    return call
 
 
 def _functional(module: nn.Module, names: list[str]):
