@@ -8,7 +8,7 @@ Examples
 torch.Size([2, 1])
 """
 
-from . import errors, layering, topology
+from . import data, errors, layering, topology, train
 from .errors import (
     CycleError,
     DagnetError,
@@ -31,9 +31,11 @@ __all__ = [
     "Wiring",
     "save",
     "load",
+    "data",
     "errors",
     "layering",
     "topology",
+    "train",
     "DagnetError",
     "CycleError",
     "SelfLoopError",

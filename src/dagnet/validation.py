@@ -7,7 +7,6 @@ errors that make it untrainable, and nodes that cannot matter are found.
 from __future__ import annotations
 
 import warnings
-from dataclasses import dataclass
 from typing import Hashable, Sequence
 
 import numba

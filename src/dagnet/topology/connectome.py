@@ -10,6 +10,7 @@ from pathlib import Path
 import networkx as nx
 import numpy as np
 
+from ..data.paths import find_data_file
 from ..wiring import Wiring
 from ._checks import check_choice
 
@@ -53,27 +54,6 @@ def neuron_role(name: str) -> str:
             if cls in _MOTOR:
                 return "motor"
     return "interneuron"
-
-
-def _default_file(filename: str) -> Path:
-    """Find ``filename`` in $DAGNET_DATA, else in ../shared/data beside the repository or the cwd."""
-    env = os.environ.get("DAGNET_DATA")
-    if env:
-        folders = [Path(env)]
-    else:
-        repo = Path(__file__).resolve().parents[3]  # src/dagnet/topology/connectome.py
-        folders = list(dict.fromkeys([(Path.cwd() / ".." / "shared" / "data").resolve(),
-                                      (repo / ".." / "shared" / "data").resolve()]))
-    for folder in folders:
-        if (folder / filename).is_file():
-            return folder / filename
-    where = ", ".join(str(f) for f in folders)
-    raise FileNotFoundError(
-        f"Could not find the connectome file {filename!r}; looked in {where}"
-        + (" (from $DAGNET_DATA)." if env else ".")
-        + f" Set the environment variable DAGNET_DATA to the folder that holds it, "
-        f"or pass path='/path/to/{filename}'."
-    )
 
 
 def _read_rows(path: Path):
@@ -122,9 +102,10 @@ def connectome(
         Which connectome; sets the default file name
         (``celegans_neuronconnect.csv``) and the neuron roles.
     path : str or path-like, optional
-        The csv file (any file in this format). Default: the file in the folder
-        named by the environment variable ``DAGNET_DATA`` if set, else in
-        ``../shared/data`` beside the current directory or the repository.
+        The csv file (any file in this format), or the folder that holds it.
+        Default: the file in the folder named by the environment variable
+        ``DAGNET_DATA`` if set, else in ``../shared/data`` beside the current
+        directory or the repository.
     synapses : {"chemical", "all"}
         ``"chemical"``: chemical synapses only. ``"all"``: gap junctions too, as
         an edge in each direction (a junction listed from both ends counts once:
@@ -168,12 +149,7 @@ def connectome(
     func = "connectome"
     name = check_choice(name, "name", func, tuple(_FILES))
     synapses = check_choice(synapses, "synapses", func, ("chemical", "all"))
-    if path is None:
-        file = _default_file(_FILES[name])
-    else:
-        file = Path(path)
-        if not file.is_file():
-            raise FileNotFoundError(f"No connectome file at {str(file)!r} (the 'path' given to connectome).")
+    file = find_data_file(_FILES[name], path, what="connectome", func=func)
     chemical: dict[tuple[str, str], int] = defaultdict(int)
     junction: dict[tuple[str, str], int] = defaultdict(int)
     nmj: dict[str, int] = defaultdict(int)

@@ -1,0 +1,34 @@
+"""Training: a plain loop with test evaluation, evolution rules, metrics, checkpoints and resume.
+
+An evolution rule (SET, RigL, ...) is any object with
+``step(model, optimizer=None) -> dict`` returning what it changed, and
+optionally ``state_dict()``/``load_state_dict()`` for the random generator and
+counters it owns; :func:`fit` runs it on a schedule and records its returns.
+
+Examples
+--------
+>>> import networkx as nx, torch, dagnet
+>>> from dagnet.data import Dataset
+>>> X = torch.tensor([[0., 1.], [1., 0.]] * 4)
+>>> ds = Dataset(X, torch.tensor([0, 1] * 4), X, torch.tensor([0, 1] * 4), "toy", 2)
+>>> net = dagnet.DAGNetwork(nx.DiGraph([("a", "y1"), ("b", "y2"), ("a", "y2")]), seed=0)
+>>> fit(net, ds, epochs=2, batch_size=4, progress=False).metrics[-1]["epoch"]
+2
+"""
+
+from .loop import FitResult, ScheduledRule, evaluate, every_epoch_but_last, fit
+from .progress import ProgressBar
+from .records import load_checkpoint, plot_training, save_checkpoint, write_metrics
+
+__all__ = [
+    "fit",
+    "evaluate",
+    "FitResult",
+    "ScheduledRule",
+    "every_epoch_but_last",
+    "plot_training",
+    "write_metrics",
+    "save_checkpoint",
+    "load_checkpoint",
+    "ProgressBar",
+]

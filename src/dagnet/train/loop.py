@@ -1,0 +1,406 @@
+"""`fit`: a plain training loop with evaluation, evolution rules, metrics, checkpoints and resume."""
+
+from __future__ import annotations
+
+import numbers
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Iterable, Sequence
+
+import torch
+from torch import nn
+
+from ..data.batching import batches, num_batches
+from ..data.datasets import Dataset
+from ..seeding import resolve_seed, torch_generator
+from .progress import ProgressBar
+from .records import atomic_write, load_checkpoint, plot_training, save_checkpoint, to_record, write_metrics
+
+__all__ = ["fit", "evaluate", "FitResult", "ScheduledRule", "every_epoch_but_last"]
+
+_LOSSES = {"cross_entropy": nn.functional.cross_entropy}
+CHECKPOINT = "checkpoint.pt"
+
+
+def _fail(name: str, what: str, value: Any) -> ValueError:
+    return ValueError(f"The '{name}' parameter of fit must be {what}. Got {value!r} instead.")
+
+
+def _check_int(value: Any, name: str, low: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
+        raise _fail(name, f"an int >= {low}", value)
+    return int(value)
+
+
+def _check_bool(value: Any, name: str) -> bool:
+    if not isinstance(value, bool):
+        raise _fail(name, "a bool", value)
+    return value
+
+
+@dataclass(frozen=True)
+class every_epoch_but_last:  # noqa: N801  (a schedule, used like a function)
+    """The default schedule of an evolution rule: run after every epoch except the last.
+
+    SET's schedule (Mocanu et al. 2018): the network that is evaluated and
+    returned is never one just rewired.
+
+    Examples
+    --------
+    >>> when = every_epoch_but_last(epochs=3)
+    >>> [when(e) for e in (1, 2, 3)]
+    [True, True, False]
+    """
+
+    epochs: int
+
+    def __call__(self, epoch: int) -> bool:
+        return epoch < self.epochs
+
+
+@dataclass(frozen=True)
+class ScheduledRule:
+    """An evolution rule, its name in the metrics, and when it runs.
+
+    Parameters
+    ----------
+    rule : object
+        Has ``step(model, optimizer=None) -> dict`` (what changed, recorded in
+        the metrics as ``"<name>.<key>"``); optionally ``state_dict()`` and
+        ``load_state_dict(state)`` for the state it owns (its random
+        generator, counters), saved in checkpoints and restored on resume.
+    when : callable
+        ``when(epoch) -> bool`` for the 1-based epoch just finished.
+    name : str
+        Prefix of its entries in the metrics.
+
+    Examples
+    --------
+    >>> class Noop:
+    ...     def step(self, model, optimizer=None):
+    ...         return {"changed": 0}
+    >>> r = ScheduledRule(Noop(), lambda epoch: epoch % 2 == 0, "noop")
+    >>> r.when(2), r.rule.step(None)
+    (True, {'changed': 0})
+    """
+
+    rule: Any
+    when: Callable[[int], bool]
+    name: str
+
+
+def _schedule(rules: Iterable, epochs: int) -> list[ScheduledRule]:
+    if isinstance(rules, (str, bytes)) or not isinstance(rules, Iterable):
+        raise _fail("rules", "a sequence of rules or (rule, when) pairs", rules)
+    out: list[ScheduledRule] = []
+    for item in rules:
+        rule, when = item if isinstance(item, tuple) and len(item) == 2 else (item, None)
+        if not callable(getattr(rule, "step", None)):
+            raise _fail("rules", "a sequence of rules (objects with a step(model, optimizer=None) method) or "
+                        "(rule, when) pairs", rules)
+        if when is None:
+            when = every_epoch_but_last(epochs)
+        elif not callable(when):
+            raise _fail("rules", "a sequence of rules or (rule, when) pairs with when(epoch) -> bool", rules)
+        base = getattr(rule, "name", None) or type(rule).__name__
+        name, k = base, 1
+        while any(r.name == name for r in out):
+            name, k = f"{base}_{k}", k + 1
+        out.append(ScheduledRule(rule, when, name))
+    return out
+
+
+def _optimizer(optimizer: Any, model: nn.Module) -> torch.optim.Optimizer:
+    if optimizer is None:
+        return torch.optim.Adam(model.parameters(), lr=1e-3)
+    if isinstance(optimizer, torch.optim.Optimizer):
+        return optimizer
+    if callable(optimizer):
+        opt = optimizer(model.parameters())
+        if isinstance(opt, torch.optim.Optimizer):
+            return opt
+    raise _fail("optimizer", "a torch.optim.Optimizer, a callable params -> Optimizer "
+                "(e.g. functools.partial(torch.optim.SGD, lr=0.1)) or None", optimizer)
+
+
+def _accuracy_hits(out: torch.Tensor, y: torch.Tensor) -> int | None:
+    """Correct predictions (argmax of the outputs), or None when the task is not classification."""
+    if out.ndim != 2 or out.shape[1] < 2 or y.dtype not in (torch.int64, torch.int32):
+        return None
+    return int((out.argmax(1) == y).sum())
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, X: torch.Tensor, y: torch.Tensor, loss: str | Callable = "cross_entropy",
+             batch_size: int = 1024) -> tuple[float, float | None]:
+    """Return ``(mean loss, accuracy)`` of ``model`` on ``X, y``, in eval mode and without gradients.
+
+    The accuracy is None unless the outputs are 2-D class scores and ``y``
+    integer labels. The model's train/eval mode is restored afterwards.
+
+    Examples
+    --------
+    >>> model = nn.Linear(2, 2)
+    >>> with torch.no_grad():
+    ...     _ = model.weight.copy_(torch.eye(2)), model.bias.zero_()
+    >>> evaluate(model, torch.tensor([[1., 0.], [0., 1.]]), torch.tensor([0, 0]))[1]
+    0.5
+    """
+    loss_fn = _LOSSES[loss] if isinstance(loss, str) else loss
+    was_training = model.training
+    model.eval()
+    device = _device(model)
+    total, hits, n = 0.0, 0, X.shape[0]
+    try:
+        for xb, yb in batches(X, y, batch_size, shuffle=False):
+            xb, yb = xb.to(device), yb.to(device)
+            out = model(xb)
+            total += float(loss_fn(out, yb)) * yb.shape[0]
+            h = _accuracy_hits(out, yb)
+            hits = None if h is None or hits is None else hits + h
+    finally:
+        model.train(was_training)
+    return total / max(n, 1), (None if hits is None or n == 0 else hits / n)
+
+
+def _device(model: nn.Module) -> torch.device:
+    p = next(iter(model.parameters()), None)
+    return p.device if p is not None else torch.device("cpu")
+
+
+@dataclass
+class FitResult:
+    """What :func:`fit` returns: the metrics per epoch, and the objects it used.
+
+    Attributes
+    ----------
+    metrics : list of dict
+        One row per epoch (``epoch``, ``train_loss``, ``train_accuracy``,
+        ``test_loss``, ``test_accuracy``, ``seconds``, and ``rules`` with
+        ``"<rule>.<key>"`` entries for the epochs after which rules ran).
+    optimizer : torch.optim.Optimizer
+    seed : int
+        The resolved shuffling seed (pass it again to repeat a ``seed=None`` run).
+    out_dir : pathlib.Path or None
+
+    Examples
+    --------
+    >>> FitResult([{"epoch": 1, "test_accuracy": 0.5}], None, 0, None)
+    FitResult(epochs=1, test_accuracy=0.5, out_dir=None)
+    """
+
+    metrics: list
+    optimizer: Any
+    seed: int
+    out_dir: Path | None
+
+    def __repr__(self) -> str:
+        last = self.metrics[-1].get("test_accuracy") if self.metrics else None
+        return f"FitResult(epochs={len(self.metrics)}, test_accuracy={last}, out_dir={self.out_dir})"
+
+
+def _run_rules(schedule: Sequence[ScheduledRule], which: Sequence[bool], model, optimizer, row: dict) -> None:
+    """Step the rules flagged in ``which``, in order, and add what they return to ``row``."""
+    for r, go in zip(schedule, which):
+        if not go:
+            continue
+        changes = r.rule.step(model, optimizer=optimizer)
+        if changes is None:
+            changes = {}
+        if not isinstance(changes, dict):
+            raise TypeError(f"The rule {r.name!r} returned {type(changes).__name__} from step(); it must return "
+                            "a dict of what changed (or None).")
+        row.setdefault("rules", []).append(r.name)
+        row.update({f"{r.name}.{k}": to_record(v) for k, v in changes.items()})
+
+
+def fit(
+    model: nn.Module,
+    data: Dataset,
+    *,
+    loss: str | Callable = "cross_entropy",
+    optimizer: torch.optim.Optimizer | Callable | None = None,
+    epochs: int = 10,
+    batch_size: int = 64,
+    rules: Sequence = (),
+    seed: int | None = 0,
+    out_dir: str | os.PathLike | None = None,
+    checkpoint_every: int = 1,
+    resume: bool = False,
+    progress: bool = True,
+) -> FitResult:
+    """Train ``model`` on ``data``, evaluating on the test set and applying evolution rules after epochs.
+
+    Each epoch: shuffle the training set with the loop's own generator, take
+    one optimizer step per mini-batch, evaluate on the test set, then run the
+    rules whose schedule says so, and (with ``out_dir``) rewrite the metrics
+    files and, every ``checkpoint_every`` epochs and after the last, the
+    checkpoint. At the end ``training.png`` is drawn by :func:`plot_training`.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        E.g. a :class:`dagnet.DAGNetwork`; trained in place.
+    data : Dataset
+        Training and test tensors (see :mod:`dagnet.data`).
+    loss : "cross_entropy" or callable, default "cross_entropy"
+        ``loss(output, target)`` returning the batch mean.
+    optimizer : torch.optim.Optimizer, callable or None
+        An optimizer over ``model``'s parameters, or ``params -> Optimizer``
+        (e.g. ``functools.partial(torch.optim.SGD, lr=0.1, momentum=0.9)``).
+        Default: Adam with lr 1e-3.
+    epochs : int >= 1, default 10
+        Total epochs, counting those of a resumed run.
+    batch_size : int >= 1, default 64
+    rules : sequence
+        Evolution rules: objects with ``step(model, optimizer=None) -> dict``,
+        or ``(rule, when)`` pairs with ``when(epoch) -> bool`` (1-based epoch
+        just finished). Default schedule: :class:`every_epoch_but_last`. What
+        ``step`` returns is recorded as ``"<name>.<key>"`` in that epoch's row
+        (``name``: the rule's ``name`` attribute, else its class name).
+    seed : int or None, default 0
+        Seed of the shuffling generator (``None``: a fresh one, kept in the result).
+    out_dir : str or path-like, optional
+        Folder (created if needed) for ``metrics.csv``, ``metrics.json``,
+        ``checkpoint.pt`` and ``training.png``. Nothing is written without it.
+    checkpoint_every : int >= 1, default 1
+        Epochs between checkpoints; the last epoch is always saved.
+    resume : bool, default False
+        Continue from ``out_dir/checkpoint.pt``: model and optimizer state,
+        the shuffling generator, each rule's ``state_dict()`` and the metrics
+        so far are restored, so the run continues exactly as if never stopped
+        (bit for bit on the same machine and backend). Without a checkpoint the
+        run starts from scratch, so one command serves a first start and a
+        restart. Rules that ran after the saved epoch under the earlier run's
+        schedule are not run again; rules that this run's schedule asks for
+        there (e.g. the default, when ``epochs`` grew) run before training on.
+    progress : bool, default True
+        Draw a progress bar on stderr; nothing else is ever printed.
+
+    Returns
+    -------
+    FitResult
+
+    Raises
+    ------
+    ValueError
+        For a bad argument (the message names it and the value), or
+        ``resume=True`` without ``out_dir``.
+
+    Notes
+    -----
+    Only the generators the loop owns are saved: modules that draw from the
+    global RNG (e.g. ``nn.Dropout``) will not resume bit for bit.
+
+    Examples
+    --------
+    >>> import networkx as nx, dagnet
+    >>> g = nx.DiGraph([("x1", "h"), ("x2", "h"), ("h", "y1"), ("h", "y2"), ("x1", "y2")])
+    >>> X = torch.tensor([[0., 1.], [1., 0.]] * 8)
+    >>> ds = Dataset(X, torch.tensor([0, 1] * 8), X, torch.tensor([0, 1] * 8), "toy", 2)
+    >>> net = dagnet.DAGNetwork(g, seed=0)
+    >>> result = fit(net, ds, epochs=3, batch_size=4, progress=False)
+    >>> [row["epoch"] for row in result.metrics], sorted(result.metrics[0])[:3]
+    ([1, 2, 3], ['epoch', 'seconds', 'test_accuracy'])
+    """
+    if not isinstance(model, nn.Module):
+        raise _fail("model", "a torch.nn.Module", model)
+    if not isinstance(data, Dataset):
+        raise _fail("data", "a dagnet.data.Dataset", data)
+    if isinstance(loss, str):
+        if loss not in _LOSSES:
+            raise _fail("loss", f"one of {', '.join(map(repr, _LOSSES))} or a callable", loss)
+        loss_fn = _LOSSES[loss]
+    elif callable(loss):
+        loss_fn = loss
+    else:
+        raise _fail("loss", f"one of {', '.join(map(repr, _LOSSES))} or a callable", loss)
+    epochs = _check_int(epochs, "epochs")
+    batch_size = _check_int(batch_size, "batch_size")
+    checkpoint_every = _check_int(checkpoint_every, "checkpoint_every")
+    resume, progress = _check_bool(resume, "resume"), _check_bool(progress, "progress")
+    if resume and out_dir is None:
+        raise ValueError("The 'resume' parameter of fit needs out_dir, the folder of the checkpoint. "
+                         "Got resume=True and out_dir=None.")
+    opt = _optimizer(optimizer, model)
+    schedule = _schedule(rules, epochs)
+    seed = resolve_seed(seed)
+    gen = torch_generator(seed)
+    out = None if out_dir is None else Path(out_dir)
+    if out is not None:
+        out.mkdir(parents=True, exist_ok=True)
+
+    metrics: list[dict] = []
+    done = 0  # epochs completed
+    ran = [False] * len(schedule)  # rules already run after epoch `done`
+    if resume and (out / CHECKPOINT).is_file():
+        state = load_checkpoint(out / CHECKPOINT)
+        if len(state["rules"]) != len(schedule):
+            raise ValueError(f"The checkpoint in {out} was written with {len(state['rules'])} rule(s); this run "
+                             f"has {len(schedule)}. Resume with the same rules.")
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        gen.set_state(state["generator"])
+        for r, rule_state in zip(schedule, state["rules"]):
+            if rule_state is not None and hasattr(r.rule, "load_state_dict"):
+                r.rule.load_state_dict(rule_state)
+        metrics, done, ran = list(state["metrics"]), int(state["epoch"]), list(state["rules_ran"])
+        if 0 < done < epochs:
+            missing = [r.when(done) and not was for r, was in zip(schedule, ran)]
+            _run_rules(schedule, missing, model, opt, metrics[-1])
+            ran = [a or b for a, b in zip(ran, missing)]
+
+    device = _device(model)
+    n = data.X_train.shape[0]
+    for epoch in range(done + 1, epochs + 1):
+        start = time.perf_counter()
+        model.train()
+        bar = ProgressBar(num_batches(n, batch_size), f"epoch {epoch}/{epochs}", enabled=progress)
+        total, hits = 0.0, 0
+        for xb, yb in batches(data.X_train, data.y_train, batch_size, seed=gen):
+            xb, yb = xb.to(device), yb.to(device)
+            opt.zero_grad(set_to_none=True)
+            output = model(xb)
+            batch_loss = loss_fn(output, yb)
+            batch_loss.backward()
+            opt.step()
+            value = float(batch_loss.detach())
+            total += value * yb.shape[0]
+            h = _accuracy_hits(output.detach(), yb)
+            hits = None if h is None or hits is None else hits + h
+            bar.update(text=f"loss {value:.4f}")
+        test_loss, test_acc = evaluate(model, data.X_test, data.y_test, loss_fn)
+        row = {"epoch": epoch, "train_loss": total / n, "train_accuracy": None if hits is None else hits / n,
+               "test_loss": test_loss, "test_accuracy": test_acc,
+               "seconds": time.perf_counter() - start}
+        ran = [bool(r.when(epoch)) for r in schedule]
+        _run_rules(schedule, ran, model, opt, row)
+        metrics.append(row)
+        bar.close(_summary(row))
+        if out is not None:
+            if epoch % checkpoint_every == 0 or epoch == epochs:
+                save_checkpoint(out / CHECKPOINT, {
+                    "epoch": epoch, "model": model.state_dict(), "optimizer": opt.state_dict(),
+                    "generator": gen.get_state(), "seed": seed, "metrics": metrics, "rules_ran": ran,
+                    "rules": [r.rule.state_dict() if hasattr(r.rule, "state_dict") else None for r in schedule],
+                })
+            write_metrics(metrics, out)
+    if out is not None:
+        write_metrics(metrics, out)
+        fig = plot_training(metrics)
+        atomic_write(out / "training.png", lambda tmp: fig.savefig(tmp, format="png", dpi=100))
+    return FitResult(metrics, opt, seed, out)
+
+
+def _summary(row: dict) -> str:
+    parts = [f"loss {row['train_loss']:.4f}"]
+    if row["train_accuracy"] is not None:
+        parts.append(f"acc {row['train_accuracy']:.2%}")
+    parts.append(f"test loss {row['test_loss']:.4f}")
+    if row["test_accuracy"] is not None:
+        parts.append(f"test acc {row['test_accuracy']:.2%}")
+    if row.get("rules"):
+        parts.append("rules: " + ", ".join(row["rules"]))
+    return "  ".join(parts) + f"  ({row['seconds']:.1f} s)"
