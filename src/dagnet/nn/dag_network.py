@@ -259,7 +259,7 @@ class DAGNetwork(nn.Module):
         if x.device != self.weight.device:
             raise InputShapeError(f"Input is on {x.device} but the network is on {self.weight.device}.")
         lead = x.shape[:-1]
-        x2 = x.reshape(-1, self.in_features).contiguous()
+        x2 = x.reshape(-1, self.in_features)
         params = [p for m in self.activation_modules for p in m.parameters()]
         bias = self.bias if self.bias is not None else self._no_bias
         out = DAGFunction.apply(x2, self.weight, bias, self._get_runtime(), *params)
