@@ -106,6 +106,7 @@ class Runtime:
             self._in_work = np.diff(cpu["in_ptr"][level_ptr])
             self._out_work = np.diff(cpu["out_ptr"][level_ptr])
             self._schedules: dict[int, tuple] = {}
+            self._consts: dict = {}
         else:
             self._level_index = None
 
@@ -235,7 +236,9 @@ class Runtime:
         w_out = np.empty_like(w)
         nk.gather(w, ix["out_edge"], w_out)
         dw_out = np.empty_like(w)
-        consts = np.array([0.0, LEAKY_SLOPE], dtype=Hn.dtype)  # zero and the leaky slope, typed
+        consts = self._consts.get(Hn.dtype)
+        if consts is None:  # zero and the leaky slope, typed like the buffers
+            consts = self._consts[Hn.dtype] = np.array([0.0, LEAKY_SLOPE], dtype=Hn.dtype)
         ahead = nk.AHEAD if Hn.nbytes > _CACHE_BYTES else 0
         for seg in bwd:
             kernel = nk.backward_parallel if seg.parallel else nk.backward_serial

@@ -229,6 +229,7 @@ class DAGNetwork(nn.Module):
                 raise ValueError("backend='numba' runs on CPU only; use backend='torch' on "
                                  f"{self.weight.device}.")
             params = [p for m in self.activation_modules for p in m.parameters()]
+            self._act_params = tuple(params)
             groups = []
             for start, end, key in self._groups:
                 code = int(self.act_code[start]) if start < self.act_code.numel() else CUSTOM
@@ -248,22 +249,23 @@ class DAGNetwork(nn.Module):
 
     # ---------------------------------------------------------------- forward
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if x.dim() == 0 or x.shape[-1] != self.in_features:
+        weight = self.weight
+        n_in = self._num_inputs
+        if x.dim() == 0 or x.shape[-1] != n_in:
             raise InputShapeError(
-                f"Expected input of shape (*, {self.in_features}) (one column per input node), "
+                f"Expected input of shape (*, {n_in}) (one column per input node), "
                 f"got {tuple(x.shape)}."
             )
-        if x.dtype != self.weight.dtype:
-            raise InputShapeError(f"Expected input of dtype {self.weight.dtype}, got {x.dtype}; "
-                                  f"convert with x.to({self.weight.dtype}) or net.to(dtype).")
-        if x.device != self.weight.device:
-            raise InputShapeError(f"Input is on {x.device} but the network is on {self.weight.device}.")
-        lead = x.shape[:-1]
-        x2 = x.reshape(-1, self.in_features)
-        params = [p for m in self.activation_modules for p in m.parameters()]
-        bias = self.bias if self.bias is not None else self._no_bias
-        out = DAGFunction.apply(x2, self.weight, bias, self._get_runtime(), *params)
-        return out.reshape(*lead, self.out_features)
+        if x.dtype != weight.dtype:
+            raise InputShapeError(f"Expected input of dtype {weight.dtype}, got {x.dtype}; "
+                                  f"convert with x.to({weight.dtype}) or net.to(dtype).")
+        if x.device != weight.device:
+            raise InputShapeError(f"Input is on {x.device} but the network is on {weight.device}.")
+        runtime = self._get_runtime()
+        bias = self.bias
+        out = DAGFunction.apply(x.reshape(-1, n_in), weight, self._no_bias if bias is None else bias,
+                                runtime, *self._act_params)
+        return out if x.dim() == 2 else out.reshape(*x.shape[:-1], out.shape[-1])
 
     # ---------------------------------------------------------------- views
     @property
