@@ -210,3 +210,20 @@ def scatter(src, index, out):  # pragma: no cover
     """out[index[k]] = src[k]."""
     for k in range(index.size):
         out[index[k]] = src[k]
+
+
+@numba.njit(cache=True)
+def copy_transposed(src, dst):  # pragma: no cover
+    """dst[j, b] = src[b, j]: a batch (batch, columns) into node-major rows."""
+    for b in range(src.shape[0]):
+        for j in range(src.shape[1]):
+            dst[j, b] = src[b, j]
+
+
+@numba.njit(cache=True)
+def gather_transposed(H, rows, out):  # pragma: no cover
+    """out[b, j] = H[rows[j], b]: the output nodes' rows as a (batch, outputs) block."""
+    for j in range(rows.size):
+        h = H[rows[j]]
+        for b in range(h.size):
+            out[b, j] = h[b]

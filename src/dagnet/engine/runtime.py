@@ -141,16 +141,17 @@ class Runtime:
         """Return ``(out, H, saved)``: outputs (batch, outputs), the activation
         buffer (nodes, batch) and the pre-activations of torch-code groups."""
         batch = x.shape[0]
-        if weight.device.type == "cpu":
-            H = empty_buffer((self.n, batch), weight.dtype)
-        else:
-            H = torch.empty((self.n, batch), dtype=weight.dtype, device=weight.device)
-        H[: self.n_in] = x.t()
         saved: dict[int, torch.Tensor] = {}
         if self.backend == "numba":
+            H = empty_buffer((self.n, batch), weight.dtype)
+            nk.copy_transposed(x.detach().numpy(), H[: self.n_in].numpy())
             self._forward_numba(H, weight, bias, act_params, saved)
-        else:
-            self._forward_torch(H, weight, bias, act_params, saved)
+            out = torch.empty((batch, self.index["output_pos"].numel()), dtype=H.dtype)
+            nk.gather_transposed(H.numpy(), self._np["output_pos"], out.numpy())
+            return out, H, saved
+        H = torch.empty((self.n, batch), dtype=weight.dtype, device=weight.device)
+        H[: self.n_in] = x.t()
+        self._forward_torch(H, weight, bias, act_params, saved)
         out = H.index_select(0, self.index["output_pos"]).t().contiguous()
         return out, H, saved
 
@@ -191,7 +192,11 @@ class Runtime:
 
     def backward(self, grad_out, H, saved, weight, bias, act_params, need_x: bool):
         """Return ``(dx, dweight, dbias, dparams)`` for ``grad_out`` (batch, outputs)."""
-        GO = grad_out.t().contiguous()
+        if self.backend == "numba":
+            GO = torch.empty((grad_out.shape[1], grad_out.shape[0]), dtype=grad_out.dtype)
+            nk.copy_transposed(grad_out.numpy(), GO.numpy())
+        else:
+            GO = grad_out.t().contiguous()
         dw = torch.empty_like(weight)
         db = torch.empty_like(bias)
         dparams = [None] * len(act_params)
