@@ -26,6 +26,7 @@ import numbers
 import torch
 import torch.nn.functional as F
 
+from .._checks import check_bool
 from ..errors import InputShapeError
 
 __all__ = [
@@ -69,12 +70,6 @@ def _check_real(value, name: str, owner: str, low: float | None = None, finite: 
             f"The '{name}' parameter of {owner} must be a finite float{where}. Got {value!r} instead."
         )
     return float(value)
-
-
-def _check_bool(value, name: str, owner: str) -> bool:
-    if not isinstance(value, bool):
-        raise ValueError(f"The '{name}' parameter of {owner} must be a bool. Got {value!r} instead.")
-    return value
 
 
 # --------------------------------------------------------------------------- ADA
@@ -185,7 +180,7 @@ def and_ail(x: torch.Tensor, y: torch.Tensor, normalized: bool = False) -> torch
     tensor([-3., -1.,  1.])
     """
     out = torch.where((x < 0) & (y < 0), x + y, torch.minimum(x, y))
-    return _normalized(out, "and") if _check_bool(normalized, "normalized", "and_ail") else out
+    return _normalized(out, "and") if check_bool(normalized, "normalized", "and_ail") else out
 
 
 def or_ail(x: torch.Tensor, y: torch.Tensor, normalized: bool = False) -> torch.Tensor:
@@ -214,7 +209,7 @@ def or_ail(x: torch.Tensor, y: torch.Tensor, normalized: bool = False) -> torch.
     tensor([ 3.,  1., -1.])
     """
     out = torch.where((x > 0) & (y > 0), x + y, torch.maximum(x, y))
-    return _normalized(out, "or") if _check_bool(normalized, "normalized", "or_ail") else out
+    return _normalized(out, "or") if check_bool(normalized, "normalized", "or_ail") else out
 
 
 def xnor_ail(x: torch.Tensor, y: torch.Tensor, normalized: bool = False) -> torch.Tensor:
@@ -249,7 +244,7 @@ def xnor_ail(x: torch.Tensor, y: torch.Tensor, normalized: bool = False) -> torc
     # sign(x) * sign(y) equals sign(x * y) without the product's overflow or underflow.
     sign = (torch.sign(x) * torch.sign(y)).detach()
     out = sign * torch.minimum(x.abs(), y.abs())
-    return _normalized(out, "xnor") if _check_bool(normalized, "normalized", "xnor_ail") else out
+    return _normalized(out, "xnor") if check_bool(normalized, "normalized", "xnor_ail") else out
 
 
 def and_exact(x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
@@ -350,8 +345,8 @@ _EXACT = {"and": and_exact, "or": or_exact, "xnor": xnor_exact}
 def _check_ail(kind, exact, normalized, owner: str) -> None:
     if kind not in AIL_KINDS:
         raise ValueError(f"The 'kind' parameter of {owner} must be one of {AIL_KINDS}. Got {kind!r} instead.")
-    _check_bool(exact, "exact", owner)
-    _check_bool(normalized, "normalized", owner)
+    check_bool(exact, "exact", owner)
+    check_bool(normalized, "normalized", owner)
     if exact and normalized:
         raise ValueError(
             f"{owner}: normalized=True is defined for the AIL approximations only (its constants "

@@ -15,9 +15,9 @@ import math
 import torch
 from torch import nn
 
+from .._checks import check_bool
 from .functional import (
     _check_ail,
-    _check_bool,
     _check_real,
     ada,
     ail,
@@ -71,7 +71,7 @@ class ADA(nn.Module):
     def __init__(self, alpha: float = 0.1, trainable: bool = False, device=None, dtype=None):
         super().__init__()
         alpha = _check_real(alpha, "alpha", type(self).__name__, low=0.0)
-        self.trainable = _check_bool(trainable, "trainable", type(self).__name__)
+        self.trainable = check_bool(trainable, "trainable", type(self).__name__)
         _scalar(alpha, self.trainable, self, "alpha", device, dtype)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -116,7 +116,7 @@ class LeakyADA(nn.Module):
         super().__init__()
         alpha = _check_real(alpha, "alpha", type(self).__name__, low=0.0)
         self.slope = _check_real(slope, "slope", type(self).__name__)
-        self.trainable = _check_bool(trainable, "trainable", type(self).__name__)
+        self.trainable = check_bool(trainable, "trainable", type(self).__name__)
         _scalar(alpha, self.trainable, self, "alpha", device, dtype)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -264,7 +264,7 @@ class IsotropicTanh(nn.Module):
         super().__init__()
         name = type(self).__name__
         o = _check_real(intrinsic_length, "intrinsic_length", name, low=0.0)
-        self.trainable = _check_bool(trainable, "trainable", name)
+        self.trainable = check_bool(trainable, "trainable", name)
         if self.trainable:
             if o <= 0.0:
                 raise ValueError(

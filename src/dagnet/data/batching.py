@@ -2,21 +2,14 @@
 
 from __future__ import annotations
 
-import numbers
 from typing import Iterator
 
 import torch
 
+from .._checks import check_int
 from ..seeding import torch_generator
 
 __all__ = ["batches", "num_batches"]
-
-
-def _check_batch_size(batch_size, func: str) -> int:
-    if isinstance(batch_size, bool) or not isinstance(batch_size, numbers.Integral) or batch_size < 1:
-        raise ValueError(f"The 'batch_size' parameter of {func} must be an int >= 1. "
-                         f"Got {batch_size!r} instead.")
-    return int(batch_size)
 
 
 def num_batches(n: int, batch_size: int) -> int:
@@ -27,7 +20,7 @@ def num_batches(n: int, batch_size: int) -> int:
     >>> num_batches(10, 4)
     3
     """
-    return -(-n // _check_batch_size(batch_size, "num_batches"))
+    return -(-n // check_int(batch_size, "batch_size", "num_batches"))
 
 
 def batches(X: torch.Tensor, y: torch.Tensor, batch_size: int, shuffle: bool = True,
@@ -61,7 +54,7 @@ def batches(X: torch.Tensor, y: torch.Tensor, batch_size: int, shuffle: bool = T
     >>> a == [b.tolist() for _, b in batches(X, y, 2, seed=0)]
     True
     """
-    batch_size = _check_batch_size(batch_size, "batches")
+    batch_size = check_int(batch_size, "batch_size", "batches")
     n = X.shape[0]
     if y.shape[0] != n:
         raise ValueError(f"X and y must have as many rows. Got {n} and {y.shape[0]} instead.")

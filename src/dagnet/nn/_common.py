@@ -8,32 +8,11 @@ import numbers
 import numpy as np
 import torch
 
+from .._checks import check_bool, check_int
 from ..errors import InputShapeError
 from ..seeding import numpy_rng, resolve_seed
 
 __all__ = ["check_int", "check_float", "check_bool", "check_last_dim", "child_seeds", "uniform_"]
-
-
-def check_int(value, name: str, owner: str, low: int = 1, high: int | None = None,
-              high_name: str | None = None) -> int:
-    """Return ``value`` as an int if it is one in ``[low, high]``, else raise a ValueError.
-
-    Examples
-    --------
-    >>> check_int(3, "k", "Layer", 1, 4, "out_features")
-    3
-    """
-    ok = isinstance(value, numbers.Integral) and not isinstance(value, bool)
-    ok = ok and value >= low and (high is None or value <= high)
-    if not ok:
-        if high is None:
-            rule = f"an int >= {low}"
-        elif high_name is None:
-            rule = f"an int in [{low}, {high}]"
-        else:
-            rule = f"an int in [{low}, {high_name}] ({high_name} is {high})"
-        raise ValueError(f"The '{name}' parameter of {owner} must be {rule}. Got {value!r} instead.")
-    return int(value)
 
 
 def check_float(value, name: str, owner: str, low: float, high: float, high_open: bool = False) -> float:
@@ -51,19 +30,6 @@ def check_float(value, name: str, owner: str, low: float, high: float, high_open
         raise ValueError(f"The '{name}' parameter of {owner} must be a float in the range "
                          f"[{low}, {high}{bracket}. Got {value!r} instead.")
     return float(value)
-
-
-def check_bool(value, name: str, owner: str) -> bool:
-    """Return ``value`` if it is a bool, else raise a ValueError.
-
-    Examples
-    --------
-    >>> check_bool(True, "bias", "Layer")
-    True
-    """
-    if not isinstance(value, bool):
-        raise ValueError(f"The '{name}' parameter of {owner} must be a bool. Got {value!r} instead.")
-    return value
 
 
 def check_last_dim(x: torch.Tensor, size: int, what: str, owner: str) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numbers
 import os
 import time
 from dataclasses import dataclass
@@ -12,6 +11,7 @@ from typing import Any, Callable, Iterable, Sequence
 import torch
 from torch import nn
 
+from .._checks import check_bool, check_int
 from ..data.batching import batches, num_batches
 from ..data.datasets import Dataset
 from ..seeding import resolve_seed, torch_generator
@@ -26,18 +26,6 @@ CHECKPOINT = "checkpoint.pt"
 
 def _fail(name: str, what: str, value: Any) -> ValueError:
     return ValueError(f"The '{name}' parameter of fit must be {what}. Got {value!r} instead.")
-
-
-def _check_int(value: Any, name: str, low: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low:
-        raise _fail(name, f"an int >= {low}", value)
-    return int(value)
-
-
-def _check_bool(value: Any, name: str) -> bool:
-    if not isinstance(value, bool):
-        raise _fail(name, "a bool", value)
-    return value
 
 
 @dataclass(frozen=True)
@@ -317,10 +305,10 @@ def fit(
         loss_fn = loss
     else:
         raise _fail("loss", f"one of {', '.join(map(repr, _LOSSES))} or a callable", loss)
-    epochs = _check_int(epochs, "epochs")
-    batch_size = _check_int(batch_size, "batch_size")
-    checkpoint_every = _check_int(checkpoint_every, "checkpoint_every")
-    resume, progress = _check_bool(resume, "resume"), _check_bool(progress, "progress")
+    epochs = check_int(epochs, "epochs", "fit")
+    batch_size = check_int(batch_size, "batch_size", "fit")
+    checkpoint_every = check_int(checkpoint_every, "checkpoint_every", "fit")
+    resume, progress = check_bool(resume, "resume", "fit"), check_bool(progress, "progress", "fit")
     if resume and out_dir is None:
         raise ValueError("The 'resume' parameter of fit needs out_dir, the folder of the checkpoint. "
                          "Got resume=True and out_dir=None.")
