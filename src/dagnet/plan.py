@@ -103,10 +103,6 @@ class Plan:
         """Number of nodes on each level."""
         return np.diff(self.level_ptr)
 
-    def level_edges(self) -> np.ndarray:
-        """Number of edges into each level."""
-        return np.diff(self.in_ptr[self.level_ptr])
-
     def level_of_positions(self) -> np.ndarray:
         """Level of every position."""
         return np.repeat(np.arange(self.num_levels), self.level_sizes())

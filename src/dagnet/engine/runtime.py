@@ -88,7 +88,6 @@ class Runtime:
         self.level_ptr = level_ptr
         self.n = int(level_ptr[-1])
         self.n_in = int(num_inputs)
-        self.groups = groups
         self.backend = backend
         levels = np.repeat(np.arange(level_ptr.size - 1), np.diff(level_ptr))
         self.custom_levels = {int(levels[g.start]) for g in groups if g.code == CUSTOM}

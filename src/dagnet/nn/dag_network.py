@@ -143,7 +143,6 @@ class DAGNetwork(nn.Module):
         self._labels = plan.labels
         self._node_activation = wiring.activation
         self._node_combine = wiring.combine
-        self._branch = wiring.branch
         dtype = dtype if dtype is not None else torch.get_default_dtype()
         factory = dict(dtype=dtype, device=device)
 
@@ -163,9 +162,9 @@ class DAGNetwork(nn.Module):
             bias0[:n] = torch.where(torch.isnan(given), bias0[:n], given)
         if wiring.branch_bias is not None:
             for v, values in enumerate(wiring.branch_bias):
-                units = np.flatnonzero(plan.unit_owner == v)
                 if values is None:
                     continue
+                units = np.arange(*np.searchsorted(plan.unit_owner, [v, v + 1]))  # owner-sorted
                 if len(values) != units.size:
                     raise ValueError(f"Node {wiring.label(v)!r} has {units.size} branches but "
                                      f"{len(values)} values in 'branch_bias'.")
@@ -349,7 +348,8 @@ class DAGNetwork(nn.Module):
                 for v in node_index[start:end]:
                     activation[v], combine[v], bias[v] = act, key, np.nan
                     if self.bias is not None:
-                        branch_bias[v] = bias_ext[n:][self._unit_owner == v].tolist()
+                        first, last = np.searchsorted(self._unit_owner, [v, v + 1])  # owner-sorted
+                        branch_bias[v] = bias_ext[n + first:n + last].tolist()
             extra = dict(branch=branch_of[dst_ext], combine=combine,
                          branch_bias=branch_bias if self.bias is not None else None)
         else:
