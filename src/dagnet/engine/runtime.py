@@ -292,7 +292,7 @@ class Runtime:
             H[a:b] = z
             for g in self._groups_by_level.get(l, ()):
                 if g.code != CUSTOM:
-                    H[g.start:g.end] = _FAST_TORCH[g.code](H[g.start:g.end])
+                    H[g.start:g.end] = g.fn(H[g.start:g.end])
             self._apply_custom(H, l, act_params, saved)
 
     def _backward_torch(self, GO, H, saved, weight, dw, db, act_params, dparams):
@@ -330,14 +330,6 @@ def _sddmm(D, H, rows, cols, edges, out) -> None:
         r, c = rows[s:s + step], cols[s:s + step]
         out[edges[s:s + step]] = (D.index_select(0, r) * H.index_select(0, c)).sum(1)
 
-
-_FAST_TORCH = {
-    IDENTITY: lambda z: z,
-    RELU: torch.relu,
-    TANH: torch.tanh,
-    SIGMOID: torch.sigmoid,
-    LEAKY_RELU: lambda z: torch.nn.functional.leaky_relu(z, LEAKY_SLOPE),
-}
 
 _FAST_DERIVATIVE = {
     IDENTITY: lambda a: torch.ones_like(a),
