@@ -34,7 +34,7 @@ from torch import nn
 
 import dagnet
 from dagnet.activations import ADA, LeakyADA
-from dagnet.data import Dataset, load_digits, load_madelon
+from dagnet.data import load_digits, load_madelon
 from dagnet.nn.dendritic_tree import DendriticTree
 from dagnet.seeding import numpy_rng, torch_generator
 from dagnet.topology import layered_sparse
@@ -246,7 +246,7 @@ def section_ail(quick: bool, out: list[str], lr: float) -> None:
         rows = {}
         for combine in ("and", "or", "xnor"):
             accs, counts, t0 = [], [], time.perf_counter()
-            relu_accs, relu_counts, relu_eps, relu_t = [], [], [], 0.0
+            relu_accs, relu_counts, relu_eps = [], [], []
             for seed in seeds:
                 net = ail_net(sizes, eps, seed, combine)
                 counts.append(n_params(net))

@@ -20,7 +20,7 @@ from .errors import (
     NonFiniteValueError,
     SelfLoopError,
 )
-from .nn import DAGNetwork
+from .nn import DAGNetwork, SparseLinear
 from .serialization import load, save
 from .wiring import Wiring
 
@@ -28,6 +28,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "DAGNetwork",
+    "SparseLinear",
     "Wiring",
     "save",
     "load",

@@ -1,4 +1,4 @@
-"""The ``dagnet`` command line: ``dagnet demo``, ``dagnet bench ...``, ``dagnet graph ...``."""
+"""The ``dagnet`` command line: ``dagnet demo``, ``dagnet train``, ``dagnet bench ...``, ``dagnet graph ...``."""
 
 from __future__ import annotations
 
@@ -10,20 +10,63 @@ import torch
 __all__ = ["main", "build_parser"]
 
 
-def _demo(args: argparse.Namespace) -> int:
-    from .demo import DemoConfig, run_demo
-
+def _threads(args: argparse.Namespace) -> None:
     if args.threads is not None:
         if args.threads < 1:
             raise ValueError(f"--threads must be >= 1, got {args.threads}")
         torch.set_num_threads(args.threads)
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from .demo import DemoConfig, run_demo
+
+    _threads(args)
     cfg = DemoConfig(epochs=args.epochs, seed=args.seed, hidden=args.hidden)
-    run_demo(cfg)
+    run_demo(cfg, progress=args.progress)
     return 0
 
 
+def _train(args: argparse.Namespace) -> int:
+    from .train.config import load_config, run_config
+
+    _threads(args)
+    cfg = load_config(args.config)
+    if args.epochs is not None:
+        cfg["epochs"] = args.epochs
+    if args.out_dir is not None:
+        cfg["out_dir"] = args.out_dir
+    if args.resume and cfg["out_dir"] is None:
+        raise ValueError("--resume needs an output folder: out_dir in the configuration or --out-dir.")
+    model, data, result = run_config(cfg, resume=args.resume, progress=not args.quiet)
+    rows = result.metrics
+    params = sum(p.numel() for p in model.parameters() if p.requires_grad)
+    best = max((r["test_accuracy"] for r in rows if r.get("test_accuracy") is not None), default=None)
+    seconds = sum(r["seconds"] for r in rows) / max(1, len(rows))
+    last = rows[-1] if rows else {}
+    print(f"{data.name}: {model.__class__.__name__}, {params} trainable parameters, {len(rows)} epochs, "
+          f"{seconds:.3f} s/epoch")
+    if best is not None:
+        print(f"test accuracy: final {last['test_accuracy']:.2%}, best {best:.2%}")
+    if result.out_dir is not None:
+        print(f"metrics, checkpoint and plots in {result.out_dir}")
+    return 0
+
+
+def _add_train_parser(sub) -> None:
+    p = sub.add_parser("train", help="train the model a TOML configuration describes (see dagnet.train.config)")
+    p.add_argument("config", help="TOML file: data, model, optimizer, evolve rules, epochs, seed, out_dir")
+    p.add_argument("--epochs", type=int, default=None, help="override the configuration's epochs")
+    p.add_argument("--out-dir", default=None, help="override the configuration's output folder")
+    p.add_argument("--resume", action="store_true", help="continue from the checkpoint in the output folder")
+    p.add_argument("--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--threads", type=int, default=None, help="CPU threads (default: torch's)")
+    p.set_defaults(func=_train)
+
+
 def _add_demo_parser(sub) -> None:
-    p = sub.add_parser("demo", help="train a DAG network on scikit-learn's digits; print accuracy and speed")
+    p = sub.add_parser("demo", help="train a SET-MLP and a DAG network on scikit-learn's digits; "
+                       "print accuracy, parameters and speed")
+    p.add_argument("--progress", action="store_true", help="draw a progress bar per epoch on stderr")
     p.add_argument("--epochs", type=int, default=30, help="training epochs (default 30)")
     p.add_argument("--hidden", type=int, default=300, help="hidden neurons of the random DAG (default 300)")
     p.add_argument("--seed", type=int, default=0, help="seed of the graph, weights and data order")
@@ -37,6 +80,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="dagnet", description="Neural networks wired by any DAG.")
     sub = parser.add_subparsers(dest="command", required=True)
     _add_demo_parser(sub)
+    _add_train_parser(sub)
     from .bench.cli import add_bench_parser
     from .topology.cli import add_graph_parser
 

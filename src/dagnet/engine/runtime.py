@@ -78,7 +78,17 @@ class Runtime:
     num_inputs : int
     groups : list of Group
     backend : "numba" or "torch"
+
+    Attributes
+    ----------
+    retain : bool
+        Keep ``activity = (H, G)`` after each backward pass: the activations
+        and the gradients of the pre-activations, (positions, batch) each
+        (read by gradient-based rewiring such as RigL).
     """
+
+    retain = False
+    activity = None
 
     def __init__(self, index: dict, level_ptr: np.ndarray, num_inputs: int,
                  groups: list[Group], backend: str, combines: list[CombineGroup] = ()):
@@ -204,6 +214,7 @@ class Runtime:
             self._backward_numba(G, GO, H, saved, weight, bias, dw, db, act_params, dparams)
         else:
             G = self._backward_torch(GO, H, saved, weight, dw, db, act_params, dparams)
+        self.activity = (H, G) if self.retain else None
         dx = G[: self.n_in].t().contiguous() if need_x else None
         return dx, dw, db, dparams
 

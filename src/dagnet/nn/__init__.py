@@ -4,8 +4,12 @@ from .active_dendrites import ActiveDendrites, k_winners_take_all
 from .dag_network import DAGNetwork
 from .dendrite_activated import DendriteActivatedLinear
 from .dendritic_tree import DendriticTree
+from .dropout import Dropout
+from .isotropic import IsotropicMLP, check_isotropic
 from .randomly_wired import RandomlyWiredBlocks
 from .rewiring import rewire_pa_
+from .sparse_linear import SparseLinear
+from .sparse_mlp import erk_densities, sparse_mlp
 
 __all__ = [
     "DAGNetwork",
@@ -15,4 +19,10 @@ __all__ = [
     "k_winners_take_all",
     "RandomlyWiredBlocks",
     "rewire_pa_",
+    "SparseLinear",
+    "Dropout",
+    "IsotropicMLP",
+    "check_isotropic",
+    "sparse_mlp",
+    "erk_densities",
 ]

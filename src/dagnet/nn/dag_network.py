@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Callable, Hashable, Sequence
 
 import networkx as nx
@@ -12,16 +13,16 @@ from torch import nn
 from ..activations.registry import CUSTOM, resolve_activation
 from ..activations.combine import apply_combine
 from ..engine import BACKENDS, CombineGroup, DAGFunction, Group, Runtime
-from ..errors import InputShapeError
+from ..errors import DeadNodeWarning, InputShapeError
 from ..plan import Plan, compile_plan
 from ..seeding import resolve_seed, torch_generator
 from ..wiring import Wiring
 from .init import initial_values
+from .resize import remap_parameter_
 
 __all__ = ["DAGNetwork"]
 
-_INDEX_BUFFERS = ("in_ptr", "in_src", "out_ptr", "out_dst", "out_edge", "act_code", "out_col",
-                  "output_pos", "level_ptr", "node_index", "edge_index")
+_TOPOLOGY_KEYS = ("node_index", "in_ptr", "in_src")  # they fix the plan (see _load_from_state_dict)
 
 
 class DAGNetwork(nn.Module):
@@ -185,6 +186,8 @@ class DAGNetwork(nn.Module):
             self.bias = nn.Parameter(bias0[hidden].to(**factory))
         else:
             self.register_parameter("bias", None)
+        self.weight_modifier: nn.Module | None = None  # per-edge transform of the weights (see dagnet.evolve)
+        self.retain_activity = False
         self._set_plan(plan, device)
 
     # ---------------------------------------------------------------- topology
@@ -216,6 +219,7 @@ class DAGNetwork(nn.Module):
                 modules.append(key)
         self.activation_modules = nn.ModuleList(modules)
         self._runtime: Runtime | None = None
+        self._activity = None
 
     def _apply(self, fn, recurse=True):
         self._runtime = None  # index tensors move: rebuild the runtime lazily
@@ -244,7 +248,236 @@ class DAGNetwork(nn.Module):
                                                    "out_edge", "act_code", "out_col", "output_pos")}
             self._runtime = Runtime(index, self.level_ptr.cpu().numpy(), self._num_inputs,
                                     groups, backend, combines)
+        self._runtime.retain = self.retain_activity
         return self._runtime
+
+    # ---------------------------------------------------------------- changing the wiring
+    def edge_endpoints(self) -> tuple[np.ndarray, np.ndarray]:
+        """Return ``(source, target)``: the node numbers of each edge, aligned with ``self.weight``.
+
+        Node ``i`` is ``self.node_labels[i]``. An edge into a branch of a
+        multi-branch node has that node as its target.
+
+        Examples
+        --------
+        >>> net = DAGNetwork(nx.DiGraph([("a", "c"), ("b", "c")]), seed=0)
+        >>> src, dst = net.edge_endpoints()
+        >>> [(net.node_labels[u], net.node_labels[v]) for u, v in zip(src, dst)]
+        [('a', 'c'), ('b', 'c')]
+        """
+        src, dst_ext = self._edge_ids()
+        n = self.num_nodes
+        owner = np.concatenate([np.arange(n), self._unit_owner])
+        return src, owner[dst_ext]
+
+    @property
+    def node_labels(self) -> list:
+        """The node labels; node number ``i`` in :meth:`edge_endpoints` is ``node_labels[i]``."""
+        return list(self._labels)
+
+    def _edge_ids(self, node_index=None, in_ptr=None, in_src=None) -> tuple[np.ndarray, np.ndarray]:
+        """Source node and target id (a node, or a branch unit ``>= num_nodes``) of each weight."""
+        node_index = (self.node_index if node_index is None else node_index).cpu().numpy()
+        in_ptr = (self.in_ptr if in_ptr is None else in_ptr).cpu().numpy()
+        in_src = (self.in_src if in_src is None else in_src).cpu().numpy().astype(np.int64)
+        targets = np.repeat(np.arange(node_index.size), np.diff(in_ptr))
+        return node_index[in_src], node_index[targets]
+
+    def edge_positions(self) -> tuple[np.ndarray, np.ndarray]:
+        """Return ``(source, target)`` positions (rows of the engine's buffers) of each weight."""
+        in_ptr = self.in_ptr.cpu().numpy()
+        return (self.in_src.cpu().numpy().astype(np.int64),
+                np.repeat(np.arange(in_ptr.size - 1), np.diff(in_ptr)))
+
+    def evolvable_edges(self) -> np.ndarray:
+        """Return a boolean mask over the weights: the edges that rewiring may remove.
+
+        Edges into multi-branch nodes are fixed (their branches define the node).
+        """
+        _, dst_ext = self._edge_ids()
+        return dst_ext < self.num_nodes
+
+    def growth_space(self) -> tuple[np.ndarray, np.ndarray]:
+        """Return ``(limit, source_ok)`` over positions: where rewiring may grow edges.
+
+        An edge may grow from position ``u`` to position ``v`` when
+        ``u < limit[v]`` and ``source_ok[u]``. Positions follow a topological
+        order, so such edges keep the graph acyclic. Here ``limit[v] = v`` for
+        every ordinary non-input node and 0 for inputs and multi-branch nodes;
+        branch units are never sources. :class:`SparseLinear` narrows it to
+        input -> output pairs.
+        """
+        node_index = self.node_index.cpu().numpy()
+        n, m = self.num_nodes, node_index.size
+        source_ok = node_index < n
+        limit = np.arange(m, dtype=np.int64)
+        limit[: self._num_inputs] = 0
+        limit[~source_ok] = 0
+        for start, end, *_ in self._combines:
+            limit[start:end] = 0
+        return limit, source_ok
+
+    def last_activity(self) -> tuple[torch.Tensor, torch.Tensor] | None:
+        """Return ``(H, G)`` of the last backward pass, or None.
+
+        ``H`` holds the activations and ``G`` the gradients of the
+        pre-activations, both (positions, batch). Kept only while
+        ``retain_activity`` is true; a change of wiring clears it.
+        """
+        runtime = self._runtime
+        return None if runtime is None else runtime.activity
+
+    def rewire_(
+        self,
+        remove: np.ndarray | torch.Tensor | None = None,
+        add_source: np.ndarray | None = None,
+        add_target: np.ndarray | None = None,
+        add_weight: np.ndarray | torch.Tensor | None = None,
+        optimizer: torch.optim.Optimizer | None = None,
+    ) -> dict:
+        """Remove and add edges in place, keeping every other weight, bias and optimizer state.
+
+        The plan is recompiled (linear time; levels may change) and the
+        ``weight`` and ``bias`` Parameters keep their identity, so optimizers
+        still hold them. Removed weights take their optimizer state with them;
+        new ones start at ``add_weight`` (default 0) with zero state.
+
+        Parameters
+        ----------
+        remove : bool mask or int indices into ``self.weight``, optional
+        add_source, add_target : int arrays, optional
+            Node numbers (see :meth:`edge_endpoints`) of the new edges.
+        add_weight : array, optional
+            Initial values of the new edges (default 0).
+        optimizer : torch.optim.Optimizer, optional
+            Whose state for ``weight`` and ``bias`` is carried along.
+
+        Returns
+        -------
+        dict
+            ``{"removed": int, "added": int}``.
+
+        Raises
+        ------
+        CycleError
+            If the new edges close a cycle (the message shows it); the network
+            is left unchanged on any error.
+        ValueError
+            For an edge into an input, a self-loop, an existing edge, an
+            unknown node, or an edge into or removed from a multi-branch node.
+
+        Examples
+        --------
+        >>> net = DAGNetwork(nx.DiGraph([("a", "c"), ("b", "c")]), seed=0)
+        >>> net.rewire_(remove=[0], add_source=[], add_target=[])
+        {'removed': 1, 'added': 0}
+        >>> net.num_edges
+        1
+        """
+        e, n = self.num_edges, self.num_nodes
+        keep = np.ones(e, dtype=bool)
+        if remove is not None:
+            remove = np.asarray(remove.cpu() if isinstance(remove, torch.Tensor) else remove)
+            if remove.dtype == bool:
+                if remove.shape != (e,):
+                    raise ValueError(f"A boolean 'remove' mask needs one entry per edge ({e}); got shape "
+                                     f"{remove.shape}.")
+                keep = ~remove
+            else:
+                remove = remove.astype(np.int64).ravel()
+                if remove.size and (remove.min() < -e or remove.max() >= e):
+                    raise ValueError(f"An index in 'remove' is out of range for {e} edges.")
+                keep[remove] = False
+        src, dst_ext = self._edge_ids()
+        fixed = ~keep & (dst_ext >= n)
+        if fixed.any():
+            k = int(np.flatnonzero(fixed)[0])
+            v = self._unit_owner[dst_ext[k] - n]
+            raise ValueError(f"Edge {self._labels[src[k]]!r} -> {self._labels[v]!r} feeds a branch of a "
+                             "multi-branch node; those edges cannot be removed.")
+        add_src = np.asarray([] if add_source is None else add_source, dtype=np.int64).ravel()
+        add_dst = np.asarray([] if add_target is None else add_target, dtype=np.int64).ravel()
+        if add_src.shape != add_dst.shape:
+            raise ValueError(f"'add_source' and 'add_target' differ in length ({add_src.size} vs {add_dst.size}).")
+        if add_src.size:
+            bad = (add_src < 0) | (add_src >= n) | (add_dst < 0) | (add_dst >= n)
+            if bad.any():
+                k = int(np.flatnonzero(bad)[0])
+                raise ValueError(f"New edge {int(add_src[k])} -> {int(add_dst[k])}: node numbers run from 0 "
+                                 f"to {n - 1}.")
+            fixed_node = np.zeros(n, dtype=bool)
+            for start, end, *_ in self._combines:
+                fixed_node[self.node_index[start:end].cpu().numpy()] = True
+            if fixed_node[add_dst].any():
+                k = int(np.flatnonzero(fixed_node[add_dst])[0])
+                raise ValueError(f"New edge into {self._labels[add_dst[k]]!r}, a multi-branch node; "
+                                 "edges cannot grow into those.")
+        values = None
+        if add_weight is not None:
+            values = torch.as_tensor(add_weight, dtype=self.weight.dtype).reshape(-1)
+            if values.numel() != add_src.size:
+                raise ValueError(f"'add_weight' has {values.numel()} values for {add_src.size} new edges.")
+
+        kept = np.flatnonzero(keep)
+        n_units = self._unit_owner.size
+        new_dst_ext = np.concatenate([dst_ext[kept], add_dst])
+        plan = self._compile_edges(np.concatenate([src[kept], add_src]), new_dst_ext)
+        if plan.num_nodes != n + n_units:
+            raise ValueError("A rewiring must keep every branch of a multi-branch node.")
+        ei = plan.edge_index
+        old = np.where(ei < kept.size, kept[np.minimum(ei, max(kept.size - 1, 0))], -1)
+        fill = 0.0 if values is None else values[ei[ei >= kept.size] - kept.size]
+        self._replace_plan(plan, torch.from_numpy(old), fill, optimizer)
+        return {"removed": int(e - kept.size), "added": int(add_src.size)}
+
+    def _compile_edges(self, src: np.ndarray, dst_ext: np.ndarray) -> Plan:
+        """Compile the same nodes with new edges (targets may be branch units)."""
+        n = self.num_nodes
+        owner = np.concatenate([np.arange(n), self._unit_owner])
+        branch = np.concatenate([np.zeros(n, dtype=np.int64), self._unit_branch])
+        cfg = self.config
+        wiring = Wiring(n, src, owner[dst_ext], labels=self._labels, activation=self._node_activation,
+                        combine=self._node_combine, branch=branch[dst_ext] if self._combines else None)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeadNodeWarning)
+            plan, _ = compile_plan(wiring, self.inputs, self.outputs, cfg["activation"],
+                                   cfg["output_activation"], cfg["layering"], cfg["max_width"])
+        return plan
+
+    def _replace_plan(self, plan: Plan, edge_map: torch.Tensor, fill, optimizer) -> None:
+        """Switch to ``plan``; weight ``i`` becomes old weight ``edge_map[i]`` (``fill`` where -1)."""
+        n_in = self._num_inputs
+        old_pos = np.empty(plan.num_nodes, dtype=np.int64)
+        old_pos[self.node_index.cpu().numpy()] = np.arange(plan.num_nodes)
+        bias_map = torch.from_numpy(old_pos[plan.node_index[n_in:]] - n_in)
+        device = self.weight.device
+        remap_parameter_(self.weight, edge_map, fill, optimizer)
+        if self.bias is not None:
+            remap_parameter_(self.bias, bias_map, 0.0, optimizer)
+        if self.weight_modifier is not None and hasattr(self.weight_modifier, "remap_edges"):
+            self.weight_modifier.remap_edges(edge_map.to(device), self, optimizer=optimizer)
+        self._set_plan(plan, device)
+        if self.weight_modifier is not None and hasattr(self.weight_modifier, "rewired"):
+            self.weight_modifier.rewired(self)
+
+    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys,
+                              unexpected_keys, error_msgs):
+        # A checkpoint written after a rewiring holds another plan: adopt it first.
+        saved = {k: state_dict.get(prefix + k) for k in _TOPOLOGY_KEYS}
+        if all(isinstance(t, torch.Tensor) for t in saved.values()) and \
+                saved["node_index"].shape == self.node_index.shape and \
+                any(saved[k].shape != getattr(self, k).shape or
+                    not torch.equal(saved[k].cpu().long(), getattr(self, k).cpu().long()) for k in saved):
+            src, dst_ext = self._edge_ids(**saved)
+            plan = self._compile_edges(src, dst_ext)
+            if not np.array_equal(plan.node_index, saved["node_index"].cpu().numpy()):
+                error_msgs.append(f"The saved wiring of {prefix or 'the network'!r} does not compile to "
+                                  "its saved plan.")
+                return
+            unknown = torch.full((plan.num_edges,), -1, dtype=torch.int64)
+            self._replace_plan(plan, unknown, 0.0, None)  # values come from the state dict
+        super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys,
+                                      unexpected_keys, error_msgs)
 
     # ---------------------------------------------------------------- forward
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -261,6 +494,8 @@ class DAGNetwork(nn.Module):
         if x.device != weight.device:
             raise InputShapeError(f"Input is on {x.device} but the network is on {weight.device}.")
         runtime = self._get_runtime()
+        if self.weight_modifier is not None:
+            weight = self.weight_modifier(weight)
         bias = self.bias
         out = DAGFunction.apply(x.reshape(-1, n_in), weight, self._no_bias if bias is None else bias,
                                 runtime, *self._act_params)

@@ -16,7 +16,8 @@ Examples
 2
 """
 
-from .loop import FitResult, ScheduledRule, evaluate, every_epoch_but_last, fit
+from .degrees import in_degrees, plot_in_degrees
+from .loop import FitResult, ScheduledRule, evaluate, every_epoch_but_last, every_steps, fit
 from .progress import ProgressBar
 from .records import load_checkpoint, plot_training, save_checkpoint, write_metrics
 
@@ -26,7 +27,10 @@ __all__ = [
     "FitResult",
     "ScheduledRule",
     "every_epoch_but_last",
+    "every_steps",
     "plot_training",
+    "in_degrees",
+    "plot_in_degrees",
     "write_metrics",
     "save_checkpoint",
     "load_checkpoint",

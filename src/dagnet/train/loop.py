@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -15,10 +17,11 @@ from .._checks import check_bool, check_int
 from ..data.batching import batches, num_batches
 from ..data.datasets import Dataset
 from ..seeding import resolve_seed, torch_generator
+from .degrees import in_degrees, plot_in_degrees
 from .progress import ProgressBar
 from .records import atomic_write, load_checkpoint, plot_training, save_checkpoint, to_record, write_metrics
 
-__all__ = ["fit", "evaluate", "FitResult", "ScheduledRule", "every_epoch_but_last"]
+__all__ = ["fit", "evaluate", "FitResult", "ScheduledRule", "every_epoch_but_last", "every_steps"]
 
 _LOSSES = {"cross_entropy": nn.functional.cross_entropy}
 CHECKPOINT = "checkpoint.pt"
@@ -49,6 +52,35 @@ class every_epoch_but_last:  # noqa: N801  (a schedule, used like a function)
 
 
 @dataclass(frozen=True)
+class every_steps:  # noqa: N801  (a schedule, used like a function)
+    """A schedule in optimizer steps: run after every ``n``-th step (RigL's ΔT).
+
+    ``fit`` calls a rule with this schedule inside the epoch, right after the
+    optimizer step, while the gradients of that batch are still there.
+
+    Examples
+    --------
+    >>> when = every_steps(100)
+    >>> [when(s) for s in (99, 100, 200)]
+    [False, True, True]
+    """
+
+    n: int
+    unit = "step"
+
+    def __post_init__(self):
+        if isinstance(self.n, bool) or not isinstance(self.n, int) or self.n < 1:
+            raise ValueError(f"The 'n' parameter of every_steps must be an int >= 1. Got {self.n!r} instead.")
+
+    def __call__(self, step: int) -> bool:
+        return step % self.n == 0
+
+
+def _per_step(when) -> bool:
+    return getattr(when, "unit", "epoch") == "step"
+
+
+@dataclass(frozen=True)
 class ScheduledRule:
     """An evolution rule, its name in the metrics, and when it runs.
 
@@ -60,7 +92,9 @@ class ScheduledRule:
         ``load_state_dict(state)`` for the state it owns (its random
         generator, counters), saved in checkpoints and restored on resume.
     when : callable
-        ``when(epoch) -> bool`` for the 1-based epoch just finished.
+        ``when(epoch) -> bool`` for the 1-based epoch just finished, or a
+        schedule in optimizer steps such as :class:`every_steps` (an object
+        whose ``unit`` is ``"step"``), called with the 1-based step count.
     name : str
         Prefix of its entries in the metrics.
 
@@ -89,7 +123,7 @@ def _schedule(rules: Iterable, epochs: int) -> list[ScheduledRule]:
             raise _fail("rules", "a sequence of rules (objects with a step(model, optimizer=None) method) or "
                         "(rule, when) pairs", rules)
         if when is None:
-            when = every_epoch_but_last(epochs)
+            when = getattr(rule, "schedule", None) or every_epoch_but_last(epochs)
         elif not callable(when):
             raise _fail("rules", "a sequence of rules or (rule, when) pairs with when(epoch) -> bool", rules)
         base = getattr(rule, "name", None) or type(rule).__name__
@@ -183,6 +217,7 @@ class FitResult:
     optimizer: Any
     seed: int
     out_dir: Path | None
+    degrees: dict = field(default_factory=dict)
 
     def __repr__(self) -> str:
         last = self.metrics[-1].get("test_accuracy") if self.metrics else None
@@ -190,7 +225,11 @@ class FitResult:
 
 
 def _run_rules(schedule: Sequence[ScheduledRule], which: Sequence[bool], model, optimizer, row: dict) -> None:
-    """Step the rules flagged in ``which``, in order, and add what they return to ``row``."""
+    """Step the rules flagged in ``which``, in order, and add what they return to ``row``.
+
+    Nested dicts (per module) become dotted keys; numbers returned by rules
+    that run several times in one epoch (per-step schedules) are summed.
+    """
     for r, go in zip(schedule, which):
         if not go:
             continue
@@ -200,8 +239,22 @@ def _run_rules(schedule: Sequence[ScheduledRule], which: Sequence[bool], model, 
         if not isinstance(changes, dict):
             raise TypeError(f"The rule {r.name!r} returned {type(changes).__name__} from step(); it must return "
                             "a dict of what changed (or None).")
-        row.setdefault("rules", []).append(r.name)
-        row.update({f"{r.name}.{k}": to_record(v) for k, v in changes.items()})
+        if r.name not in row.setdefault("rules", []):
+            row["rules"].append(r.name)
+        for key, value in _flatten(changes, r.name):
+            value = to_record(value)
+            before = row.get(key)
+            if _per_step(r.when) and isinstance(before, (int, float)) and isinstance(value, (int, float)):
+                value = before + value
+            row[key] = value
+
+
+def _flatten(changes: dict, prefix: str):
+    for k, v in changes.items():
+        if isinstance(v, dict):
+            yield from _flatten(v, f"{prefix}.{k}")
+        else:
+            yield f"{prefix}.{k}", v
 
 
 def fit(
@@ -218,6 +271,7 @@ def fit(
     checkpoint_every: int = 1,
     resume: bool = False,
     progress: bool = True,
+    degree_epochs: Sequence[int] = (),
 ) -> FitResult:
     """Train ``model`` on ``data``, evaluating on the test set and applying evolution rules after epochs.
 
@@ -266,6 +320,11 @@ def fit(
         there (e.g. the default, when ``epochs`` grew) run before training on.
     progress : bool, default True
         Draw a progress bar on stderr; nothing else is ever printed.
+    degree_epochs : sequence of int, default ()
+        Epochs after which (rules included) the in-degrees of every sparse
+        module are recorded (0: before training); kept in ``result.degrees``
+        and, with ``out_dir``, in ``in_degrees.json`` and drawn in
+        ``in_degrees.png`` by :func:`plot_in_degrees`.
 
     Returns
     -------
@@ -312,8 +371,13 @@ def fit(
     if resume and out_dir is None:
         raise ValueError("The 'resume' parameter of fit needs out_dir, the folder of the checkpoint. "
                          "Got resume=True and out_dir=None.")
-    opt = _optimizer(optimizer, model)
     schedule = _schedule(rules, epochs)
+    for r in schedule:  # e.g. learned masks add parameters: before the optimizer is made
+        if callable(getattr(r.rule, "attach", None)):
+            r.rule.attach(model)
+    opt = _optimizer(optimizer, model)
+    degree_epochs = sorted({check_int(e, "degree_epochs", "fit", low=0) for e in degree_epochs})
+    degrees: dict = {}
     seed = resolve_seed(seed)
     gen = torch_generator(seed)
     out = None if out_dir is None else Path(out_dir)
@@ -335,14 +399,20 @@ def fit(
             if rule_state is not None and hasattr(r.rule, "load_state_dict"):
                 r.rule.load_state_dict(rule_state)
         metrics, done, ran = list(state["metrics"]), int(state["epoch"]), list(state["rules_ran"])
+        degrees = {int(e): {k: np.asarray(v) for k, v in d.items()} for e, d in state.get("degrees", {}).items()}
         if 0 < done < epochs:
-            missing = [r.when(done) and not was for r, was in zip(schedule, ran)]
+            missing = [not _per_step(r.when) and r.when(done) and not was for r, was in zip(schedule, ran)]
             _run_rules(schedule, missing, model, opt, metrics[-1])
             ran = [a or b for a, b in zip(ran, missing)]
 
+    if done == 0 and 0 in degree_epochs:
+        degrees[0] = in_degrees(model)
     device = _device(model)
     n = data.X_train.shape[0]
+    stepwise = [_per_step(r.when) for r in schedule]
     for epoch in range(done + 1, epochs + 1):
+        row: dict = {}
+        step = (epoch - 1) * num_batches(n, batch_size)
         start = time.perf_counter()
         model.train()
         bar = ProgressBar(num_batches(n, batch_size), f"epoch {epoch}/{epochs}", enabled=progress)
@@ -354,6 +424,9 @@ def fit(
             batch_loss = loss_fn(output, yb)
             batch_loss.backward()
             opt.step()
+            step += 1
+            if any(stepwise):
+                _run_rules(schedule, [s and r.when(step) for s, r in zip(stepwise, schedule)], model, opt, row)
             value = float(batch_loss.detach())
             total += value * yb.shape[0]
             h = _accuracy_hits(output.detach(), yb)
@@ -362,9 +435,11 @@ def fit(
         test_loss, test_acc = evaluate(model, data.X_test, data.y_test, loss_fn)
         row = {"epoch": epoch, "train_loss": total / n, "train_accuracy": None if hits is None else hits / n,
                "test_loss": test_loss, "test_accuracy": test_acc,
-               "seconds": time.perf_counter() - start}
-        ran = [bool(r.when(epoch)) for r in schedule]
+               "seconds": time.perf_counter() - start, **row}
+        ran = [not s and bool(r.when(epoch)) for s, r in zip(stepwise, schedule)]
         _run_rules(schedule, ran, model, opt, row)
+        if epoch in degree_epochs:
+            degrees[epoch] = in_degrees(model)
         metrics.append(row)
         bar.close(_summary(row))
         if out is not None:
@@ -373,13 +448,19 @@ def fit(
                     "epoch": epoch, "model": model.state_dict(), "optimizer": opt.state_dict(),
                     "generator": gen.get_state(), "seed": seed, "metrics": metrics, "rules_ran": ran,
                     "rules": [r.rule.state_dict() if hasattr(r.rule, "state_dict") else None for r in schedule],
+                    "degrees": {e: to_record(d) for e, d in degrees.items()},
                 })
             write_metrics(metrics, out)
     if out is not None:
         write_metrics(metrics, out)
         fig = plot_training(metrics)
         atomic_write(out / "training.png", lambda tmp: fig.savefig(tmp, format="png", dpi=100))
-    return FitResult(metrics, opt, seed, out)
+        if degrees:
+            record = {str(e): to_record(d) for e, d in degrees.items()}
+            atomic_write(out / "in_degrees.json", lambda tmp: Path(tmp).write_text(json.dumps(record)))
+            fig = plot_in_degrees(degrees)
+            atomic_write(out / "in_degrees.png", lambda tmp: fig.savefig(tmp, format="png", dpi=100))
+    return FitResult(metrics, opt, seed, out, degrees)
 
 
 def _summary(row: dict) -> str:

@@ -1,0 +1,254 @@
+"""Evidence for sparse training with evolving wiring (SET and friends).
+
+Sub-commands, each printing a markdown section (every random choice from an explicit seed):
+
+* ``madelon``: SET-MLP 500-400-100-400-2 (epsilon 20, zeta 0.3, dropout 0.3, batch 128,
+  SGD lr 0.01 momentum 0.9 weight decay 2e-4, All-ReLU) on Madelon: SET vs static sparse (same density, no evolution)
+  vs dense, best and final test accuracy and seconds per epoch (training + evaluation +
+  evolution), per seed.
+* ``speed``: the same SET run timed back to back against the scipy/numba reference
+  implementation of ``bench/set_reference.py``, alternating chunks of epochs.
+* ``density``: SET vs static sparse vs dense at a whole-model density <= 5% (ERK), on
+  digits and COIL-20.
+* ``degrees``: the in-degree distribution of a SET layer before and after evolution, with
+  the power-law fit of ``dagnet.topology.describe`` (plot written to ``--plot``).
+* ``memory``: parameters and peak RSS of one training step for three widths (each width in
+  a fresh process).
+
+Usage::
+
+    python bench/sparse_training.py madelon --epochs 500 --seeds 0 1
+    python bench/sparse_training.py speed --epochs 20 --rounds 3
+    python bench/sparse_training.py density --epochs 100
+    python bench/sparse_training.py degrees --plot bench/set_in_degrees.png
+    python bench/sparse_training.py memory --widths 4000 8000 16000
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import os
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from dagnet.data import load_coil20, load_digits, load_madelon
+from dagnet.evolve import SET
+from dagnet.nn import sparse_mlp
+from dagnet.train import fit
+from dagnet.train.degrees import plot_in_degrees
+
+MADELON_SIZES = [500, 400, 100, 400, 2]
+
+
+class Timed:
+    """Wrap a rule and add up the seconds its steps take."""
+
+    def __init__(self, rule):
+        self.rule, self.seconds, self.name = rule, 0.0, type(rule).__name__
+
+    def step(self, model, optimizer=None):
+        start = time.perf_counter()
+        out = self.rule.step(model, optimizer)
+        self.seconds += time.perf_counter() - start
+        return out
+
+    def state_dict(self):
+        return self.rule.state_dict()
+
+    def load_state_dict(self, state):
+        self.rule.load_state_dict(state)
+
+
+def madelon_run(mode: str, seed: int, epochs: int, activation: str = "all_relu", data=None) -> dict:
+    """Train the Madelon SET-MLP in ``mode`` (set, static, dense); return accuracies and timings."""
+    data = data or load_madelon()
+    kw = {"density": 1.0} if mode == "dense" else {"epsilon": 20}
+    mlp = sparse_mlp(MADELON_SIZES, dropout=0.3, activation=activation, seed=seed, **kw)
+    rule = Timed(SET(zeta=0.3, seed=seed))
+    opt = functools.partial(torch.optim.SGD, lr=0.01, momentum=0.9, weight_decay=2e-4)
+    result = fit(mlp, data, optimizer=opt, epochs=epochs, batch_size=128, rules=[rule] if mode == "set" else [],
+                 seed=seed, progress=False)
+    acc = [r["test_accuracy"] for r in result.metrics]
+    train = sum(r["seconds"] for r in result.metrics)
+    return {"mode": mode, "seed": seed, "epochs": epochs, "best": max(acc), "final": acc[-1],
+            "train_s": train / epochs, "evolve_s": rule.seconds / epochs,
+            "epoch_s": (train + rule.seconds) / epochs,
+            "params": sum(p.numel() for p in mlp.parameters())}
+
+
+def cmd_madelon(args) -> None:
+    data = load_madelon()
+    print(f"### Madelon, SET-MLP {'-'.join(map(str, MADELON_SIZES))}, {args.epochs} epochs "
+          f"(dense: {args.dense_epochs}), 1 thread\n")
+    print("| mode | seed | parameters | best test acc | final test acc | s/epoch (train+eval) | s/epoch evolution |")
+    print("|---|---|---|---|---|---|---|")
+    for seed in args.seeds:
+        for mode in args.modes:
+            epochs = args.dense_epochs if mode == "dense" else args.epochs
+            r = madelon_run(mode, seed, epochs, args.activation, data)
+            print(f"| {mode} | {seed} | {r['params']} | {r['best']:.1%} | {r['final']:.1%} | "
+                  f"{r['train_s']:.3f} | {r['evolve_s']:.3f} |", flush=True)
+
+
+def cmd_speed(args) -> None:
+    sys.path.insert(0, str(Path(__file__).parent))
+    from set_reference import train_reference
+
+    data = load_madelon()
+    ours, theirs = [], []
+    for _ in range(args.rounds):
+        r = madelon_run("set", 0, args.epochs, data=data)
+        ours.append(r["epoch_s"])
+        ref = train_reference(mode="set", epochs=args.epochs, seed=0, data=data)
+        theirs.append((sum(ref["train_seconds"]) + sum(ref["evolve_seconds"])) / args.epochs)
+    a, b = statistics.median(ours), statistics.median(theirs)
+    print(f"### Madelon SET epoch, back to back ({args.rounds} alternating rounds of {args.epochs} epochs, "
+          "1 thread)\n")
+    print("| implementation | s/epoch per round | median |")
+    print("|---|---|---|")
+    print(f"| dagnet (SparseLinear + SET) | {', '.join(f'{x:.3f}' for x in ours)} | {a:.3f} |")
+    print(f"| scipy/numba reference | {', '.join(f'{x:.3f}' for x in theirs)} | {b:.3f} |")
+    print(f"\nSpeed-up: {b / a:.1f}x")
+
+
+def cmd_density(args) -> None:
+    loaders = {"digits": lambda: load_digits(seed=0), "coil20": lambda: load_coil20(seed=0)}
+    print(f"### SET vs static sparse vs dense at whole-model density {args.density:.0%} (ERK), "
+          f"{args.epochs} epochs, Adam lr {args.lr}\n")
+    print("| data | model | mode | parameters | best test acc | final test acc |")
+    print("|---|---|---|---|---|---|")
+    for name in args.data:
+        data = loaders[name]()
+        sizes = [data.X_train.shape[1], *args.hidden, data.num_classes]
+        for seed in args.seeds:
+            for mode in ("set", "static", "dense"):
+                mlp = sparse_mlp(sizes, density=1.0 if mode == "dense" else args.density, seed=seed)
+                rules = [SET(zeta=0.3, seed=seed)] if mode == "set" else []
+                res = fit(mlp, data, optimizer=functools.partial(torch.optim.Adam, lr=args.lr), epochs=args.epochs,
+                          batch_size=64, rules=rules, seed=seed, progress=False)
+                acc = [r["test_accuracy"] for r in res.metrics]
+                params = sum(p.numel() for p in mlp.parameters())
+                print(f"| {name} | {'-'.join(map(str, sizes))} (seed {seed}) | {mode} | {params} | "
+                      f"{max(acc):.1%} | {acc[-1]:.1%} |", flush=True)
+
+
+def cmd_degrees(args) -> None:
+    from dagnet.topology.powerlaw import fit_power_law
+
+    data = load_coil20(seed=0) if args.data == "coil20" else load_madelon()
+    sizes = [data.X_train.shape[1], *args.hidden, data.num_classes]
+    mlp = sparse_mlp(sizes, epsilon=args.epsilon, seed=0)
+    res = fit(mlp, data, optimizer=functools.partial(torch.optim.Adam, lr=1e-3), epochs=args.epochs, batch_size=64,
+              rules=[SET(zeta=0.3, seed=0)], seed=0, progress=False, degree_epochs=[0, args.epochs])
+    fig = plot_in_degrees(res.degrees, module="0")
+    fig.savefig(args.plot, dpi=100)
+    print(f"### In-degree of the first SET layer ({sizes[0]} -> {sizes[1]}) on {args.data}, "
+          f"before and after {args.epochs} epochs of SET\n")
+    print("| epoch | mean | std | max | power-law alpha (xmin) | vs log-normal | vs exponential |")
+    print("|---|---|---|---|---|---|---|")
+    for epoch, snap in sorted(res.degrees.items()):
+        k = snap["0"]
+        try:
+            f = fit_power_law(k[k > 0])
+            fit_text = f"{f.alpha:.2f} ({f.xmin:g})"
+            comp = [f"{f.comparisons[c].favoured} (p={f.comparisons[c].p_value:.2g})"
+                    for c in ("lognormal", "exponential")]
+        except ValueError as err:
+            fit_text, comp = f"no fit: {err}", ["-", "-"]
+        print(f"| {epoch} | {k.mean():.1f} | {k.std():.1f} | {k.max()} | {fit_text} | {comp[0]} | {comp[1]} |")
+    print(f"\nFinal test accuracy {res.metrics[-1]['test_accuracy']:.1%}; plot: `{args.plot}`.")
+
+
+def _train_briefly(width: int, layers: int, batch: int) -> nn.Module:
+    sizes = [width] + [width] * layers + [10]
+    mlp = sparse_mlp(sizes, epsilon=20, seed=0)
+    opt = torch.optim.SGD(mlp.parameters(), lr=0.01, momentum=0.9)
+    x = torch.randn(batch, width, generator=torch.Generator().manual_seed(0))
+    y = torch.zeros(batch, dtype=torch.long)
+    for _ in range(3):
+        opt.zero_grad()
+        nn.functional.cross_entropy(mlp(x), y).backward()
+        opt.step()
+    SET(seed=0).step(mlp, opt)
+    return mlp
+
+
+def _memory_child(width: int, layers: int, batch: int) -> dict:
+    torch.set_num_threads(1)
+    _train_briefly(100, layers, batch)  # load the compiled kernels first: the base includes them
+    base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    mlp = _train_briefly(width, layers, batch)
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return {"width": width, "params": sum(p.numel() for p in mlp.parameters()),
+            "peak_mib": (peak - base) / 1024}
+
+
+def cmd_memory(args) -> None:
+    print(f"### Memory of a SET-MLP with {args.layers} hidden layers of width w (epsilon 20, batch {args.batch}; "
+          "3 SGD steps and one SET step, each width in a fresh process; the base is taken after "
+          "the same run at width 100, with the compiled kernels loaded)\n")
+    print("| width w | parameters | parameters / w | peak RSS above start (MiB) | MiB / 1000 w | "
+          "dense weights alone (MiB) |")
+    print("|---|---|---|---|---|---|")
+    for w in args.widths:
+        out = subprocess.run([sys.executable, __file__, "_memory", str(w), str(args.layers), str(args.batch)],
+                             capture_output=True, text=True, check=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+        r = json.loads(out.stdout.strip().splitlines()[-1])
+        dense = (args.layers * w * w + w * 10) * 4 / 2**20
+        print(f"| {w} | {r['params']} | {r['params'] / w:.1f} | {r['peak_mib']:.0f} | "
+              f"{1000 * r['peak_mib'] / w:.2f} | {dense:.0f} |", flush=True)
+
+
+def main(argv=None) -> None:
+    if argv is None and len(sys.argv) > 1 and sys.argv[1] == "_memory":
+        print(json.dumps(_memory_child(*map(int, sys.argv[2:5]))))
+        return
+    torch.set_num_threads(1)
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="cmd", required=True)
+    m = sub.add_parser("madelon")
+    m.add_argument("--epochs", type=int, default=500)
+    m.add_argument("--dense-epochs", type=int, default=150)
+    m.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
+    m.add_argument("--modes", nargs="+", default=["set", "static", "dense"])
+    m.add_argument("--activation", default="all_relu")
+    m.set_defaults(func=cmd_madelon)
+    s = sub.add_parser("speed")
+    s.add_argument("--epochs", type=int, default=20)
+    s.add_argument("--rounds", type=int, default=3)
+    s.set_defaults(func=cmd_speed)
+    d = sub.add_parser("density")
+    d.add_argument("--data", nargs="+", default=["digits", "coil20"])
+    d.add_argument("--density", type=float, default=0.05)
+    d.add_argument("--hidden", type=int, nargs="+", default=[1000, 1000])
+    d.add_argument("--epochs", type=int, default=100)
+    d.add_argument("--lr", type=float, default=1e-3)
+    d.add_argument("--seeds", type=int, nargs="+", default=[0])
+    d.set_defaults(func=cmd_density)
+    g = sub.add_parser("degrees")
+    g.add_argument("--data", default="coil20", choices=["coil20", "madelon"])
+    g.add_argument("--hidden", type=int, nargs="+", default=[2000, 1000])
+    g.add_argument("--epsilon", type=float, default=20)
+    g.add_argument("--epochs", type=int, default=100)
+    g.add_argument("--plot", default="bench/set_in_degrees.png")
+    g.set_defaults(func=cmd_degrees)
+    mem = sub.add_parser("memory")
+    mem.add_argument("--widths", type=int, nargs="+", default=[4000, 8000, 16000])
+    mem.add_argument("--layers", type=int, default=3)
+    mem.add_argument("--batch", type=int, default=128)
+    mem.set_defaults(func=cmd_memory)
+    args = p.parse_args(argv)
+    args.func(args)
+
+
+if __name__ == "__main__":
+    main()

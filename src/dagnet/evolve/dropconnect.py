@@ -1,0 +1,139 @@
+"""DropConnect: zero each connection at random during training (Wan et al. 2013)."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from ..nn.dag_network import DAGNetwork
+from ..seeding import resolve_seed, torch_generator
+from ._base import EvolutionRule, sparse_modules
+
+__all__ = ["DropConnect", "DropConnectMask"]
+
+
+def _check_p(p, owner: str) -> float:
+    if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 <= p < 1:
+        raise ValueError(f"The 'p' parameter of {owner} must be a float in [0, 1). Got {p!r} instead.")
+    return float(p)
+
+
+class DropConnectMask(nn.Module):
+    """A weight modifier that zeroes each weight with probability ``p`` in training mode.
+
+    Set as a network's ``weight_modifier``: in training mode every forward
+    pass draws a fresh Bernoulli(``1 - p``) mask over the edges and uses
+    ``weight * mask / (1 - p)``, so the expected weight is the weight itself;
+    in eval mode the weights are used as they are (the mean-weight inference).
+    The mask is drawn on the CPU from the module's own generator, so it is
+    the same on every device, and the generator's state is part of the
+    module's ``state_dict`` (a checkpointed run resumes bit for bit).
+
+    Parameters
+    ----------
+    p : float in [0, 1), default 0.5
+        Probability that a weight is dropped.
+    seed : int, optional
+        Seed of the generator.
+
+    Examples
+    --------
+    >>> mask = DropConnectMask(p=0.5, seed=0)
+    >>> w = torch.ones(8)
+    >>> mask(w).tolist()
+    [0.0, 2.0, 0.0, 0.0, 0.0, 2.0, 0.0, 2.0]
+    >>> torch.equal(mask.eval()(w), w)
+    True
+    """
+
+    def __init__(self, p: float = 0.5, seed: int | None = None):
+        super().__init__()
+        self.p = _check_p(p, "DropConnectMask")
+        self.seed = resolve_seed(seed)
+        self.generator = torch_generator(self.seed)
+
+    def forward(self, weight: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.p == 0:
+            return weight
+        keep = torch.rand(weight.shape, generator=self.generator) >= self.p  # (E,), on the CPU
+        return weight * keep.to(device=weight.device, dtype=weight.dtype) * (1.0 / (1.0 - self.p))
+
+    def get_extra_state(self) -> dict:
+        return {"p": self.p, "seed": self.seed, "generator": self.generator.get_state()}
+
+    def set_extra_state(self, state: dict) -> None:
+        self.generator.set_state(state["generator"])
+
+    def extra_repr(self) -> str:
+        return f"p={self.p}"
+
+
+class DropConnect(EvolutionRule):
+    """DropConnect regularisation (Wan et al. 2013): each connection is dropped at random per batch.
+
+    :meth:`attach` sets the ``weight_modifier`` of every sparse module of the
+    model to a :class:`DropConnectMask` (``fit`` calls it before training),
+    each with its own generator seeded from the rule's. In training mode every
+    forward pass (one mini-batch) uses a fresh mask; in eval mode the plain
+    weights are used (the mean-weight inference). The topology is not
+    changed: :meth:`step` only attaches masks to modules that lack one.
+
+    The paper's per-example masks (a different mask for every example of the
+    batch) and its Gaussian moment-matching inference are not provided:
+    masks are per batch, as in the paper's cheaper variant.
+
+    Parameters
+    ----------
+    p : float in [0, 1), default 0.5
+        Probability that a connection is dropped.
+    seed : int, optional
+        Seed of the rule, from which each module's generator is seeded.
+
+    Raises
+    ------
+    ValueError
+        From :meth:`attach`, for a module that already has another weight
+        modifier (e.g. :class:`~dagnet.evolve.LearnedMasks`).
+
+    Examples
+    --------
+    >>> from dagnet.nn import sparse_mlp
+    >>> mlp = sparse_mlp([20, 30, 2], epsilon=3, seed=0)
+    >>> x = torch.randn(4, 20)
+    >>> clean = mlp(x)
+    >>> DropConnect(p=0.5, seed=0).attach(mlp)
+    >>> torch.equal(mlp(x), mlp(x)), torch.equal(mlp.eval()(x), clean)
+    (False, True)
+    """
+
+    def __init__(self, p: float = 0.5, seed: int | None = None):
+        super().__init__(seed)
+        self.p = _check_p(p, "DropConnect")
+
+    def _params(self) -> dict:
+        return {"p": self.p, "seed": self.seed}
+
+    def attach(self, model: nn.Module) -> None:
+        """Give every sparse module of ``model`` a :class:`DropConnectMask` (kept where there is one)."""
+        for name, net in sparse_modules(model):
+            self._attach(name, net)
+
+    def _attach(self, name: str, net: DAGNetwork) -> bool:
+        modifier = net.weight_modifier
+        if isinstance(modifier, DropConnectMask):
+            return False
+        if modifier is not None:
+            raise ValueError(f"Module {name!r} already has a weight modifier ({type(modifier).__name__}); "
+                             "DropConnect needs its own. Use one weight-modifying rule per network.")
+        seed = int(self.rng.integers(0, 2**62))
+        net.weight_modifier = DropConnectMask(self.p, seed).train(net.training)
+        return True
+
+    def step(self, model: nn.Module, optimizer: torch.optim.Optimizer | None = None) -> dict:
+        """Attach masks where missing; return ``{name: {"removed": 0, "added": 0}}``."""
+        changes = {}
+        for name, net in sparse_modules(model):
+            self._attach(name, net)
+            changes[name] = {"removed": 0, "added": 0}
+        self.updates += 1
+        return changes

@@ -1,0 +1,277 @@
+"""Magnitude pruning, one-shot or iterative with rewinding (the lottery ticket procedure)."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..nn.dag_network import DAGNetwork
+from ._base import EvolutionRule, check_fraction, sparse_modules
+
+__all__ = ["MagnitudePruning", "IterativeMagnitudePruning", "magnitude_removal"]
+
+SCOPES = ("layer", "global")
+REWINDS = ("init", "none")
+
+
+def magnitude_removal(weight: np.ndarray, amount: float, candidates: np.ndarray | None = None) -> np.ndarray:
+    """Return the boolean mask of the ``floor(amount * n)`` candidates with the smallest ``|w|``.
+
+    ``n`` is the number of ``candidates`` (default: all weights); ties go to
+    the lower index.
+
+    Parameters
+    ----------
+    weight : array, shape (E,)
+    amount : float in [0, 1]
+        Fraction of the candidates to remove.
+    candidates : bool array, shape (E,), optional
+        The weights that may be removed.
+
+    Returns
+    -------
+    bool array, shape (E,)
+
+    Examples
+    --------
+    >>> magnitude_removal(np.array([0.5, -0.1, 0.2, -0.9, 0.3]), 0.4).tolist()
+    [False, True, True, False, False]
+    >>> magnitude_removal(np.array([0.5, -0.1, 0.2]), 0.5, np.array([True, False, True])).tolist()
+    [False, False, True]
+    """
+    w = np.abs(np.asarray(weight, dtype=np.float64)).ravel()
+    cand = np.flatnonzero(np.ones(w.size, dtype=bool) if candidates is None
+                          else np.asarray(candidates, dtype=bool).ravel())
+    k = int(amount * cand.size)
+    remove = np.zeros(w.size, dtype=bool)
+    remove[cand[np.argsort(w[cand], kind="stable")[:k]]] = True
+    return remove
+
+
+def _check_scope(scope, owner: str) -> str:
+    if scope not in SCOPES:
+        raise ValueError(f"The 'scope' parameter of {owner} must be one of {SCOPES}. Got {scope!r} instead.")
+    return scope
+
+
+def _removal_masks(nets: Sequence[DAGNetwork], amount: float, scope: str) -> list[np.ndarray]:
+    """The edges of each network to remove: per network, or ranked across all of them."""
+    weights = [net.weight.detach().cpu().double().numpy() for net in nets]
+    candidates = [net.evolvable_edges() for net in nets]
+    if scope == "layer":
+        return [magnitude_removal(w, amount, c) for w, c in zip(weights, candidates)]
+    remove = magnitude_removal(np.concatenate(weights), amount, np.concatenate(candidates))
+    return np.split(remove, np.cumsum([w.size for w in weights])[:-1])
+
+
+def _prune(model: nn.Module, amount: float, scope: str, optimizer) -> tuple[list, dict]:
+    """Prune ``model``'s sparse modules in place; return them and ``{name: {"removed", "added"}}``."""
+    found = sparse_modules(model)
+    masks = _removal_masks([net for _, net in found], amount, scope)
+    changes = {}
+    for (name, net), remove in zip(found, masks):
+        if remove.any():
+            changes[name] = net.rewire_(remove=remove, optimizer=optimizer)
+        else:
+            changes[name] = {"removed": 0, "added": 0}
+    return found, changes
+
+
+class MagnitudePruning(EvolutionRule):
+    """Remove the connections with the smallest magnitudes, a fraction of the survivors per step.
+
+    Each :meth:`step` removes ``floor(amount * n)`` of the ``n`` remaining
+    evolvable edges with the smallest ``|w|`` (see :func:`magnitude_removal`),
+    per module (``scope="layer"``) or ranked across every sparse module of
+    the model (``scope="global"``). The edges are truly removed by
+    :meth:`~dagnet.DAGNetwork.rewire_` (no mask is kept) and take their
+    optimizer state with them. Nothing grows back: ``k`` steps leave about
+    ``(1 - amount) ** k`` of the edges.
+
+    Parameters
+    ----------
+    amount : float in [0, 1], default 0.2
+        Fraction of the remaining edges removed per step.
+    scope : {"layer", "global"}, default "layer"
+
+    Examples
+    --------
+    >>> from dagnet.nn import sparse_mlp
+    >>> mlp = sparse_mlp([20, 30, 2], epsilon=3, seed=0)
+    >>> edges = mlp[0].num_edges
+    >>> changes = MagnitudePruning(amount=0.5).step(mlp)
+    >>> changes["0"]["removed"] == edges // 2, mlp[0].num_edges == edges - edges // 2
+    (True, True)
+    """
+
+    def __init__(self, amount: float = 0.2, scope: str = "layer"):
+        super().__init__(0)  # deterministic: the generator is never drawn from
+        self.amount = check_fraction(amount, "amount", "MagnitudePruning")
+        self.scope = _check_scope(scope, "MagnitudePruning")
+
+    def _params(self) -> dict:
+        return {"amount": self.amount, "scope": self.scope}
+
+    def step(self, model: nn.Module, optimizer: torch.optim.Optimizer | None = None) -> dict:
+        """Prune every sparse module of ``model`` once; return ``{name: {"removed", "added"}}``."""
+        _, changes = _prune(model, self.amount, self.scope, optimizer)
+        self.updates += 1
+        return changes
+
+
+class IterativeMagnitudePruning(EvolutionRule):
+    """Iterative magnitude pruning with rewinding: the lottery ticket procedure (Frankle & Carbin 2019).
+
+    :meth:`attach` records the values of every weight and bias of the model
+    (``fit`` calls it before training). Each :meth:`step` then removes the
+    fraction ``amount`` of the surviving evolvable edges with the smallest
+    ``|w|`` (as :class:`MagnitudePruning`) and, with ``rewind="init"``, sets
+    every surviving weight and every bias back to its recorded value and
+    resets their optimizer state to what a fresh optimizer has (the entries
+    are dropped; torch optimizers recreate them at their next step with zero
+    moments and a step count of 0). Training the rewound network again and
+    repeating gives the winning ticket after ``k`` rounds at a density of
+    about ``(1 - amount) ** k``.
+
+    With ``fit``, give the rule a schedule that trains several epochs per
+    round, e.g. ``rules=[(rule, lambda epoch: epoch % 10 == 0)]``; the
+    record is saved in checkpoints, so a resumed run rewinds to the same
+    values.
+
+    Weights are recorded by their edge's endpoints (source and target node),
+    biases by their node, so the record follows the network through any
+    rewiring. A surviving edge that did not exist when the values were
+    recorded (grown later by another rule) keeps its current value.
+
+    Parameters
+    ----------
+    amount : float in [0, 1], default 0.2
+        Fraction of the surviving edges removed per round (the paper's p%).
+    scope : {"layer", "global"}, default "layer"
+        Rank magnitudes per module, or across all sparse modules.
+    rewind : {"init", "none"}, default "init"
+        ``"none"`` prunes only (no record needed).
+
+    Notes
+    -----
+    Rewinding to the values of an early training iteration rather than to
+    the initialisation (Frankle et al. 2020, "late rewinding") is
+    :meth:`record` called at that iteration.
+
+    Examples
+    --------
+    >>> from dagnet.nn import sparse_mlp
+    >>> mlp = sparse_mlp([20, 30, 2], epsilon=3, seed=0)
+    >>> rule = IterativeMagnitudePruning(amount=0.2)
+    >>> rule.attach(mlp)
+    >>> w0 = dict(zip(zip(*mlp[0].edge_endpoints()), mlp[0].weight.tolist()))
+    >>> with torch.no_grad():
+    ...     _ = mlp[0].weight.mul_(3)  # stands for training
+    >>> changes = rule.step(mlp)
+    >>> all(w0[e] == w for e, w in zip(zip(*mlp[0].edge_endpoints()), mlp[0].weight.tolist()))
+    True
+    """
+
+    def __init__(self, amount: float = 0.2, scope: str = "layer", rewind: str = "init"):
+        super().__init__(0)  # deterministic: the generator is never drawn from
+        self.amount = check_fraction(amount, "amount", "IterativeMagnitudePruning")
+        self.scope = _check_scope(scope, "IterativeMagnitudePruning")
+        if rewind not in REWINDS:
+            raise ValueError(f"The 'rewind' parameter of IterativeMagnitudePruning must be one of {REWINDS}. "
+                             f"Got {rewind!r} instead.")
+        self.rewind = rewind
+        self.initial: dict[str, dict] | None = None
+
+    def _params(self) -> dict:
+        return {"amount": self.amount, "scope": self.scope, "rewind": self.rewind}
+
+    def attach(self, model: nn.Module) -> None:
+        """Record the current values of ``model`` unless values are already recorded.
+
+        ``fit`` calls it before training; a resumed run then replaces the
+        record with the one saved in the checkpoint.
+        """
+        if self.initial is None:
+            self.record(model)
+
+    def record(self, model: nn.Module) -> None:
+        """Record the current weights and biases of every sparse module of ``model`` (the rewind point)."""
+        self.initial = {name: _snapshot(net) for name, net in sparse_modules(model)}
+
+    def step(self, model: nn.Module, optimizer: torch.optim.Optimizer | None = None) -> dict:
+        """Prune once, then rewind the survivors; return ``{name: {"removed", "added", "rewound"}}``."""
+        rewind = self.rewind == "init"
+        if rewind:
+            if self.initial is None:
+                raise RuntimeError("IterativeMagnitudePruning(rewind='init') has no values to rewind to: call "
+                                   "rule.attach(model) before training (fit does).")
+            names = [name for name, _ in sparse_modules(model)]
+            unknown = [name for name in names if name not in self.initial]
+            if unknown:
+                raise RuntimeError(f"IterativeMagnitudePruning recorded the modules {sorted(self.initial)}, not "
+                                   f"{unknown}: call rule.record(model) for this model.")
+        found, changes = _prune(model, self.amount, self.scope, optimizer)
+        for name, net in found:
+            changes[name]["rewound"] = _rewind(net, self.initial[name], optimizer) if rewind else 0
+        self.updates += 1
+        return changes
+
+    def state_dict(self) -> dict:
+        """Return the rule's state: its counters and the recorded values (tensors and plain data)."""
+        return {**super().state_dict(), "initial": self.initial}
+
+    def load_state_dict(self, state: dict) -> None:
+        """Restore a state from :meth:`state_dict`."""
+        super().load_state_dict(state)
+        self.initial = state["initial"]
+
+
+def _snapshot(net: DAGNetwork) -> dict:
+    """The values of ``net``: weights keyed by ``source * num_nodes + target``, biases by node id."""
+    src, dst = net.edge_endpoints()
+    keys = src.astype(np.int64) * net.num_nodes + dst
+    order = np.argsort(keys)
+    out = {"num_nodes": net.num_nodes,
+           "edge_keys": torch.from_numpy(keys[order]),
+           "weight": net.weight.detach().cpu()[torch.from_numpy(order)].clone(),
+           "bias_keys": None, "bias": None}
+    if net.bias is not None:
+        ids = net.node_index[net.in_features:].cpu()  # node (or branch unit) of each bias entry
+        order_b = torch.argsort(ids)
+        out["bias_keys"] = ids[order_b].clone()
+        out["bias"] = net.bias.detach().cpu()[order_b].clone()
+    return out
+
+
+def _lookup(saved_keys: torch.Tensor, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Positions in ``keys`` found among the sorted ``saved_keys``, and where."""
+    saved = saved_keys.numpy()
+    if saved.size == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    at = np.minimum(np.searchsorted(saved, keys), saved.size - 1)
+    found = np.flatnonzero(saved[at] == keys)
+    return found, at[found]
+
+
+@torch.no_grad()
+def _rewind(net: DAGNetwork, snap: dict, optimizer) -> int:
+    """Set ``net``'s weights and biases to ``snap``'s values; reset their optimizer state. Return #weights set."""
+    if snap["num_nodes"] != net.num_nodes:
+        raise RuntimeError(f"The recorded values are of a network with {snap['num_nodes']} nodes; this one has "
+                           f"{net.num_nodes}.")
+    src, dst = net.edge_endpoints()
+    pos, at = _lookup(snap["edge_keys"], src.astype(np.int64) * net.num_nodes + dst)
+    w = net.weight
+    w[torch.from_numpy(pos).to(w.device)] = snap["weight"][torch.from_numpy(at)].to(w.device, w.dtype)
+    if net.bias is not None and snap["bias"] is not None:
+        b = net.bias
+        bpos, bat = _lookup(snap["bias_keys"], net.node_index[net.in_features:].cpu().numpy())
+        b[torch.from_numpy(bpos).to(b.device)] = snap["bias"][torch.from_numpy(bat)].to(b.device, b.dtype)
+    if optimizer is not None:
+        for p in (net.weight, net.bias):
+            if p is not None:
+                optimizer.state.pop(p, None)
+    return int(pos.size)

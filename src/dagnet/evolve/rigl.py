@@ -1,0 +1,188 @@
+"""RigL: drop the smallest magnitudes, grow where the dense gradient is largest."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from torch import nn
+
+from ._base import EvolutionRule, check_fraction, edge_keys, sparse_modules
+from .set import smallest
+
+__all__ = ["RigL", "top_gradient_pairs"]
+
+# Largest block of candidate scores formed at once (numbers).
+_CHUNK = 1 << 22
+
+
+def top_gradient_pairs(H: torch.Tensor, G: torch.Tensor, limit: np.ndarray, source_ok: np.ndarray,
+                       existing: np.ndarray, count: int, chunk: int = _CHUNK) -> tuple[np.ndarray, np.ndarray]:
+    """Return the ``count`` allowed absent pairs ``(u, v)`` with the largest ``|<G[v], H[u]>|``.
+
+    ``<G[v], H[u]>`` summed over the batch is the gradient of the loss with
+    respect to a (zero) weight on the edge ``u -> v``. Scores are formed for
+    blocks of targets of at most ``chunk`` numbers, never as one
+    positions x positions matrix; allowed pairs are ``u < limit[v]`` with
+    ``source_ok[u]``, absent ones are not in ``existing`` (sorted keys
+    ``u * positions + v``). Ties go to the lower key.
+
+    Examples
+    --------
+    >>> H = torch.tensor([[1.0], [2.0], [0.0]]); G = torch.tensor([[0.0], [0.0], [1.0]])
+    >>> top_gradient_pairs(H, G, np.array([0, 0, 2]), np.array([True, True, False]),
+    ...                    np.array([], dtype=np.int64), 1)
+    (array([1]), array([2]))
+    """
+    m = limit.size
+    rows = np.flatnonzero(limit > 0)
+    best_score = torch.zeros(0, dtype=torch.float64)
+    best_key = torch.zeros(0, dtype=torch.int64)
+    count = int(count)
+    if count <= 0 or rows.size == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    ok = torch.from_numpy(source_ok).to(H.device)
+    ex_src, ex_dst = np.divmod(existing, m)
+    order = np.argsort(ex_dst, kind="stable")
+    ex_src, ex_dst = ex_src[order], ex_dst[order]
+    start = 0
+    while start < rows.size:
+        width = int(limit[rows[start]])
+        stop = start + 1
+        while stop < rows.size and (stop - start + 1) * max(width, int(limit[rows[stop]])) <= chunk:
+            width = max(width, int(limit[rows[stop]]))
+            stop += 1
+        block = rows[start:stop]
+        score = (G[torch.from_numpy(block).to(G.device)] @ H[:width].T).abs().double()
+        cols = torch.arange(width, device=score.device)
+        lim = torch.from_numpy(limit[block]).to(score.device)
+        allowed = (cols[None, :] < lim[:, None]) & ok[None, :width]
+        score = torch.where(allowed, score, torch.full_like(score, -1.0))
+        a, b = np.searchsorted(ex_dst, [block[0], block[-1] + 1])
+        if b > a:  # existing edges into this block
+            r = np.searchsorted(block, ex_dst[a:b])
+            inside = (r < block.size) & (block[np.minimum(r, block.size - 1)] == ex_dst[a:b])
+            score[torch.from_numpy(r[inside]), torch.from_numpy(ex_src[a:b][inside])] = -1.0
+        flat = score.reshape(-1).cpu()
+        k = min(count, flat.numel())
+        top = torch.topk(flat, k, sorted=False)
+        keep = top.values >= 0
+        idx = top.indices[keep]
+        u = idx % width
+        v = torch.from_numpy(block)[idx // width]
+        best_score = torch.cat([best_score, top.values[keep]])
+        best_key = torch.cat([best_key, u * m + v])
+        if best_score.numel() > count:
+            # Largest scores first; among equal scores, the lower key.
+            order = np.lexsort((best_key.numpy(), -best_score.numpy()))[:count]
+            best_score, best_key = best_score[order], best_key[order]
+        start = stop
+    keys = np.sort(best_key.numpy())
+    return np.divmod(keys, m)
+
+
+class RigL(EvolutionRule):
+    """Rigging the Lottery (Evci et al. 2020): magnitude drop, gradient growth.
+
+    Each :meth:`step`, in every sparse module: drop the fraction ``f`` of the
+    evolvable weights with the smallest ``|w|``, then grow as many absent
+    connections (kept acyclic, as in :class:`SET`) with the largest
+    magnitude of the dense gradient, computed by :func:`top_gradient_pairs`
+    from the activations and pre-activation gradients of the last backward
+    pass, in bounded blocks. New weights start at 0 with zero optimizer state.
+    ``f`` is ``drop_fraction`` annealed over training steps
+    ``t = updates * update_every`` to 0 at ``stop_step`` (cosine:
+    ``f = drop_fraction / 2 * (1 + cos(pi t / stop_step))``); after it, steps
+    change nothing.
+
+    Call :meth:`attach` before training (``fit`` does) so that the networks
+    keep the activity of their last backward pass; with ``fit`` the default
+    schedule is every ``update_every`` optimizer steps.
+
+    Parameters
+    ----------
+    drop_fraction : float in [0, 1], default 0.3
+    update_every : int >= 1, default 100
+        Optimizer steps between updates (ΔT).
+    anneal : {"cosine", "constant"}, default "cosine"
+    stop_step : int, optional
+        Step after which nothing changes (default: never, with no annealing).
+    seed : int, optional
+
+    Examples
+    --------
+    >>> from dagnet.nn import sparse_mlp
+    >>> mlp = sparse_mlp([20, 30, 2], epsilon=3, seed=0)
+    >>> rule = RigL(update_every=1, seed=0)
+    >>> rule.attach(mlp)
+    >>> mlp(torch.randn(8, 20)).sum().backward()
+    >>> changes = rule.step(mlp)
+    >>> changes["0"]["removed"] == changes["0"]["added"]
+    True
+    """
+
+    def __init__(self, drop_fraction: float = 0.3, update_every: int = 100, anneal: str = "cosine",
+                 stop_step: int | None = None, seed: int | None = None):
+        super().__init__(seed)
+        self.drop_fraction = check_fraction(drop_fraction, "drop_fraction", "RigL")
+        if isinstance(update_every, bool) or not isinstance(update_every, int) or update_every < 1:
+            raise ValueError(f"The 'update_every' parameter of RigL must be an int >= 1. Got {update_every!r} instead.")
+        if anneal not in ("cosine", "constant"):
+            raise ValueError(f"The 'anneal' parameter of RigL must be 'cosine' or 'constant'. Got {anneal!r} instead.")
+        if stop_step is not None and (isinstance(stop_step, bool) or not isinstance(stop_step, int) or stop_step < 1):
+            raise ValueError(f"The 'stop_step' parameter of RigL must be an int >= 1 or None. Got {stop_step!r} instead.")
+        self.update_every, self.anneal, self.stop_step = update_every, anneal, stop_step
+
+    def _params(self) -> dict:
+        return {"drop_fraction": self.drop_fraction, "update_every": self.update_every,
+                "anneal": self.anneal, "stop_step": self.stop_step, "seed": self.seed}
+
+    @property
+    def schedule(self):
+        """``fit``'s default schedule for this rule: every ``update_every`` optimizer steps."""
+        from ..train.loop import every_steps
+
+        return every_steps(self.update_every)
+
+    def attach(self, model: nn.Module) -> None:
+        """Make every sparse module of ``model`` keep the activity of its last backward pass."""
+        for _, net in sparse_modules(model):
+            net.retain_activity = True
+
+    def fraction(self, step: int) -> float:
+        """The drop fraction at optimizer step ``step``."""
+        if self.stop_step is None:
+            return self.drop_fraction
+        if step >= self.stop_step:
+            return 0.0
+        if self.anneal == "constant":
+            return self.drop_fraction
+        return self.drop_fraction / 2 * (1 + math.cos(math.pi * step / self.stop_step))
+
+    def step(self, model: nn.Module, optimizer: torch.optim.Optimizer | None = None) -> dict:
+        """Rewire every sparse module once; return ``{name: {"removed", "added"}}``."""
+        self.updates += 1
+        frac = self.fraction(self.updates * self.update_every)
+        changes = {}
+        for name, net in sparse_modules(model):
+            activity = net.last_activity()
+            if activity is None:
+                raise RuntimeError(f"RigL needs the gradients of the last backward pass of module {name!r}: "
+                                   "call rule.attach(model) before training (fit does) and step after a "
+                                   "backward pass.")
+            w = net.weight.detach().cpu().numpy()
+            evolvable = np.flatnonzero(net.evolvable_edges())
+            k = int(frac * evolvable.size)
+            remove = evolvable[smallest(np.abs(w[evolvable]), k)]
+            limit, source_ok = net.growth_space()
+            src, dst = net.edge_positions()
+            keep = np.ones(w.size, dtype=bool)
+            keep[remove] = False
+            existing = np.sort(edge_keys(src[keep], dst[keep], limit.size))
+            H, G = activity
+            u, v = top_gradient_pairs(H.detach(), G.detach(), limit, source_ok, existing, k)
+            node_index = net.node_index.cpu().numpy()
+            changes[name] = net.rewire_(remove=remove, add_source=node_index[u], add_target=node_index[v],
+                                        optimizer=optimizer)
+        return changes

@@ -1,0 +1,155 @@
+"""SET: prune the weights closest to zero, sign by sign, and regrow as many at random."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from torch import nn
+
+from ..nn.sparse_linear import SparseLinear
+from ._base import EvolutionRule, check_fraction, edge_keys, free_pairs, random_absent_pairs, sparse_modules
+
+__all__ = ["SET", "set_removal", "smallest"]
+
+INITS = ("he_uniform", "normal", "uniform", "zeros")
+
+
+def set_removal(weight: np.ndarray, zeta: float, candidates: np.ndarray | None = None) -> np.ndarray:
+    """Return the boolean mask of the weights SET removes.
+
+    Among ``candidates`` (default: all), the ``floor(zeta * n_pos)`` positive
+    weights with the smallest values and the ``floor(zeta * n_neg)`` negative
+    weights with the largest values (the closest to zero on each side; ties go
+    to the lower index), and every weight that is exactly zero.
+
+    Examples
+    --------
+    >>> set_removal(np.array([0.5, -0.1, 0.2, -0.9, 0.0, 0.3]), 0.5).tolist()
+    [False, True, True, False, True, False]
+    """
+    w = np.asarray(weight, dtype=np.float64)
+    cand = np.ones(w.shape, dtype=bool) if candidates is None else np.asarray(candidates, dtype=bool)
+    remove = cand & (w == 0)
+    pos = np.flatnonzero(cand & (w > 0))
+    neg = np.flatnonzero(cand & (w < 0))
+    remove[pos[smallest(w[pos], int(zeta * pos.size))]] = True
+    remove[neg[smallest(-w[neg], int(zeta * neg.size))]] = True
+    return remove
+
+
+def smallest(values: np.ndarray, k: int) -> np.ndarray:
+    """Return the indices of the ``k`` smallest values, ties to the lower index, in linear time.
+
+    Examples
+    --------
+    >>> smallest(np.array([3.0, 1.0, 2.0, 1.0]), 2).tolist()
+    [1, 3]
+    """
+    if k <= 0:
+        return np.zeros(0, dtype=np.int64)
+    if k >= values.size:
+        return np.arange(values.size)
+    kth = np.partition(values, k - 1)[k - 1]
+    below = np.flatnonzero(values < kth)
+    ties = np.flatnonzero(values == kth)[: k - below.size]
+    return np.sort(np.concatenate([below, ties]))
+
+
+class SET(EvolutionRule):
+    """Sparse Evolutionary Training's rewiring step (Mocanu et al. 2018).
+
+    Each :meth:`step` removes, in every sparse module, the fraction ``zeta`` of
+    the positive weights closest to zero and the fraction ``zeta`` of the
+    negative ones (see :func:`set_removal`), then grows as many new
+    connections uniformly at random among the absent ones that keep the graph
+    acyclic (any input -> output pair of a :class:`~dagnet.SparseLinear`; any
+    pair that respects the current topological order of a
+    :class:`~dagnet.DAGNetwork`). The number of edges stays constant. A
+    module with no absent connection left (a dense layer) is left alone:
+    rewiring it would only reset some of its weights.
+    Removed weights take their optimizer state with them; new ones start with
+    zero state. Run it after every epoch but the last (``fit``'s default).
+
+    Parameters
+    ----------
+    zeta : float in [0, 1], default 0.3
+        Fraction of each sign removed per step.
+    regrow : {"random"}, default "random"
+        Where new connections go.
+    init : {"he_uniform", "normal", "uniform", "zeros"}, default "he_uniform"
+        New weights: uniform in ``±sqrt(6 / fan_in)`` (``fan_in``: the
+        layer's ``in_features``, or the target node's in-degree in a
+        DAGNetwork), as in the truly sparse SET code; ``N(0, init_scale^2)``;
+        uniform in ``±init_scale``; or 0.
+    init_scale : float, default 0.1
+    seed : int, optional
+        Seed of the rule's generator (saved by :meth:`state_dict`).
+
+    Examples
+    --------
+    >>> from dagnet.nn import sparse_mlp
+    >>> mlp = sparse_mlp([20, 30, 2], epsilon=3, seed=0)
+    >>> edges = mlp[0].num_edges
+    >>> changes = SET(zeta=0.3, seed=0).step(mlp)
+    >>> changes["0"]["removed"] == changes["0"]["added"], mlp[0].num_edges == edges
+    (True, True)
+    """
+
+    def __init__(self, zeta: float = 0.3, regrow: str = "random", init: str = "he_uniform",
+                 init_scale: float = 0.1, seed: int | None = None):
+        super().__init__(seed)
+        self.zeta = check_fraction(zeta, "zeta", "SET")
+        if regrow != "random":
+            raise ValueError(f"The 'regrow' parameter of SET must be 'random'. Got {regrow!r} instead.")
+        if init not in INITS:
+            raise ValueError(f"The 'init' parameter of SET must be one of {INITS}. Got {init!r} instead.")
+        if isinstance(init_scale, bool) or not isinstance(init_scale, (int, float)) or not init_scale >= 0:
+            raise ValueError(f"The 'init_scale' parameter of SET must be a float >= 0. Got {init_scale!r} instead.")
+        self.regrow, self.init, self.init_scale = regrow, init, float(init_scale)
+
+    def _params(self) -> dict:
+        return {"zeta": self.zeta, "init": self.init, "init_scale": self.init_scale, "seed": self.seed}
+
+    def new_weights(self, fan_in: np.ndarray) -> np.ndarray:
+        """Draw the initial values of new connections (one per entry of ``fan_in``) from the rule's generator."""
+        count = fan_in.size
+        if self.init == "he_uniform":
+            limit = np.sqrt(6.0 / np.maximum(fan_in, 1))
+            return self.rng.uniform(-1.0, 1.0, count) * limit
+        if self.init == "normal":
+            return self.rng.normal(0.0, self.init_scale, count)
+        if self.init == "uniform":
+            return self.rng.uniform(-self.init_scale, self.init_scale, count)
+        return np.zeros(count)
+
+    def step(self, model: nn.Module, optimizer: torch.optim.Optimizer | None = None) -> dict:
+        """Rewire every sparse module of ``model`` once; return ``{name: {"removed", "added"}}``."""
+        changes = {}
+        for name, net in sparse_modules(model):
+            w = net.weight.detach().cpu().numpy()
+            remove = set_removal(w, self.zeta, net.evolvable_edges())
+            changes[name] = regrow_random(net, remove, int(remove.sum()), self.rng, self.new_weights, optimizer)
+        self.updates += 1
+        return changes
+
+
+def regrow_random(net, remove: np.ndarray, count: int, rng: np.random.Generator, values,
+                  optimizer) -> dict:
+    """Remove the edges ``remove`` of ``net`` and grow ``count`` random absent ones.
+
+    ``values(fan_in)`` gives the new weights from their targets' fan-in. The
+    positions just freed are absent too, as in SET's code (which regrows
+    wherever a weight is zero). A module with no absent position at all is
+    left unchanged.
+    """
+    limit, source_ok = net.growth_space()
+    src, dst = net.edge_positions()
+    if free_pairs(limit, source_ok, edge_keys(src, dst, limit.size)) == 0:
+        return {"removed": 0, "added": 0}
+    existing = np.sort(edge_keys(src[~remove], dst[~remove], limit.size))
+    u, v = random_absent_pairs(limit, source_ok, existing, count, rng)
+    node_index = net.node_index.cpu().numpy()
+    fan_in = np.full(v.size, net.in_features) if isinstance(net, SparseLinear) else \
+        np.bincount(dst, minlength=limit.size)[v] + 1
+    return net.rewire_(remove=remove, add_source=node_index[u], add_target=node_index[v],
+                       add_weight=values(fan_in), optimizer=optimizer)

@@ -1,0 +1,188 @@
+"""TOML-described runs (dagnet train), the demo, step schedules, in-degree snapshots, seeded dropout."""
+
+from __future__ import annotations
+
+import json
+
+import networkx as nx
+import numpy as np
+import pytest
+import torch
+
+from dagnet import DAGNetwork, SparseLinear
+from dagnet.cli import main
+from dagnet.data import Dataset, load_digits
+from dagnet.demo import DemoConfig, run_demo
+from dagnet.evolve import SET
+from dagnet.nn import Dropout, sparse_mlp
+from dagnet.topology import write_edgelist
+from dagnet.train import every_steps, fit, in_degrees, load_checkpoint
+from dagnet.train.config import build_model, build_rules, load_config
+
+TOML = """
+seed = 3
+epochs = 2
+batch_size = 100
+[model]
+kind = "set_mlp"
+hidden = [48]
+epsilon = 4
+dropout = 0.2
+[optimizer]
+name = "sgd"
+lr = 0.05
+momentum = 0.9
+[[evolve]]
+rule = "SET"
+zeta = 0.3
+"""
+
+
+@pytest.fixture(scope="module")
+def small():
+    d = load_digits(seed=0)
+    return Dataset(d.X_train[:300], d.y_train[:300], d.X_test[:100], d.y_test[:100], "digits-small", 10)
+
+
+def test_config_defaults_and_overrides():
+    cfg = load_config({"epochs": 7, "model": {"hidden": [10, 20]}, "evolve": [{"rule": "RigL"}]})
+    assert cfg["epochs"] == 7 and cfg["model"]["hidden"] == [10, 20]
+    assert cfg["model"]["kind"] == "set_mlp" and cfg["optimizer"]["name"] == "adam"
+
+
+@pytest.mark.parametrize("given, message", [
+    ({"epoch": 3}, "Unknown key 'epoch'"),
+    ({"model": {"hiden": [3]}}, "Unknown key model.'hiden'"),
+    ({"model": 3}, "'model' must be a table"),
+    ({"data": {"name": "cifar"}}, "data.name must be one of"),
+    ({"model": {"kind": "cnn"}}, "model.kind must be one of"),
+    ({"optimizer": {"name": "lbfgs"}}, "optimizer.name must be one of"),
+    ({"evolve": {"rule": "SET"}}, "'evolve' must be a list of tables"),
+])
+def test_config_errors_name_the_key(given, message):
+    with pytest.raises(ValueError, match=message):
+        load_config(given)
+
+
+def test_config_file_errors(tmp_path):
+    with pytest.raises(FileNotFoundError, match="No configuration file"):
+        load_config(tmp_path / "missing.toml")
+    bad = tmp_path / "bad.toml"
+    bad.write_text("epochs = = 3")
+    with pytest.raises(ValueError, match="bad.toml"):
+        load_config(bad)
+
+
+def test_build_model_kinds(tmp_path):
+    mlp = build_model(load_config({"model": {"hidden": [20], "epsilon": 3}}), 8, 3)
+    assert isinstance(mlp[0], SparseLinear) and mlp[0].density < 1 and mlp(torch.zeros(2, 8)).shape == (2, 3)
+    dense = build_model(load_config({"model": {"kind": "dense_mlp", "hidden": [20]}}), 8, 3)
+    assert dense[0].num_edges == 8 * 20
+    iso = build_model(load_config({"model": {"kind": "isotropic_mlp", "hidden": [6, 5]}}), 8, 3)
+    assert type(iso).__name__ == "IsotropicMLP" and iso(torch.zeros(2, 8)).shape == (2, 3)
+    dag = build_model(load_config({"model": {"kind": "dag", "neurons": 30}}), 8, 3)
+    assert isinstance(dag, DAGNetwork) and (dag.in_features, dag.out_features) == (8, 3)
+    g = nx.DiGraph([(0, 2), (1, 2), (2, 3)])
+    write_edgelist(g, tmp_path / "g.edgelist")
+    cfg = load_config({"model": {"kind": "dag", "graph": str(tmp_path / "g.edgelist")}})
+    assert build_model(cfg, 2, 1).num_edges == 3
+    with pytest.raises(ValueError, match="2 inputs and 1 outputs; the data has 5 features and 1 classes"):
+        build_model(cfg, 5, 1)
+
+
+def test_build_rules():
+    rules = build_rules(load_config({"seed": 4, "evolve": [{"rule": "SET", "zeta": 0.1},
+                                                          {"rule": "RigL", "every_steps": 7}]}))
+    assert isinstance(rules[0], SET) and rules[0].zeta == 0.1 and rules[0].seed == 4
+    rule, when = rules[1]
+    assert type(rule).__name__ == "RigL" and when == every_steps(7)
+    with pytest.raises(ValueError, match=r"evolve\[0\].rule must be one of .*'SET'"):
+        build_rules(load_config({"evolve": [{"rule": "Nope"}]}))
+    with pytest.raises(ValueError, match=r"evolve\[0\] \(SET\): .*unexpected keyword argument 'zetta'"):
+        build_rules(load_config({"evolve": [{"rule": "SET", "zetta": 0.1}]}))
+
+
+def test_cli_train_runs_and_resumes_bit_exactly(tmp_path, capsys):
+    config = tmp_path / "run.toml"
+    config.write_text(TOML)
+    assert main(["train", str(config), "--out-dir", str(tmp_path / "full"), "--epochs", "3", "--quiet"]) == 0
+    printed = capsys.readouterr().out
+    assert "digits" in printed and "test accuracy" in printed
+    for name in ("metrics.csv", "metrics.json", "checkpoint.pt", "training.png"):
+        assert (tmp_path / "full" / name).is_file()
+    assert main(["train", str(config), "--out-dir", str(tmp_path / "split"), "--quiet"]) == 0
+    assert main(["train", str(config), "--out-dir", str(tmp_path / "split"), "--epochs", "3", "--resume",
+                 "--quiet"]) == 0
+    full = load_checkpoint(tmp_path / "full" / "checkpoint.pt")["model"]
+    split = load_checkpoint(tmp_path / "split" / "checkpoint.pt")["model"]
+    assert full.keys() == split.keys()
+    for key in full:
+        if isinstance(full[key], torch.Tensor):
+            assert torch.equal(full[key], split[key]), key
+    rows = json.loads((tmp_path / "split" / "metrics.json").read_text())
+    assert [r["epoch"] for r in rows] == [1, 2, 3] and rows[0]["SET.0.removed"] == rows[0]["SET.0.added"] > 0
+
+
+def test_cli_train_reports_bad_configs(tmp_path, capsys):
+    config = tmp_path / "run.toml"
+    config.write_text("epochz = 3\n")
+    assert main(["train", str(config)]) == 1
+    assert "Unknown key 'epochz'" in capsys.readouterr().err
+
+
+def test_demo_runs_on_a_tiny_budget(capsys):
+    results = run_demo(DemoConfig(hidden=20, width=16, epochs=1, epsilon=2))
+    assert set(results) == {"SET-MLP", "DAGNetwork", "dense MLP"}
+    assert all(0 <= r["accuracy"] <= 1 and r["params"] > 0 for r in results.values())
+    assert results["SET-MLP"]["params"] < results["dense MLP"]["params"]
+    table = capsys.readouterr().out
+    assert "samples/s" in table and "SET-MLP" in table
+
+
+class Counter:
+    def __init__(self):
+        self.steps = 0
+
+    def step(self, model, optimizer=None):
+        self.steps += 1
+        return {"calls": 1}
+
+
+def test_step_schedules_run_inside_epochs(small):
+    rule = Counter()
+    result = fit(sparse_mlp([64, 10], epsilon=2, seed=0), small, epochs=2, batch_size=50,
+                 rules=[(rule, every_steps(4))], progress=False)
+    assert rule.steps == 12 // 4  # 6 batches per epoch, 12 steps
+    assert [r["Counter.calls"] for r in result.metrics] == [1, 2]  # steps 4 | 8, 12: summed per epoch
+    with pytest.raises(ValueError, match="every_steps must be an int >= 1"):
+        every_steps(0)
+
+
+def test_degree_snapshots(small, tmp_path):
+    mlp = sparse_mlp([64, 40, 10], epsilon=3, seed=0)
+    before = in_degrees(mlp)
+    assert before["0"].sum() == mlp[0].num_edges and before["0"].size == 40
+    result = fit(mlp, small, epochs=2, batch_size=100, rules=[SET(seed=0)], progress=False, out_dir=tmp_path,
+                 degree_epochs=[0, 2])
+    assert sorted(result.degrees) == [0, 2]
+    assert np.array_equal(result.degrees[0]["0"], before["0"])
+    assert result.degrees[2]["0"].sum() == mlp[0].num_edges  # SET keeps the count
+    saved = json.loads((tmp_path / "in_degrees.json").read_text())
+    assert sorted(saved) == ["0", "2"] and (tmp_path / "in_degrees.png").stat().st_size > 0
+
+
+def test_seeded_dropout():
+    a, b = Dropout(0.3, seed=1), Dropout(0.3, seed=1)
+    x = torch.ones(200, 50)
+    assert torch.equal(a(x), b(x))
+    y = a(x)
+    assert abs(float((y == 0).float().mean()) - 0.3) < 0.03
+    assert torch.allclose(y[y != 0], torch.full_like(y[y != 0], 1 / 0.7))
+    state = a.state_dict()
+    c = Dropout(0.3, seed=99)
+    c.load_state_dict(state)
+    assert torch.equal(a(x), c(x))  # the saved generator state continues the stream
+    a.eval()
+    assert a(x) is x
+    with pytest.raises(ValueError, match="'p' parameter of Dropout must be a float in \\[0, 1\\)"):
+        Dropout(1.0)
