@@ -29,7 +29,7 @@ def reference_forward(graph: nx.DiGraph, inputs, outputs, x, weight, bias, activ
         spec = graph.nodes[v].get("activation")
         key, _ = resolve_combine(graph.nodes[v].get("combine"))
         if key is not None:  # one weighted sum per dendritic branch, then the combine
-            k = sum(1 for b in bias if isinstance(b, tuple) and len(b) == 3 and b[0] == v)
+            k = sum(1 for b in bias if isinstance(b, tuple) and len(b) == 3 and b[0] == v and b[1] == "branch")
             z = [bias[(v, "branch", i)].expand(x.shape[0]) for i in range(k)]
             for u in graph.predecessors(v):
                 i = graph.edges[u, v].get("branch", 0)
@@ -85,3 +85,12 @@ def net_grads(net):
                 u = i - n
                 dbias[(labels[int(net._unit_owner[u])], "branch", int(net._unit_branch[u]))] = g
     return dweight, dbias
+
+
+def assert_state_shapes(optimizer) -> None:
+    """Every per-entry optimizer state tensor has its parameter's shape (none left dangling)."""
+    for group in optimizer.param_groups:
+        for p in group["params"]:
+            for key, value in optimizer.state.get(p, {}).items():
+                if isinstance(value, torch.Tensor) and value.dim() > 0:
+                    assert value.shape == p.shape, (key, value.shape, p.shape)

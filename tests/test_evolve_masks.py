@@ -21,6 +21,8 @@ from dagnet.nn import sparse_mlp
 from dagnet.topology import erdos_renyi_dag
 from dagnet.train import fit
 
+from reference import assert_state_shapes
+
 SETTINGS = settings(max_examples=15, deadline=None)
 
 
@@ -37,12 +39,6 @@ def _data(n_features: int, n_classes: int, seed: int = 0) -> Dataset:
     return Dataset(X[:64], y[:64], X[64:], y[64:], "noise", n_classes)
 
 
-def _assert_state_shapes(optimizer) -> None:
-    for group in optimizer.param_groups:
-        for p in group["params"]:
-            for key, value in optimizer.state.get(p, {}).items():
-                if isinstance(value, torch.Tensor) and value.dim() > 0:
-                    assert value.shape == p.shape, (key, value.shape, p.shape)
 
 
 # ---------------------------------------------------------------- DropConnect
@@ -269,7 +265,7 @@ def test_step_removes_the_masked_edges_and_scores_follow():
         src, dst = net.edge_endpoints()
         assert dict(zip(zip(src.tolist(), dst.tolist()), net.weight_modifier.score.tolist())) == alive
         assert bool(net.weight_modifier.mask().all())
-    _assert_state_shapes(opt)
+    assert_state_shapes(opt)
     mlp(torch.randn(4, 10)).sum().backward()
     opt.step()
     assert rule.step(mlp, optimizer=opt)["0"]["removed"] == 0
@@ -301,11 +297,11 @@ def test_scores_follow_any_rewiring():
     assert set(new) == (set(old) - set(gone)) | set(absent)
     assert all(new[e] == old[e] for e in new if e in old) and [new[e] for e in absent] == [0.5] * 4
     assert layer.weight_modifier.target.numel() == layer.num_edges
-    _assert_state_shapes(opt)  # the scores' state too
+    assert_state_shapes(opt)  # the scores' state too
     train()
     changes = SET(zeta=0.3, seed=0).step(mlp, optimizer=opt)
     assert changes["0"]["added"] > 0
-    _assert_state_shapes(opt)
+    assert_state_shapes(opt)
     train()
 
 

@@ -21,6 +21,8 @@ from dagnet.nn import SparseLinear, sparse_mlp
 from dagnet.topology import erdos_renyi_dag
 from dagnet.train import fit
 
+from reference import assert_state_shapes
+
 SETTINGS = settings(max_examples=20, deadline=None)
 
 
@@ -60,12 +62,6 @@ def _train(model, optimizer, steps: int, seed: int = 0) -> None:
         optimizer.step()
 
 
-def _assert_state_shapes(optimizer) -> None:
-    for group in optimizer.param_groups:
-        for p in group["params"]:
-            for key, value in optimizer.state.get(p, {}).items():
-                if isinstance(value, torch.Tensor) and value.dim() > 0:
-                    assert value.shape == p.shape, (key, value.shape, p.shape)
 
 
 # ---------------------------------------------------------------- magnitude_removal
@@ -157,9 +153,9 @@ def test_optimizer_state_follows_every_rule(rule_index, model_name, opt_name):
         changes = rule.step(model, optimizer=opt)
         assert sum(c["removed"] for c in changes.values()) == edges - sum(m.num_edges for _, m in
                                                                             sparse_modules(model))
-        _assert_state_shapes(opt)
+        assert_state_shapes(opt)
         _train(model, opt, 2, seed=round_ + 1)
-        _assert_state_shapes(opt)
+        assert_state_shapes(opt)
 
 
 def test_magnitude_pruning_validates_its_arguments():

@@ -42,8 +42,8 @@ def _ref(obj: Any, where: str, modules: list) -> Any:
     if module is None or "<" in qualname:
         raise ValueError(f"Cannot save the activation {obj!r} of {where}: it has no importable name "
                          "(a lambda or a local function). Define it at module level.")
-    if isinstance(obj, torch.nn.Module):
-        index = next(i for i, m in enumerate(modules) if m is obj)
+    if isinstance(obj, torch.nn.Module):  # index None: a module no node uses (e.g. on an input)
+        index = next((i for i, m in enumerate(modules) if m is obj), None)
         return {"module": f"{module}:{qualname}", "index": index}
     return {"callable": f"{module}:{qualname}"}
 
@@ -58,6 +58,8 @@ def _unref(ref: Any, modules: dict) -> Any:
         obj = getattr(obj, part)
     if "module" not in ref:
         return obj
+    if ref["index"] is None:
+        return obj()
     if ref["index"] not in modules:  # one instance per saved module, shared as before
         modules[ref["index"]] = obj()
     return modules[ref["index"]]

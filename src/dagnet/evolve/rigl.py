@@ -62,7 +62,7 @@ def top_gradient_pairs(H: torch.Tensor, G: torch.Tensor, limit: np.ndarray, sour
         a, b = np.searchsorted(ex_dst, [block[0], block[-1] + 1])
         if b > a:  # existing edges into this block
             r = np.searchsorted(block, ex_dst[a:b])
-            inside = (r < block.size) & (block[np.minimum(r, block.size - 1)] == ex_dst[a:b])
+            inside = (r < block.size) & (block[np.minimum(r, block.size - 1)] == ex_dst[a:b]) & (ex_src[a:b] < width)
             score[torch.from_numpy(r[inside]), torch.from_numpy(ex_src[a:b][inside])] = -1.0
         flat = score.reshape(-1).cpu()
         k = min(count, flat.numel())

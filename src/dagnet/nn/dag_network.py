@@ -425,7 +425,9 @@ class DAGNetwork(nn.Module):
         if plan.num_nodes != n + n_units:
             raise ValueError("A rewiring must keep every branch of a multi-branch node.")
         ei = plan.edge_index
-        old = np.where(ei < kept.size, kept[np.minimum(ei, max(kept.size - 1, 0))], -1)
+        old = np.full(ei.size, -1, dtype=np.int64)
+        survivor = ei < kept.size
+        old[survivor] = kept[ei[survivor]]
         fill = 0.0 if values is None else values[ei[ei >= kept.size] - kept.size]
         self._replace_plan(plan, torch.from_numpy(old), fill, optimizer)
         return {"removed": int(e - kept.size), "added": int(add_src.size)}
