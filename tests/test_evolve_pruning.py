@@ -15,11 +15,11 @@ from hypothesis import strategies as st
 from dagnet import DAGNetwork
 from dagnet.data import Dataset
 from dagnet.evolve._base import sparse_modules
-from dagnet.evolve.neuron_pruning import NeuronPruning, every_epochs, neuron_importance
+from dagnet.evolve.neuron_pruning import NeuronPruning, neuron_importance
 from dagnet.evolve.pruning import IterativeMagnitudePruning, MagnitudePruning, magnitude_removal
 from dagnet.nn import SparseLinear, sparse_mlp
 from dagnet.topology import erdos_renyi_dag
-from dagnet.train import fit
+from dagnet.train import every_epochs, fit
 
 from reference import assert_state_shapes
 

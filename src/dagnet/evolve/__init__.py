@@ -13,7 +13,7 @@ from ._base import EvolutionRule, sparse_modules
 from .dropconnect import DropConnect, DropConnectMask
 from .learned_masks import LearnedMasks, ScoreMask, masked_weight, step_ste
 from .neuroadaptation import Neuroadaptation
-from .neuron_pruning import NeuronPruning, every_epochs, neuron_importance
+from .neuron_pruning import NeuronPruning, neuron_importance
 from .pruning import IterativeMagnitudePruning, MagnitudePruning, magnitude_removal
 from .rigl import RigL, top_gradient_pairs
 from .set import SET, set_removal
@@ -29,7 +29,6 @@ __all__ = [
     "IterativeMagnitudePruning",
     "magnitude_removal",
     "NeuronPruning",
-    "every_epochs",
     "neuron_importance",
     "DropConnect",
     "DropConnectMask",

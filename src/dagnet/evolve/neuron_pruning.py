@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import torch
 from torch import nn
@@ -11,31 +9,10 @@ from torch import nn
 from .._checks import check_bool, check_int
 from ..nn.dag_network import DAGNetwork
 from ..nn.sparse_linear import SparseLinear
+from ..train.loop import every_epochs
 from ._base import EvolutionRule, sparse_modules
 
-__all__ = ["NeuronPruning", "neuron_importance", "every_epochs"]
-
-
-@dataclass(frozen=True)
-class every_epochs:  # noqa: N801  (a schedule, used like a function)
-    """A schedule in epochs: run after epoch ``start`` and every ``every`` epochs after it.
-
-    Examples
-    --------
-    >>> when = every_epochs(every=10, start=200)
-    >>> [e for e in (1, 199, 200, 205, 210, 220) if when(e)]
-    [200, 210, 220]
-    """
-
-    every: int = 1
-    start: int = 1
-
-    def __post_init__(self):
-        check_int(self.every, "every", "every_epochs")
-        check_int(self.start, "start", "every_epochs", low=0)
-
-    def __call__(self, epoch: int) -> bool:
-        return epoch >= self.start and (epoch - self.start) % self.every == 0
+__all__ = ["NeuronPruning", "neuron_importance"]
 
 
 def neuron_importance(net: DAGNetwork) -> tuple[np.ndarray, np.ndarray]:

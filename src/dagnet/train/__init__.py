@@ -17,7 +17,7 @@ Examples
 """
 
 from .degrees import in_degrees, plot_in_degrees
-from .loop import FitResult, ScheduledRule, evaluate, every_epoch_but_last, every_steps, fit
+from .loop import FitResult, ScheduledRule, evaluate, every_epoch_but_last, every_epochs, every_steps, fit
 from .progress import ProgressBar
 from .records import load_checkpoint, plot_training, save_checkpoint, write_metrics
 
@@ -28,6 +28,7 @@ __all__ = [
     "ScheduledRule",
     "every_epoch_but_last",
     "every_steps",
+    "every_epochs",
     "plot_training",
     "in_degrees",
     "plot_in_degrees",

@@ -188,8 +188,9 @@ def build_rules(cfg: dict) -> list:
     """Return ``fit``'s rules: ``(rule, schedule)`` pairs from the ``[[evolve]]`` tables.
 
     Each table names a rule of :mod:`dagnet.evolve` (``rule = "SET"``) and its
-    arguments; ``every_steps = n`` or ``every_epochs = n`` (with ``start``)
-    overrides the rule's default schedule. The rule's seed defaults to the
+    arguments; ``every_steps = n``, or ``every_epochs = n`` (after epochs
+    ``start, start + n, ...``; ``start`` defaults to ``n``), overrides the
+    rule's default schedule. The rule's seed defaults to the
     run's.
 
     Examples
@@ -198,7 +199,7 @@ def build_rules(cfg: dict) -> list:
     [SET(zeta=0.2, init='he_uniform', init_scale=0.1, seed=0)]
     """
     from .. import evolve
-    from .loop import every_steps
+    from .loop import every_epochs, every_steps
 
     rules = []
     for i, table in enumerate(cfg["evolve"]):
@@ -209,7 +210,8 @@ def build_rules(cfg: dict) -> list:
             known = sorted(k for k in evolve.__all__ if isinstance(getattr(evolve, k), type)
                            and issubclass(getattr(evolve, k), evolve.EvolutionRule) and k != "EvolutionRule")
             raise ValueError(f"evolve[{i}].rule must be one of {known}, got {name!r}.")
-        steps, epochs, start = table.pop("every_steps", None), table.pop("every_epochs", None), table.pop("start", 0)
+        steps, epochs = table.pop("every_steps", None), table.pop("every_epochs", None)
+        start = table.pop("start", epochs)
         table.setdefault("seed", cfg["seed"])
         try:
             rule = cls(**table)
@@ -218,14 +220,10 @@ def build_rules(cfg: dict) -> list:
         if steps is not None:
             rules.append((rule, every_steps(int(steps))))
         elif epochs is not None:
-            rules.append((rule, functools.partial(_every_epochs, int(epochs), int(start), cfg["epochs"])))
+            rules.append((rule, every_epochs(int(epochs), int(start))))
         else:
             rules.append(rule)
     return rules
-
-
-def _every_epochs(every: int, start: int, epochs: int, epoch: int) -> bool:
-    return epoch >= start and epoch % every == 0 and epoch < epochs
 
 
 def run_config(cfg: dict, resume: bool = False, progress: bool = True):

@@ -21,7 +21,7 @@ from .degrees import in_degrees, plot_in_degrees
 from .progress import ProgressBar
 from .records import atomic_write, load_checkpoint, plot_training, save_checkpoint, to_record, write_metrics
 
-__all__ = ["fit", "evaluate", "FitResult", "ScheduledRule", "every_epoch_but_last", "every_steps"]
+__all__ = ["fit", "evaluate", "FitResult", "ScheduledRule", "every_epoch_but_last", "every_epochs", "every_steps"]
 
 _LOSSES = {"cross_entropy": nn.functional.cross_entropy}
 CHECKPOINT = "checkpoint.pt"
@@ -74,6 +74,28 @@ class every_steps:  # noqa: N801  (a schedule, used like a function)
 
     def __call__(self, step: int) -> bool:
         return step % self.n == 0
+
+
+@dataclass(frozen=True)
+class every_epochs:  # noqa: N801  (a schedule, used like a function)
+    """A schedule in epochs: run after epoch ``start`` and every ``every`` epochs after it.
+
+    Examples
+    --------
+    >>> when = every_epochs(every=10, start=200)
+    >>> [e for e in (1, 199, 200, 205, 210, 220) if when(e)]
+    [200, 210, 220]
+    """
+
+    every: int = 1
+    start: int = 1
+
+    def __post_init__(self):
+        check_int(self.every, "every", "every_epochs")
+        check_int(self.start, "start", "every_epochs", low=0)
+
+    def __call__(self, epoch: int) -> bool:
+        return epoch >= self.start and (epoch - self.start) % self.every == 0
 
 
 def _per_step(when) -> bool:
