@@ -97,7 +97,7 @@ def _make_backward(parallel: bool):
     loop = prange if parallel else range
 
     @numba.njit(cache=True, parallel=parallel, fastmath=_FM)
-    def backward(H, G, GO, out_col, out_ptr, out_dst, w, dw, act, lo, hi, n_in, consts, ahead):  # pragma: no cover
+    def backward(H, G, GO, out_col, out_ptr, out_dst, w, dw, db, act, lo, hi, n_in, consts, ahead):  # pragma: no cover
         nb = H.shape[1]
         zero = consts[0]
         slope = consts[1]
@@ -168,9 +168,9 @@ def _make_backward(parallel: bool):
                 k += 1
             if u < n_in:
                 continue
-            # D[u] = G[u] * f'(z_u), read off the activation a_u = H[u]. (The bias
-            # gradient, the sum of D[u], is taken afterwards by one reduction, the
-            # same for every thread count.)
+            # D[u] = G[u] * f'(z_u), read off the activation a_u = H[u]; the bias
+            # gradient is its sum over the batch (one thread per row: the same
+            # result for every thread count).
             code = act[u]
             if code == RELU:
                 for b in range(nb):
@@ -186,6 +186,10 @@ def _make_backward(parallel: bool):
                 for b in range(nb):
                     if h[b] <= 0:
                         g[b] *= slope
+            s0 = zero
+            for b in range(nb):
+                s0 += g[b]
+            db[u - n_in] = s0
 
     return backward
 
@@ -214,10 +218,27 @@ def scatter(src, index, out):  # pragma: no cover
 
 @numba.njit(cache=True)
 def copy_transposed(src, dst):  # pragma: no cover
-    """dst[j, b] = src[b, j]: a batch (batch, columns) into node-major rows."""
-    for b in range(src.shape[0]):
-        for j in range(src.shape[1]):
-            dst[j, b] = src[b, j]
+    """dst[j, b] = src[b, j]: a batch (batch, columns) into node-major rows.
+
+    One side of a transpose is read or written with a stride; strides that
+    are multiples of 256 bytes fall into few cache sets, so the loop order is
+    chosen to keep the strided side off them (tiles when both sides are).
+    """
+    n, m = src.shape
+    if m % 64 != 0:  # contiguous writes, reads strided by m
+        for j in range(m):
+            d = dst[j]
+            for b in range(n):
+                d[b] = src[b, j]
+    elif n % 64 != 0:  # contiguous reads, writes strided by n
+        for b in range(n):
+            for j in range(m):
+                dst[j, b] = src[b, j]
+    else:
+        for b0 in range(0, n, 16):
+            for j in range(m):
+                for b in range(b0, b0 + 16):
+                    dst[j, b] = src[b, j]
 
 
 @numba.njit(cache=True)

@@ -215,7 +215,12 @@ class Runtime:
         else:
             G = self._backward_torch(GO, H, saved, weight, dw, db, act_params, dparams)
         self.activity = (H, G) if self.retain else None
-        dx = G[: self.n_in].t().contiguous() if need_x else None
+        dx = None
+        if need_x and self.backend == "numba":
+            dx = torch.empty((G.shape[1], self.n_in), dtype=G.dtype)
+            nk.copy_transposed(G[: self.n_in].numpy(), dx.numpy())
+        elif need_x:
+            dx = G[: self.n_in].t().contiguous()
         return dx, dw, db, dparams
 
     def _custom_backward(self, G, level, saved, db, act_params, dparams) -> None:
@@ -246,7 +251,7 @@ class Runtime:
     def _backward_numba(self, G, GO, H, saved, weight, bias, dw, db, act_params, dparams) -> None:
         ix = self._np
         _, bwd = self._schedule(self._threads())
-        Gn, GOn, Hn = G.numpy(), GO.numpy(), H.numpy()
+        Gn, GOn, Hn, dbn = G.numpy(), GO.numpy(), H.numpy(), db.numpy()
         w = weight.detach().numpy()
         w_out = np.empty_like(w)
         nk.gather(w, ix["out_edge"], w_out)
@@ -258,13 +263,10 @@ class Runtime:
         for seg in bwd:
             kernel = nk.backward_parallel if seg.parallel else nk.backward_serial
             kernel(Hn, Gn, GOn, ix["out_col"], ix["out_ptr"], ix["out_dst"],
-                   w_out, dw_out, ix["act_code"], seg.lo, seg.hi, self.n_in, consts, ahead)
-            if seg.custom:
+                   w_out, dw_out, dbn, ix["act_code"], seg.lo, seg.hi, self.n_in, consts, ahead)
+            if seg.custom:  # torch-code groups overwrite their rows of G and db
                 self._custom_backward(G, self._level_of(seg.lo), saved, db, act_params, dparams)
         nk.scatter(dw_out, ix["out_edge"], dw.numpy())
-        torch.sum(G[self.n_in:], dim=1, out=db)
-        for c in self._combines:  # a multi-branch node's own bias is not used
-            db[c.start - self.n_in:c.end - self.n_in] = 0
 
     # ------------------------------------------------------------------ torch
     def _levels_torch(self):
