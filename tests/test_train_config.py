@@ -184,5 +184,14 @@ def test_seeded_dropout():
     assert torch.equal(a(x), c(x))  # the saved generator state continues the stream
     a.eval()
     assert a(x) is x
+    a.train()
+    start = a.rng_state.clone()
+
+    def same_mask(z):  # the hand-written backward, on one fixed mask
+        a.rng_state.copy_(start)
+        return a(z)
+
+    z = torch.randn(6, 5, dtype=torch.float64, requires_grad=True)
+    assert torch.autograd.gradcheck(same_mask, (z,))
     with pytest.raises(ValueError, match="'p' parameter of Dropout must be a float in \\[0, 1\\)"):
         Dropout(1.0)
