@@ -14,7 +14,7 @@ Four experiments, every random choice from an explicit seed:
 
 Usage::
 
-    .venv/bin/python bench/isotropic.py -o bench/ISOTROPIC.md
+    .venv/bin/python bench/isotropic.py -o report.md
 
 The markdown report goes to stdout (and to ``-o FILE``).
 """

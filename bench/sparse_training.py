@@ -163,6 +163,8 @@ def cmd_degrees(args) -> None:
     print("|---|---|---|---|---|---|---|---|")
     for name in res.degrees[0]:
         i = int(name)
+        if mlp[i].out_features < 10:  # too few neurons for a distribution
+            continue
         for epoch in sorted(res.degrees):
             k = res.degrees[epoch][name]
             f = fit_power_law(k[k > 0])

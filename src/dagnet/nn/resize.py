@@ -27,9 +27,12 @@ def remap_rows(tensor: torch.Tensor, index: torch.Tensor, fill: float | torch.Te
     """
     index = index.to(tensor.device)
     new = index < 0
-    out = tensor.new_empty((index.numel(), *tensor.shape[1:]))
-    out[~new] = tensor[index[~new]]
-    out[new] = torch.as_tensor(fill, dtype=tensor.dtype, device=tensor.device)
+    if tensor.shape[0] == 0:  # nothing to take from
+        out = tensor.new_empty((index.numel(), *tensor.shape[1:]))
+    else:
+        out = tensor.index_select(0, index.clamp(min=0))
+    if bool(new.any()):
+        out[new] = torch.as_tensor(fill, dtype=tensor.dtype, device=tensor.device)
     return out
 
 
