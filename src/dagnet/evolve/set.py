@@ -6,7 +6,6 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..nn.sparse_linear import SparseLinear
 from ._base import EvolutionRule, check_fraction, edge_keys, free_pairs, random_absent_pairs, sparse_modules
 
 __all__ = ["SET", "set_removal", "smallest"]
@@ -77,10 +76,11 @@ class SET(EvolutionRule):
     regrow : {"random"}, default "random"
         Where new connections go.
     init : {"he_uniform", "normal", "uniform", "zeros"}, default "he_uniform"
-        New weights: uniform in ``±sqrt(6 / fan_in)`` (``fan_in``: the
-        layer's ``in_features``, or the target node's in-degree in a
-        DAGNetwork), as in the truly sparse SET code; ``N(0, init_scale^2)``;
-        uniform in ``±init_scale``; or 0.
+        New weights: uniform in ``±sqrt(6 / fan_in)`` where ``fan_in`` counts
+        the sources the target could have (a layer's ``in_features``, as in
+        the truly sparse SET code; in a DAGNetwork, the nodes before it in the
+        topological order); ``N(0, init_scale^2)``; uniform in
+        ``±init_scale``; or 0.
     init_scale : float, default 0.1
     seed : int, optional
         Seed of the rule's generator (saved by :meth:`state_dict`).
@@ -149,7 +149,6 @@ def regrow_random(net, remove: np.ndarray, count: int, rng: np.random.Generator,
     existing = np.sort(edge_keys(src[~remove], dst[~remove], limit.size))
     u, v = random_absent_pairs(limit, source_ok, existing, count, rng)
     node_index = net.node_index.cpu().numpy()
-    fan_in = np.full(v.size, net.in_features) if isinstance(net, SparseLinear) else \
-        np.bincount(dst, minlength=limit.size)[v] + 1
+    fan_in = limit[v]  # every source a new edge could come from: a layer's in_features
     return net.rewire_(remove=remove, add_source=node_index[u], add_target=node_index[v],
                        add_weight=values(fan_in), optimizer=optimizer)
