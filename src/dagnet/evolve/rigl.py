@@ -64,15 +64,12 @@ def top_gradient_pairs(H: torch.Tensor, G: torch.Tensor, limit: np.ndarray, sour
             r = np.searchsorted(block, ex_dst[a:b])
             inside = (r < block.size) & (block[np.minimum(r, block.size - 1)] == ex_dst[a:b]) & (ex_src[a:b] < width)
             score[torch.from_numpy(r[inside]), torch.from_numpy(ex_src[a:b][inside])] = -1.0
-        flat = score.reshape(-1).cpu()
-        k = min(count, flat.numel())
-        top = torch.topk(flat, k, sorted=False)
-        keep = top.values >= 0
-        idx = top.indices[keep]
+        flat = score.reshape(-1).cpu().numpy()
+        idx = _largest(flat, min(count, flat.size), lambda i: (i % width) * m + block[i // width])
         u = idx % width
-        v = torch.from_numpy(block)[idx // width]
-        best_score = torch.cat([best_score, top.values[keep]])
-        best_key = torch.cat([best_key, u * m + v])
+        v = block[idx // width]
+        best_score = torch.cat([best_score, torch.from_numpy(flat[idx])])
+        best_key = torch.cat([best_key, torch.from_numpy(u * m + v)])
         if best_score.numel() > count:
             # Largest scores first; among equal scores, the lower key.
             order = np.lexsort((best_key.numpy(), -best_score.numpy()))[:count]
@@ -80,6 +77,21 @@ def top_gradient_pairs(H: torch.Tensor, G: torch.Tensor, limit: np.ndarray, sour
         start = stop
     keys = np.sort(best_key.numpy())
     return np.divmod(keys, m)
+
+
+def _largest(values: np.ndarray, k: int, key) -> np.ndarray:
+    """Indices of the ``k`` largest non-negative values, ties to the lower ``key(index)``, in linear time."""
+    if k <= 0 or values.size == 0:
+        return np.zeros(0, dtype=np.int64)
+    kth = np.partition(values, values.size - k)[values.size - k]
+    if kth < 0:  # fewer than k allowed pairs: all of them
+        return np.flatnonzero(values >= 0)
+    above = np.flatnonzero(values > kth)
+    ties = np.flatnonzero(values == kth)
+    need = k - above.size
+    if ties.size > need:
+        ties = ties[np.argsort(key(ties), kind="stable")[:need]]
+    return np.concatenate([above, ties])
 
 
 class RigL(EvolutionRule):
