@@ -318,3 +318,25 @@ def test_parameters_grow_linearly_with_width():
     for small, big in ((500, 1000), (1000, 2000), (2000, 4000)):
         for i in range(2):
             assert 1.9 < counts[big][i] / counts[small][i] < 2.1, (small, big, counts)
+
+
+def test_save_and_load_keep_the_class(tmp_path):
+    import dagnet
+
+    layer = SparseLinear(30, 20, density=0.2, seed=3)
+    dagnet.save(layer, tmp_path / "layer.pt")
+    back = dagnet.load(tmp_path / "layer.pt")
+    assert type(back) is SparseLinear and back.num_edges == layer.num_edges
+    x = torch.randn(4, 30)
+    assert torch.equal(back(x), layer(x))
+    assert np.array_equal(back.growth_space()[0], layer.growth_space()[0])
+
+
+def test_save_refuses_a_weight_modifier(tmp_path):
+    import dagnet
+    from dagnet.evolve import DropConnect
+
+    layer = SparseLinear(10, 5, density=0.5, seed=0)
+    DropConnect(0.2, seed=0).attach(layer)
+    with pytest.raises(ValueError, match="weight modifier \\(DropConnectMask"):
+        dagnet.save(layer, tmp_path / "layer.pt")

@@ -82,6 +82,10 @@ def save(net: DAGNetwork, path: str | os.PathLike) -> None:
     """
     if not isinstance(net, DAGNetwork):
         raise TypeError(f"dagnet.save expects a DAGNetwork, got {type(net).__name__}.")
+    if net.weight_modifier is not None:
+        raise ValueError(f"The network has a weight modifier ({type(net.weight_modifier).__name__}, from "
+                         "dagnet.evolve); save the model's state_dict() instead, or remove it first "
+                         "(net.weight_modifier = None).")
     wiring = net.to_wiring()
     labels = [_label(x, "node") for x in wiring.labels]
     specs = net._node_activation
@@ -108,6 +112,7 @@ def save(net: DAGNetwork, path: str | os.PathLike) -> None:
         "inputs": [_label(x, "input") for x in net.inputs],
         "outputs": [_label(x, "output") for x in net.outputs],
         "config": config,
+        "class": type(net).__name__,
         "seed": net.seed,
         "dtype": str(net.weight.dtype).replace("torch.", ""),
         "state_dict": {k: v.detach().cpu() for k, v in net.state_dict().items()},
@@ -159,6 +164,11 @@ def load(path: str | os.PathLike, map_location: str | torch.device | None = None
         warnings.simplefilter("ignore", DeadNodeWarning)
         net = DAGNetwork(wiring, inputs=payload["inputs"], outputs=payload["outputs"],
                          seed=payload["seed"], dtype=getattr(torch, payload["dtype"]), **config)
+    if payload.get("class") == "SparseLinear":  # same state; the class fixes where edges may grow
+        from .nn.sparse_linear import SparseLinear
+
+        net.__class__ = SparseLinear
+        net.requested_density = net.density
     net.load_state_dict(payload["state_dict"])
     if map_location is not None:
         net.to(map_location)
