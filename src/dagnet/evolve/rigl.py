@@ -43,6 +43,8 @@ def top_gradient_pairs(H: torch.Tensor, G: torch.Tensor, limit: np.ndarray, sour
     if count <= 0 or rows.size == 0:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
     ok = torch.from_numpy(source_ok).to(H.device)
+    ok_prefix = np.cumsum(source_ok) == np.arange(1, m + 1)  # all sources below are allowed
+    floor = -1.0  # the count-th best score so far: lower scores cannot enter
     ex_src, ex_dst = np.divmod(existing, m)
     order = np.argsort(ex_dst, kind="stable")
     ex_src, ex_dst = ex_src[order], ex_dst[order]
@@ -54,26 +56,30 @@ def top_gradient_pairs(H: torch.Tensor, G: torch.Tensor, limit: np.ndarray, sour
             width = max(width, int(limit[rows[stop]]))
             stop += 1
         block = rows[start:stop]
-        score = (G[torch.from_numpy(block).to(G.device)] @ H[:width].T).abs().double()
-        cols = torch.arange(width, device=score.device)
-        lim = torch.from_numpy(limit[block]).to(score.device)
-        allowed = (cols[None, :] < lim[:, None]) & ok[None, :width]
-        score = torch.where(allowed, score, torch.full_like(score, -1.0))
+        score = (G[torch.from_numpy(block).to(G.device)] @ H[:width].T).abs_()
+        if limit[block].min() < width or not ok_prefix[width - 1]:
+            cols = torch.arange(width, device=score.device)
+            lim = torch.from_numpy(limit[block]).to(score.device)
+            allowed = (cols[None, :] < lim[:, None]) & ok[None, :width]
+            score.masked_fill_(~allowed, -1.0)
         a, b = np.searchsorted(ex_dst, [block[0], block[-1] + 1])
         if b > a:  # existing edges into this block
             r = np.searchsorted(block, ex_dst[a:b])
             inside = (r < block.size) & (block[np.minimum(r, block.size - 1)] == ex_dst[a:b]) & (ex_src[a:b] < width)
             score[torch.from_numpy(r[inside]), torch.from_numpy(ex_src[a:b][inside])] = -1.0
         flat = score.reshape(-1).cpu().numpy()
-        idx = _largest(flat, min(count, flat.size), lambda i: (i % width) * m + block[i // width])
+        cand = np.flatnonzero(flat >= floor) if floor > 0 else np.arange(flat.size)
+        pick = _largest(flat[cand], min(count, cand.size), lambda i: (cand[i] % width) * m + block[cand[i] // width])
+        idx = cand[pick]
         u = idx % width
         v = block[idx // width]
-        best_score = torch.cat([best_score, torch.from_numpy(flat[idx])])
+        best_score = torch.cat([best_score, torch.from_numpy(flat[idx].astype(np.float64))])
         best_key = torch.cat([best_key, torch.from_numpy(u * m + v)])
-        if best_score.numel() > count:
+        if best_score.numel() >= count:
             # Largest scores first; among equal scores, the lower key.
             order = np.lexsort((best_key.numpy(), -best_score.numpy()))[:count]
             best_score, best_key = best_score[order], best_key[order]
+            floor = float(best_score[-1])
         start = stop
     keys = np.sort(best_key.numpy())
     return np.divmod(keys, m)
