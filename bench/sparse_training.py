@@ -14,6 +14,7 @@ Sub-commands, each printing a markdown section (every random choice from an expl
   with power-law fits (plot written to ``--plot``), and which inputs evolution connects.
 * ``memory``: parameters and peak RSS of one training step for three widths (each width in
   a fresh process).
+* ``scale``: seconds of a training step, a SET update and a RigL update on a wide SET-MLP.
 
 Usage::
 
@@ -22,6 +23,7 @@ Usage::
     python bench/sparse_training.py density --epochs 100
     python bench/sparse_training.py degrees --epochs 500 --plot bench/set_in_degrees.png
     python bench/sparse_training.py memory --widths 4000 8000 16000
+    python bench/sparse_training.py scale --width 20000
 """
 
 from __future__ import annotations
@@ -227,6 +229,43 @@ def cmd_memory(args) -> None:
               f"{1000 * r['peak_mib'] / w:.2f} | {dense:.0f} |", flush=True)
 
 
+def cmd_scale(args) -> None:
+    """Seconds of a training step and of one SET and one RigL update on a wide SET-MLP."""
+    from dagnet.evolve import RigL
+
+    w = args.width
+    mlp = sparse_mlp([w, w, w, 10], epsilon=20, seed=0)
+    edges = sum(m.num_edges for m in mlp if hasattr(m, "num_edges"))
+    opt = torch.optim.SGD(mlp.parameters(), lr=0.01, momentum=0.9)
+    x = torch.randn(128, w, generator=torch.Generator().manual_seed(0))
+    y = torch.zeros(128, dtype=torch.long)
+    rigl = RigL(update_every=1, seed=0)
+    rigl.attach(mlp)
+
+    def train_step():
+        opt.zero_grad()
+        nn.functional.cross_entropy(mlp(x), y).backward()
+        opt.step()
+
+    train_step()
+    t = {}
+    start = time.perf_counter()
+    train_step()
+    t["training step (batch 128)"] = time.perf_counter() - start
+    start = time.perf_counter()
+    SET(seed=0).step(mlp, opt)
+    t["SET update"] = time.perf_counter() - start
+    train_step()
+    start = time.perf_counter()
+    rigl.step(mlp, opt)
+    t["RigL update (dense gradient in blocks)"] = time.perf_counter() - start
+    print(f"### Rules at scale: SET-MLP {w}-{w}-{w}-10, epsilon 20, {edges:,} connections, 1 thread\n")
+    print("| what | seconds |")
+    print("|---|---|")
+    for k, v in t.items():
+        print(f"| {k} | {v:.2f} |")
+
+
 def main(argv=None) -> None:
     if argv is None and len(sys.argv) > 1 and sys.argv[1] == "_memory":
         print(json.dumps(_memory_child(*map(int, sys.argv[2:5]))))
@@ -262,6 +301,9 @@ def main(argv=None) -> None:
     mem.add_argument("--layers", type=int, default=3)
     mem.add_argument("--batch", type=int, default=128)
     mem.set_defaults(func=cmd_memory)
+    sc = sub.add_parser("scale")
+    sc.add_argument("--width", type=int, default=20000)
+    sc.set_defaults(func=cmd_scale)
     args = p.parse_args(argv)
     args.func(args)
 
