@@ -217,7 +217,11 @@ class DAGNetwork(nn.Module):
         for _, _, key in plan.groups:
             if isinstance(key, nn.Module) and all(key is not m for m in modules):
                 modules.append(key)
-        self.activation_modules = nn.ModuleList(modules)
+        if modules:  # parameters of module activations train with the network
+            self.activation_modules = nn.ModuleList(modules)
+        else:  # nothing to register (and nothing to print)
+            self._modules.pop("activation_modules", None)
+            self.__dict__["activation_modules"] = ()
         self._runtime: Runtime | None = None
         self._activity = None
 
