@@ -145,7 +145,7 @@ class Counter:
 
     def step(self, model, optimizer=None):
         self.steps += 1
-        return {"calls": 1}
+        return {"removed": 1, "edges": 100 - self.steps}
 
 
 def test_step_schedules_run_inside_epochs(small):
@@ -153,7 +153,8 @@ def test_step_schedules_run_inside_epochs(small):
     result = fit(sparse_mlp([64, 10], epsilon=2, seed=0), small, epochs=2, batch_size=50,
                  rules=[(rule, every_steps(4))], progress=False)
     assert rule.steps == 12 // 4  # 6 batches per epoch, 12 steps
-    assert [r["Counter.calls"] for r in result.metrics] == [1, 2]  # steps 4 | 8, 12: summed per epoch
+    assert [r["Counter.removed"] for r in result.metrics] == [1, 2]  # steps 4 | 8, 12: changes add up
+    assert [r["Counter.edges"] for r in result.metrics] == [99, 97]  # totals: the latest
     with pytest.raises(ValueError, match="every_steps must be an int >= 1"):
         every_steps(0)
 
@@ -195,3 +196,25 @@ def test_seeded_dropout():
     assert torch.autograd.gradcheck(same_mask, (z,))
     with pytest.raises(ValueError, match="'p' parameter of Dropout must be a float in \\[0, 1\\)"):
         Dropout(1.0)
+
+
+class Penalised:
+    def __init__(self):
+        self.calls = 0
+
+    def step(self, model, optimizer=None):
+        return {}
+
+    def penalty(self, model):
+        self.calls += 1
+        return 0.0 * sum(p.sum() for p in model.parameters())
+
+
+def test_rule_penalties_join_the_loss_and_missing_parameters_are_reported(small):
+    rule = Penalised()
+    fit(sparse_mlp([64, 10], epsilon=2, seed=0), small, epochs=1, batch_size=100, rules=[rule], progress=False)
+    assert rule.calls == 3  # once per batch
+    mlp = sparse_mlp([64, 10], epsilon=2, seed=0)
+    opt = torch.optim.SGD([mlp[0].weight], lr=0.1)  # the bias is left out
+    with pytest.warns(UserWarning, match="does not hold 1 trainable parameter"):
+        fit(mlp, small, optimizer=opt, epochs=1, batch_size=100, progress=False)

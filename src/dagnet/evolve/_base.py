@@ -56,8 +56,9 @@ def random_absent_pairs(limit: np.ndarray, source_ok: np.ndarray, existing: np.n
     :meth:`dagnet.DAGNetwork.growth_space`); absent: not in ``existing`` (sorted
     keys from :func:`edge_keys`). Fewer pairs come back when fewer are free.
     Targets are drawn in proportion to ``limit``, sources uniformly below it,
-    and pairs that are not allowed, present or repeated are drawn again: the
-    cost is linear in ``count`` unless the space is nearly full.
+    and pairs that are not allowed, present or repeated are drawn again;
+    when more than half of the free pairs are wanted they are listed and
+    chosen from instead. Either way the cost is linear in the edges.
 
     Examples
     --------
@@ -71,7 +72,8 @@ def random_absent_pairs(limit: np.ndarray, source_ok: np.ndarray, existing: np.n
     count = max(0, min(int(count), free))
     if count == 0:
         return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    if count > free // 2 and free <= 1 << 22:  # nearly full: list the free pairs and choose
+    # Nearly full (then the allowed pairs number less than 3x the edges): list the free ones and choose.
+    if count > free // 2:
         v_all = np.repeat(np.arange(m), limit)
         u_all = np.arange(v_all.size) - np.repeat(np.cumsum(limit) - limit, limit)
         keep = source_ok[u_all]
@@ -83,7 +85,9 @@ def random_absent_pairs(limit: np.ndarray, source_ok: np.ndarray, existing: np.n
     cum = np.cumsum(limit.astype(np.float64))
     chosen = np.zeros(0, dtype=np.int64)
     while chosen.size < count:
-        k = int((count - chosen.size) * 1.3) + 16
+        # Enough draws for what is missing, at the share of draws that land on a free pair.
+        need = count - chosen.size
+        k = int(min(need * cum[-1] / max(free - chosen.size, 1) * 1.2, 1 << 24)) + 16
         v = np.minimum(np.searchsorted(cum, rng.random(k) * cum[-1], side="right"), m - 1)
         u = np.minimum((rng.random(k) * limit[v]).astype(np.int64), np.maximum(limit[v] - 1, 0))
         good = source_ok[u] & (u < limit[v])

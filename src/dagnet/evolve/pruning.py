@@ -141,8 +141,9 @@ class IterativeMagnitudePruning(EvolutionRule):
     record is saved in checkpoints, so a resumed run rewinds to the same
     values.
 
-    Weights are recorded by their edge's endpoints (source and target node),
-    biases by their node, so the record follows the network through any
+    Weights are recorded by their edge's endpoints (source and target node,
+    and the branch of a multi-branch target), biases by their node, so the
+    record follows the network through any
     rewiring. A surviving edge that did not exist when the values were
     recorded (grown later by another rule) keeps its current value.
 
@@ -230,10 +231,9 @@ class IterativeMagnitudePruning(EvolutionRule):
 
 
 def _snapshot(net: DAGNetwork) -> dict:
-    """The values of ``net``: weights keyed by ``source * num_nodes + target``, biases by node id."""
-    src, dst = net.edge_endpoints()
-    keys = src.astype(np.int64) * net.num_nodes + dst
-    order = np.argsort(keys)
+    """The values of ``net``: weights keyed by (source, target node or branch unit), biases by that id."""
+    keys = _edge_key(net)
+    order = np.argsort(keys, kind="stable")
     out = {"num_nodes": net.num_nodes,
            "edge_keys": torch.from_numpy(keys[order]),
            "weight": net.weight.detach().cpu()[torch.from_numpy(order)].clone(),
@@ -244,6 +244,12 @@ def _snapshot(net: DAGNetwork) -> dict:
         out["bias_keys"] = ids[order_b].clone()
         out["bias"] = net.bias.detach().cpu()[order_b].clone()
     return out
+
+
+def _edge_key(net: DAGNetwork) -> np.ndarray:
+    """One key per weight: its source and the id it feeds (a branch unit of a multi-branch node has its own)."""
+    src, dst_ext = net._edge_ids()
+    return src.astype(np.int64) * (net.num_nodes + net._unit_owner.size) + dst_ext
 
 
 def _lookup(saved_keys: torch.Tensor, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -262,8 +268,7 @@ def _rewind(net: DAGNetwork, snap: dict, optimizer) -> int:
     if snap["num_nodes"] != net.num_nodes:
         raise RuntimeError(f"The recorded values are of a network with {snap['num_nodes']} nodes; this one has "
                            f"{net.num_nodes}.")
-    src, dst = net.edge_endpoints()
-    pos, at = _lookup(snap["edge_keys"], src.astype(np.int64) * net.num_nodes + dst)
+    pos, at = _lookup(snap["edge_keys"], _edge_key(net))
     w = net.weight
     w[torch.from_numpy(pos).to(w.device)] = snap["weight"][torch.from_numpy(at)].to(w.device, w.dtype)
     if net.bias is not None and snap["bias"] is not None:

@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import copy
 import functools
+import inspect
 import os
 import sys
 from pathlib import Path
@@ -190,8 +191,8 @@ def build_rules(cfg: dict) -> list:
     Each table names a rule of :mod:`dagnet.evolve` (``rule = "SET"``) and its
     arguments; ``every_steps = n``, or ``every_epochs = n`` (after epochs
     ``start, start + n, ...``; ``start`` defaults to ``n``), overrides the
-    rule's default schedule. The rule's seed defaults to the
-    run's.
+    rule's default schedule. A rule that takes a seed gets the run's unless
+    the table gives one.
 
     Examples
     --------
@@ -211,8 +212,9 @@ def build_rules(cfg: dict) -> list:
                            and issubclass(getattr(evolve, k), evolve.EvolutionRule) and k != "EvolutionRule")
             raise ValueError(f"evolve[{i}].rule must be one of {known}, got {name!r}.")
         steps, epochs = table.pop("every_steps", None), table.pop("every_epochs", None)
-        start = table.pop("start", epochs)
-        table.setdefault("seed", cfg["seed"])
+        start = table.pop("start", epochs) if epochs is not None else None
+        if "seed" in inspect.signature(cls).parameters:
+            table.setdefault("seed", cfg["seed"])
         try:
             rule = cls(**table)
         except TypeError as err:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Iterable, Sequence
@@ -24,6 +25,7 @@ from .records import atomic_write, load_checkpoint, plot_training, save_checkpoi
 __all__ = ["fit", "evaluate", "FitResult", "ScheduledRule", "every_epoch_but_last", "every_epochs", "every_steps"]
 
 _LOSSES = {"cross_entropy": nn.functional.cross_entropy}
+_SUMMED = ("removed", "added", "grown", "shrunk")
 CHECKPOINT = "checkpoint.pt"
 
 
@@ -249,8 +251,10 @@ class FitResult:
 def _run_rules(schedule: Sequence[ScheduledRule], which: Sequence[bool], model, optimizer, row: dict) -> None:
     """Step the rules flagged in ``which``, in order, and add what they return to ``row``.
 
-    Nested dicts (per module) become dotted keys; numbers returned by rules
-    that run several times in one epoch (per-step schedules) are summed.
+    Nested dicts (per module) become dotted keys. For rules that run several
+    times in one epoch (per-step schedules), counts of changes (``removed``,
+    ``added``, ``grown``, ``shrunk``) are summed over the epoch and other
+    values are the latest.
     """
     for r, go in zip(schedule, which):
         if not go:
@@ -266,8 +270,9 @@ def _run_rules(schedule: Sequence[ScheduledRule], which: Sequence[bool], model, 
         for key, value in _flatten(changes, r.name):
             value = to_record(value)
             before = row.get(key)
-            if _per_step(r.when) and isinstance(before, (int, float)) and isinstance(value, (int, float)):
-                value = before + value
+            if _per_step(r.when) and key.rsplit(".", 1)[-1] in _SUMMED and isinstance(before, (int, float)) \
+                    and isinstance(value, (int, float)):
+                value = before + value  # changes add up over the epoch; other values are the latest
             row[key] = value
 
 
@@ -319,8 +324,10 @@ def fit(
         Total epochs, counting those of a resumed run.
     batch_size : int >= 1, default 64
     rules : sequence
-        Evolution rules: objects with ``step(model, optimizer=None) -> dict``,
-        or ``(rule, when)`` pairs with ``when(epoch) -> bool`` (1-based epoch
+        Evolution rules: objects with ``step(model, optimizer=None) -> dict``
+        (and optionally ``attach(model)``, run before the optimizer is made,
+        and ``penalty(model)``, added to every batch's loss), or
+        ``(rule, when)`` pairs with ``when(epoch) -> bool`` (1-based epoch
         just finished). Default schedule: :class:`every_epoch_but_last`. What
         ``step`` returns is recorded as ``"<name>.<key>"`` in that epoch's row
         (``name``: the rule's ``name`` attribute, else its class name).
@@ -398,6 +405,13 @@ def fit(
         if callable(getattr(r.rule, "attach", None)):
             r.rule.attach(model)
     opt = _optimizer(optimizer, model)
+    penalties = [r.rule.penalty for r in schedule if callable(getattr(r.rule, "penalty", None))]
+    trained = {id(p) for group in opt.param_groups for p in group["params"]}
+    missed = [name for name, p in model.named_parameters() if p.requires_grad and id(p) not in trained]
+    if missed:
+        warnings.warn(f"The optimizer does not hold {len(missed)} trainable parameter(s) of the model, e.g. "
+                      f"{missed[0]!r} (a rule's attach() may have added them after the optimizer was made: pass "
+                      "a factory such as functools.partial(torch.optim.SGD, lr=0.1) instead).", stacklevel=2)
     degree_epochs = sorted({check_int(e, "degree_epochs", "fit", low=0) for e in degree_epochs})
     degrees: dict = {}
     seed = resolve_seed(seed)
@@ -444,6 +458,8 @@ def fit(
             opt.zero_grad(set_to_none=True)
             output = model(xb)
             batch_loss = loss_fn(output, yb)
+            for penalty in penalties:  # e.g. learned masks' cost of active connections
+                batch_loss = batch_loss + penalty(model)
             batch_loss.backward()
             opt.step()
             step += 1
