@@ -386,3 +386,19 @@ def test_neuron_pruning_validates_its_arguments():
         NeuronPruning(percentile=120)
     with pytest.raises(ValueError, match="The 'every' parameter of NeuronPruning must be an int >= 1"):
         NeuronPruning(every=0)
+
+
+def test_rewinding_keeps_apart_two_branches_fed_by_one_source():
+    from dagnet import Wiring
+
+    w = Wiring(5, np.array([0, 0, 1, 2, 3, 0]), np.array([2, 2, 2, 3, 4, 4]), branch=np.array([0, 1, 1, 0, 0, 0]),
+               weight=np.array([1.0, 2.0, 3.0, 4.0, 5.0, 0.01]), combine=[None, None, "max", None, None])
+    net = DAGNetwork(w, seed=0)
+    before = net.weight.detach().clone()
+    rule = IterativeMagnitudePruning(amount=0.2)
+    rule.attach(net)
+    with torch.no_grad():
+        net.weight.mul_(10)
+    rule.step(net)
+    # The 0.01 edge is pruned; every survivor, both edges 0 -> 2 included, is back at its own start.
+    assert sorted(net.weight.tolist()) == sorted(v for v in before.tolist() if v != 0.01)

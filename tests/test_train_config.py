@@ -218,3 +218,13 @@ def test_rule_penalties_join_the_loss_and_missing_parameters_are_reported(small)
     opt = torch.optim.SGD([mlp[0].weight], lr=0.1)  # the bias is left out
     with pytest.warns(UserWarning, match="does not hold 1 trainable parameter"):
         fit(mlp, small, optimizer=opt, epochs=1, batch_size=100, progress=False)
+
+
+def test_every_exported_rule_builds_from_a_config():
+    import dagnet.evolve as evolve
+
+    names = [n for n in evolve.__all__ if isinstance(getattr(evolve, n), type)
+             and issubclass(getattr(evolve, n), evolve.EvolutionRule) and n != "EvolutionRule"]
+    assert len(names) >= 8
+    rules = build_rules(load_config({"evolve": [{"rule": n} for n in names]}))
+    assert [type(r).__name__ for r in rules] == names
