@@ -35,6 +35,7 @@ from torch import nn
 from ..activations.functional import isotropic_tanh
 from ..seeding import resolve_seed, torch_generator
 from ._common import check_bool, check_last_dim, child_seeds, uniform_
+from .resize import set_data_
 
 __all__ = ["IsotropicMLP", "check_isotropic", "Diagonalised", "Grown", "Shrunk", "Sparsified"]
 
@@ -196,14 +197,6 @@ def _embed_diagonal(d: torch.Tensor, shape: tuple) -> torch.Tensor:
     out = torch.zeros(shape, dtype=d.dtype, device=d.device)
     out.diagonal().copy_(d)
     return out
-
-
-def _set_data(p: nn.Parameter, value: torch.Tensor) -> None:
-    """Give ``p`` new data (possibly of another shape), keeping the Parameter object."""
-    # A graph still referenced (e.g. the last loss) keeps the parameter's gradient accumulator, which
-    # remembers the old shape; torch drops it when the dtype changes, so change the dtype twice.
-    p.data = p.data.new_empty(0, dtype=torch.float16 if p.dtype != torch.float16 else torch.float32)
-    p.data = value
 
 
 def _pad_rows(n: int, extra: int) -> torch.Tensor:
@@ -550,7 +543,7 @@ class IsotropicMLP(nn.Module):
                 value = state_dict.get(prefix + name)
                 if p is not None and isinstance(value, torch.Tensor) and value.shape != p.shape \
                         and (name.startswith("weight") or name.startswith("bias")):
-                    _set_data(p, torch.empty(value.shape, device=p.device, dtype=p.dtype))
+                    set_data_(p, torch.empty(value.shape, device=p.device, dtype=p.dtype))
                     p.grad = None
             for k in range(2, len(self._sizes)):
                 value = state_dict.get(f"{prefix}length_weight{k}")
@@ -620,7 +613,7 @@ class IsotropicMLP(nn.Module):
             p = self._parameters[e.name]
             old_shape = p.shape
             grad = None if p.grad is None else e(p.grad).to(p.grad.device, p.grad.dtype)
-            _set_data(p, new[e.name])
+            set_data_(p, new[e.name])
             p.grad = grad
             state = optimizer.state.get(p) if optimizer is not None else None
             for key, value in list((state or {}).items()):

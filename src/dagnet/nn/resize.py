@@ -12,7 +12,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-__all__ = ["remap_rows", "remap_parameter_"]
+__all__ = ["remap_rows", "remap_parameter_", "set_data_"]
 
 
 def remap_rows(tensor: torch.Tensor, index: torch.Tensor, fill: float | torch.Tensor = 0.0) -> torch.Tensor:
@@ -36,6 +36,24 @@ def remap_rows(tensor: torch.Tensor, index: torch.Tensor, fill: float | torch.Te
     return out
 
 
+def set_data_(param: nn.Parameter, value: torch.Tensor) -> None:
+    """Give ``param`` new data, possibly of another shape, keeping the ``Parameter`` object.
+
+    A live autograd graph (e.g. the last loss, still referenced) keeps the
+    parameter's gradient accumulator, which remembers the old shape; torch
+    drops it only when the dtype changes, so the dtype is changed twice.
+
+    Examples
+    --------
+    >>> p = nn.Parameter(torch.zeros(2))
+    >>> set_data_(p, torch.ones(3)); p.shape
+    torch.Size([3])
+    """
+    with torch.no_grad():
+        param.data = value.new_empty(0, dtype=torch.float16 if value.dtype != torch.float16 else torch.float32)
+        param.data = value
+
+
 def remap_parameter_(param: nn.Parameter, index: torch.Tensor, fill: float | torch.Tensor = 0.0,
                      optimizer: torch.optim.Optimizer | None = None) -> None:
     """Remap a parameter's rows in place: row ``i`` becomes old row ``index[i]`` (``fill`` where ``index[i] < 0``).
@@ -55,13 +73,7 @@ def remap_parameter_(param: nn.Parameter, index: torch.Tensor, fill: float | tor
     (torch.Size([2]), [1.0, 0.0])
     """
     old_shape = param.shape
-    new = remap_rows(param.data, index, fill)
-    with torch.no_grad():
-        # A live autograd graph (e.g. the last loss, still referenced) keeps the
-        # parameter's gradient accumulator, which remembers the old shape;
-        # torch drops it only when the dtype changes, so change it twice.
-        param.data = new.new_empty(0, dtype=torch.float16 if new.dtype != torch.float16 else torch.float32)
-        param.data = new
+    set_data_(param, remap_rows(param.data, index, fill))
     if param.grad is not None:
         param.grad = remap_rows(param.grad, index, 0.0)
     if optimizer is not None and param in optimizer.state:
