@@ -126,7 +126,7 @@ def test_dendritic_tree_validation():
                        match=r"The 'depth' parameter of DendriticTree must be an int >= 1\. Got 0"):
         DendriticTree(2, 2, 0)
     with pytest.raises(ValueError, match=r"The 'dropout' parameter of DendriticTree must be a float "
-                                         r"in the range \[0.0, 1.0\)"):
+                                         r"in \[0, 1\)\. Got 1\.0"):
         DendriticTree(2, 2, 1, dropout=1.0)
     with pytest.raises(InputShapeError, match=r"expected input of shape \(\*, 8\)"):
         DendriticTree(2, 2, 2)(torch.zeros(3, 7))

@@ -7,9 +7,10 @@ scikit-learn. (The graph generators keep their own range-style template in
 
 from __future__ import annotations
 
+import math
 import numbers
 
-__all__ = ["check_int", "check_bool"]
+__all__ = ["check_int", "check_float", "check_bool"]
 
 
 def check_int(value, name: str, owner: str, low: int = 1, high: int | None = None,
@@ -32,6 +33,25 @@ def check_int(value, name: str, owner: str, low: int = 1, high: int | None = Non
             rule = f"an int in [{low}, {high_name}] ({high_name} is {high})"
         raise ValueError(f"The '{name}' parameter of {owner} must be {rule}. Got {value!r} instead.")
     return int(value)
+
+
+def check_float(value, name: str, owner: str, low: float, high: float, low_open: bool = False,
+                high_open: bool = False) -> float:
+    """Return ``value`` as a float if it is a finite number in ``[low, high]``, else raise a ValueError.
+
+    ``low_open``/``high_open`` exclude the bounds.
+
+    Examples
+    --------
+    >>> check_float(0.5, "p", "Dropout", 0, 1, high_open=True)
+    0.5
+    """
+    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+    ok = ok and (low < value if low_open else low <= value) and (value < high if high_open else value <= high)
+    if not ok:
+        span = f"{'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+        raise ValueError(f"The '{name}' parameter of {owner} must be a float in {span}. Got {value!r} instead.")
+    return float(value)
 
 
 def check_bool(value, name: str, owner: str) -> bool:

@@ -9,7 +9,7 @@ from torch import nn
 from ..nn.dag_network import DAGNetwork
 from ..seeding import numpy_rng, resolve_seed
 
-__all__ = ["EvolutionRule", "sparse_modules", "random_absent_pairs", "free_pairs", "edge_keys", "check_fraction"]
+__all__ = ["EvolutionRule", "sparse_modules", "random_absent_pairs", "free_pairs", "edge_keys"]
 
 
 def sparse_modules(model: nn.Module) -> list[tuple[str, DAGNetwork]]:
@@ -32,15 +32,6 @@ def sparse_modules(model: nn.Module) -> list[tuple[str, DAGNetwork]]:
     if not found:
         raise TypeError(f"{type(model).__name__} holds no DAGNetwork or SparseLinear for a rule to act on.")
     return found
-
-
-def check_fraction(value, name: str, owner: str, low_open: bool = False) -> float:
-    """Return ``value`` as a float in [0, 1] (``(0, 1]`` with ``low_open``), else raise a ValueError."""
-    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and 0 <= value <= 1
-    if not ok or (low_open and value == 0):
-        span = "(0, 1]" if low_open else "[0, 1]"
-        raise ValueError(f"The '{name}' parameter of {owner} must be a float in {span}. Got {value!r} instead.")
-    return float(value)
 
 
 def edge_keys(src: np.ndarray, dst: np.ndarray, m: int) -> np.ndarray:

@@ -7,15 +7,10 @@ from torch import nn
 
 from ..nn.dag_network import DAGNetwork
 from ..seeding import resolve_seed, torch_generator
+from .._checks import check_float
 from ._base import EvolutionRule, sparse_modules
 
 __all__ = ["DropConnect", "DropConnectMask"]
-
-
-def _check_p(p, owner: str) -> float:
-    if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 <= p < 1:
-        raise ValueError(f"The 'p' parameter of {owner} must be a float in [0, 1). Got {p!r} instead.")
-    return float(p)
 
 
 class DropConnectMask(nn.Module):
@@ -48,7 +43,7 @@ class DropConnectMask(nn.Module):
 
     def __init__(self, p: float = 0.5, seed: int | None = None):
         super().__init__()
-        self.p = _check_p(p, "DropConnectMask")
+        self.p = check_float(p, "p", "DropConnectMask", 0, 1, high_open=True)
         self.seed = resolve_seed(seed)
         self.generator = torch_generator(self.seed)
 
@@ -108,7 +103,7 @@ class DropConnect(EvolutionRule):
 
     def __init__(self, p: float = 0.5, seed: int | None = None):
         super().__init__(seed)
-        self.p = _check_p(p, "DropConnect")
+        self.p = check_float(p, "p", "DropConnect", 0, 1, high_open=True)
 
     def _params(self) -> dict:
         return {"p": self.p, "seed": self.seed}

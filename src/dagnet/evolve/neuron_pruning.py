@@ -6,7 +6,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .._checks import check_bool, check_int
+from .._checks import check_bool, check_float, check_int
 from ..nn.dag_network import DAGNetwork
 from ..nn.sparse_linear import SparseLinear
 from ..train.loop import every_epochs
@@ -84,11 +84,7 @@ class NeuronPruning(EvolutionRule):
 
     def __init__(self, percentile: float = 20, start: int = 200, every: int = 10, skip_last: bool = True):
         super().__init__(0)  # deterministic: the generator is never drawn from
-        ok = isinstance(percentile, (int, float)) and not isinstance(percentile, bool) and 0 <= percentile <= 100
-        if not ok:
-            raise ValueError(f"The 'percentile' parameter of NeuronPruning must be a float in [0, 100]. "
-                             f"Got {percentile!r} instead.")
-        self.percentile = float(percentile)
+        self.percentile = check_float(percentile, "percentile", "NeuronPruning", 0, 100)
         self.start = check_int(start, "start", "NeuronPruning", low=0)
         self.every = check_int(every, "every", "NeuronPruning")
         self.skip_last = check_bool(skip_last, "skip_last", "NeuronPruning")

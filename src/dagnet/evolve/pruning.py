@@ -9,7 +9,8 @@ import torch
 from torch import nn
 
 from ..nn.dag_network import DAGNetwork
-from ._base import EvolutionRule, check_fraction, sparse_modules
+from .._checks import check_float
+from ._base import EvolutionRule, sparse_modules
 
 __all__ = ["MagnitudePruning", "IterativeMagnitudePruning", "magnitude_removal"]
 
@@ -109,7 +110,7 @@ class MagnitudePruning(EvolutionRule):
 
     def __init__(self, amount: float = 0.2, scope: str = "layer"):
         super().__init__(0)  # deterministic: the generator is never drawn from
-        self.amount = check_fraction(amount, "amount", "MagnitudePruning")
+        self.amount = check_float(amount, "amount", "MagnitudePruning", 0, 1)
         self.scope = _check_scope(scope, "MagnitudePruning")
 
     def _params(self) -> dict:
@@ -178,7 +179,7 @@ class IterativeMagnitudePruning(EvolutionRule):
 
     def __init__(self, amount: float = 0.2, scope: str = "layer", rewind: str = "init"):
         super().__init__(0)  # deterministic: the generator is never drawn from
-        self.amount = check_fraction(amount, "amount", "IterativeMagnitudePruning")
+        self.amount = check_float(amount, "amount", "IterativeMagnitudePruning", 0, 1)
         self.scope = _check_scope(scope, "IterativeMagnitudePruning")
         if rewind not in REWINDS:
             raise ValueError(f"The 'rewind' parameter of IterativeMagnitudePruning must be one of {REWINDS}. "

@@ -8,7 +8,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from ._base import EvolutionRule, check_fraction, edge_keys, sparse_modules
+from .._checks import check_float
+from ._base import EvolutionRule, edge_keys, sparse_modules
 from .set import smallest
 
 __all__ = ["RigL", "top_gradient_pairs"]
@@ -143,7 +144,7 @@ class RigL(EvolutionRule):
     def __init__(self, drop_fraction: float = 0.3, update_every: int = 100, anneal: str = "cosine",
                  stop_step: int | None = None, seed: int | None = None):
         super().__init__(seed)
-        self.drop_fraction = check_fraction(drop_fraction, "drop_fraction", "RigL")
+        self.drop_fraction = check_float(drop_fraction, "drop_fraction", "RigL", 0, 1)
         if isinstance(update_every, bool) or not isinstance(update_every, int) or update_every < 1:
             raise ValueError(f"The 'update_every' parameter of RigL must be an int >= 1. Got {update_every!r} instead.")
         if anneal not in ("cosine", "constant"):

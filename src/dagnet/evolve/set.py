@@ -6,7 +6,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from ._base import EvolutionRule, check_fraction, edge_keys, free_pairs, random_absent_pairs, sparse_modules
+from .._checks import check_float
+from ._base import EvolutionRule, edge_keys, free_pairs, random_absent_pairs, sparse_modules
 
 __all__ = ["SET", "set_removal", "smallest"]
 
@@ -98,7 +99,7 @@ class SET(EvolutionRule):
     def __init__(self, zeta: float = 0.3, regrow: str = "random", init: str = "he_uniform",
                  init_scale: float = 0.1, seed: int | None = None):
         super().__init__(seed)
-        self.zeta = check_fraction(zeta, "zeta", "SET")
+        self.zeta = check_float(zeta, "zeta", "SET", 0, 1)
         if regrow != "random":
             raise ValueError(f"The 'regrow' parameter of SET must be 'random'. Got {regrow!r} instead.")
         if init not in INITS:

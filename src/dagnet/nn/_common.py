@@ -2,34 +2,15 @@
 
 from __future__ import annotations
 
-import math
-import numbers
 
 import numpy as np
 import torch
 
-from .._checks import check_bool, check_int
+from .._checks import check_bool, check_float, check_int
 from ..errors import InputShapeError
 from ..seeding import numpy_rng, resolve_seed
 
 __all__ = ["check_int", "check_float", "check_bool", "check_last_dim", "child_seeds", "uniform_"]
-
-
-def check_float(value, name: str, owner: str, low: float, high: float, high_open: bool = False) -> float:
-    """Return ``value`` as a float if it is a number in ``[low, high]`` (or ``[low, high)``).
-
-    Examples
-    --------
-    >>> check_float(0.5, "p", "Layer", 0.0, 1.0, high_open=True)
-    0.5
-    """
-    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
-    ok = ok and low <= value and (value < high if high_open else value <= high)
-    if not ok:
-        bracket = ")" if high_open else "]"
-        raise ValueError(f"The '{name}' parameter of {owner} must be a float in the range "
-                         f"[{low}, {high}{bracket}. Got {value!r} instead.")
-    return float(value)
 
 
 def check_last_dim(x: torch.Tensor, size: int, what: str, owner: str) -> None:

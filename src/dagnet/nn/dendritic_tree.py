@@ -91,7 +91,7 @@ class DendriticTree(nn.Module):
         self.out_features = check_int(out_features, "out_features", name)
         self.branching = check_int(branching, "branching", name)
         self.depth = check_int(depth, "depth", name)
-        self.dropout = check_float(dropout, "dropout", name, 0.0, 1.0, high_open=True)
+        self.dropout = check_float(dropout, "dropout", name, 0, 1, high_open=True)
         check_bool(bias, "bias", name)
         self.in_features = self.out_features * self.branching ** self.depth
         self.seed, (init_seed, self._dropout_seed) = child_seeds(seed, 2)

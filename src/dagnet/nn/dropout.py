@@ -7,6 +7,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from .._checks import check_float
 from ..seeding import resolve_seed
 
 __all__ = ["Dropout"]
@@ -80,9 +81,7 @@ class Dropout(nn.Module):
 
     def __init__(self, p: float = 0.5, seed: int | None = None):
         super().__init__()
-        if isinstance(p, bool) or not isinstance(p, (int, float)) or not 0 <= p < 1:
-            raise ValueError(f"The 'p' parameter of Dropout must be a float in [0, 1). Got {p!r} instead.")
-        self.p = float(p)
+        self.p = check_float(p, "p", "Dropout", 0, 1, high_open=True)
         self.seed = resolve_seed(seed)
         start = np.random.default_rng(self.seed).integers(0, 2**63, dtype=np.int64)
         self.register_buffer("rng_state", torch.tensor([start], dtype=torch.int64))

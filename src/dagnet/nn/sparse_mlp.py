@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .._checks import check_int
+from .._checks import check_float, check_int
 from ..activations.modules import AllReLU
 from ..seeding import numpy_rng, resolve_seed
 from .dropout import Dropout
@@ -42,9 +42,7 @@ def erk_densities(shapes: Sequence[Sequence[int]], density: float) -> list[float
     >>> [round(x, 3) for x in d]
     [0.077, 0.213, 1.0]
     """
-    if isinstance(density, bool) or not isinstance(density, (int, float)) or not 0 < density <= 1:
-        raise ValueError(f"The 'density' parameter of erk_densities must be a float in (0, 1]. "
-                         f"Got {density!r} instead.")
+    check_float(density, "density", "erk_densities", 0, 1, low_open=True)
     shapes = [tuple(int(d) for d in s) for s in shapes]
     if not shapes or any(len(s) < 2 or min(s) < 1 for s in shapes):
         raise ValueError(f"The 'shapes' parameter of erk_densities must be shapes of at least two "
@@ -108,8 +106,7 @@ def sparse_mlp(sizes: Sequence[int], density: float | None = None, epsilon: floa
     if activation not in acts:
         raise ValueError(f"The 'activation' parameter of sparse_mlp must be one of {sorted(acts)}. "
                          f"Got {activation!r} instead.")
-    if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
-        raise ValueError(f"The 'dropout' parameter of sparse_mlp must be a float in [0, 1). Got {dropout!r} instead.")
+    check_float(dropout, "dropout", "sparse_mlp", 0, 1, high_open=True)
     pairs = list(zip(sizes[:-1], sizes[1:]))
     if density is not None:
         connection_probability(1, 1, density, epsilon)  # argument checks
