@@ -270,9 +270,7 @@ class DAGNetwork(nn.Module):
         [('a', 'c'), ('b', 'c')]
         """
         src, dst_ext = self._edge_ids()
-        n = self.num_nodes
-        owner = np.concatenate([np.arange(n), self._unit_owner])
-        return src, owner[dst_ext]
+        return src, self._id_owner_branch()[0][dst_ext]
 
     @property
     def node_labels(self) -> list:
@@ -282,16 +280,18 @@ class DAGNetwork(nn.Module):
     def _edge_ids(self, node_index=None, in_ptr=None, in_src=None) -> tuple[np.ndarray, np.ndarray]:
         """Source node and target id (a node, or a branch unit ``>= num_nodes``) of each weight."""
         node_index = (self.node_index if node_index is None else node_index).cpu().numpy()
-        in_ptr = (self.in_ptr if in_ptr is None else in_ptr).cpu().numpy()
-        in_src = (self.in_src if in_src is None else in_src).cpu().numpy().astype(np.int64)
-        targets = np.repeat(np.arange(node_index.size), np.diff(in_ptr))
-        return node_index[in_src], node_index[targets]
+        src, dst = _edge_rows(self.in_ptr if in_ptr is None else in_ptr, self.in_src if in_src is None else in_src)
+        return node_index[src], node_index[dst]
+
+    def _id_owner_branch(self) -> tuple[np.ndarray, np.ndarray]:
+        """Node and dendritic branch of every id: nodes are their own (branch 0), then the branch units."""
+        n = self.num_nodes
+        return (np.concatenate([np.arange(n), self._unit_owner]),
+                np.concatenate([np.zeros(n, dtype=np.int64), self._unit_branch]))
 
     def edge_positions(self) -> tuple[np.ndarray, np.ndarray]:
         """Return ``(source, target)`` positions (rows of the engine's buffers) of each weight."""
-        in_ptr = self.in_ptr.cpu().numpy()
-        return (self.in_src.cpu().numpy().astype(np.int64),
-                np.repeat(np.arange(in_ptr.size - 1), np.diff(in_ptr)))
+        return _edge_rows(self.in_ptr, self.in_src)
 
     def evolvable_edges(self) -> np.ndarray:
         """Return a boolean mask over the weights: the edges that rewiring may remove.
@@ -439,8 +439,7 @@ class DAGNetwork(nn.Module):
     def _compile_edges(self, src: np.ndarray, dst_ext: np.ndarray) -> Plan:
         """Compile the same nodes with new edges (targets may be branch units)."""
         n = self.num_nodes
-        owner = np.concatenate([np.arange(n), self._unit_owner])
-        branch = np.concatenate([np.zeros(n, dtype=np.int64), self._unit_branch])
+        owner, branch = self._id_owner_branch()
         cfg = self.config
         wiring = Wiring(n, src, owner[dst_ext], labels=self._labels, activation=self._node_activation,
                         combine=self._node_combine, branch=branch[dst_ext] if self._combines else None)
@@ -562,8 +561,7 @@ class DAGNetwork(nn.Module):
         n, e = self.num_nodes, self.num_edges
         node_index = self.node_index.cpu().numpy()
         m = node_index.size  # positions: nodes and branch units
-        owner = np.concatenate([np.arange(n), self._unit_owner])  # ext id -> node
-        branch_of = np.concatenate([np.zeros(n, dtype=np.int64), self._unit_branch])
+        owner, branch_of = self._id_owner_branch()
         edge_index = self.edge_index.cpu().numpy()
         weight = np.empty(e)
         weight[edge_index] = self.weight.detach().cpu().double().numpy()
@@ -572,9 +570,7 @@ class DAGNetwork(nn.Module):
             bias_ext[node_index[self._num_inputs:]] = self.bias.detach().cpu().double().numpy()
         src = np.empty(e, dtype=np.int64)
         dst_ext = np.empty(e, dtype=np.int64)
-        targets = np.repeat(np.arange(m), np.diff(self.in_ptr.cpu().numpy()))
-        src[edge_index] = node_index[self.in_src.cpu().numpy().astype(np.int64)]
-        dst_ext[edge_index] = node_index[targets]
+        src[edge_index], dst_ext[edge_index] = self._edge_ids()  # weight order -> wiring order
         activation: list = [None] * n
         for start, end, key in self._groups:
             for p in range(start, end):
@@ -618,6 +614,12 @@ class DAGNetwork(nn.Module):
             for node in self._labels:
                 g.nodes[node].pop("bias", None)
         return g
+
+
+def _edge_rows(in_ptr: torch.Tensor, in_src: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:
+    """Source and target position of each weight, from the CSR-by-target arrays."""
+    in_ptr = in_ptr.cpu().numpy()
+    return in_src.cpu().numpy().astype(np.int64), np.repeat(np.arange(in_ptr.size - 1), np.diff(in_ptr))
 
 
 def _combined(key, act):
