@@ -76,9 +76,7 @@ def random_absent_pairs(limit: np.ndarray, source_ok: np.ndarray, existing: np.n
     cum = np.cumsum(limit.astype(np.float64))
     chosen = np.zeros(0, dtype=np.int64)
     while chosen.size < count:
-        # Enough draws for what is missing, at the share of draws that land on a free pair.
-        need = count - chosen.size
-        k = int(min(need * cum[-1] / max(free - chosen.size, 1) * 1.2, 1 << 24)) + 16
+        k = int((count - chosen.size) * 1.3) + 16
         v = np.minimum(np.searchsorted(cum, rng.random(k) * cum[-1], side="right"), m - 1)
         u = np.minimum((rng.random(k) * limit[v]).astype(np.int64), np.maximum(limit[v] - 1, 0))
         good = source_ok[u] & (u < limit[v])
