@@ -49,6 +49,13 @@ from dagnet.train import fit
 from dagnet.train.degrees import plot_in_degrees
 
 MADELON_SIZES = [500, 400, 100, 400, 2]
+MADELON_SGD = functools.partial(torch.optim.SGD, lr=0.01, momentum=0.9, weight_decay=2e-4)
+
+
+def madelon_mlp(mode: str, seed: int, activation: str = "all_relu"):
+    """The Madelon SET-MLP: epsilon 20 (``mode`` "dense": every connection), dropout 0.3."""
+    kw = {"density": 1.0} if mode == "dense" else {"epsilon": 20}
+    return sparse_mlp(MADELON_SIZES, dropout=0.3, activation=activation, seed=seed, **kw)
 
 
 class Timed:
@@ -73,11 +80,9 @@ class Timed:
 def madelon_run(mode: str, seed: int, epochs: int, activation: str = "all_relu", data=None) -> dict:
     """Train the Madelon SET-MLP in ``mode`` (set, static, dense); return accuracies and timings."""
     data = data or load_madelon()
-    kw = {"density": 1.0} if mode == "dense" else {"epsilon": 20}
-    mlp = sparse_mlp(MADELON_SIZES, dropout=0.3, activation=activation, seed=seed, **kw)
+    mlp = madelon_mlp(mode, seed, activation)
     rule = Timed(SET(zeta=0.3, seed=seed))
-    opt = functools.partial(torch.optim.SGD, lr=0.01, momentum=0.9, weight_decay=2e-4)
-    result = fit(mlp, data, optimizer=opt, epochs=epochs, batch_size=128, rules=[rule] if mode == "set" else [],
+    result = fit(mlp, data, optimizer=MADELON_SGD, epochs=epochs, batch_size=128, rules=[rule] if mode == "set" else [],
                  seed=seed, progress=False)
     acc = [r["test_accuracy"] for r in result.metrics]
     train = sum(r["seconds"] for r in result.metrics)
@@ -151,10 +156,9 @@ def cmd_degrees(args) -> None:
     from dagnet.topology.powerlaw import fit_power_law
 
     data = load_madelon()
-    mlp = sparse_mlp(MADELON_SIZES, epsilon=20, dropout=0.3, activation="all_relu", seed=0)
+    mlp = madelon_mlp("set", 0)
     input_degree0 = np.bincount(mlp[0].edge_endpoints()[0], minlength=MADELON_SIZES[0])
-    opt = functools.partial(torch.optim.SGD, lr=0.01, momentum=0.9, weight_decay=2e-4)
-    res = fit(mlp, data, optimizer=opt, epochs=args.epochs, batch_size=128, rules=[SET(zeta=0.3, seed=0)], seed=0,
+    res = fit(mlp, data, optimizer=MADELON_SGD, epochs=args.epochs, batch_size=128, rules=[SET(zeta=0.3, seed=0)], seed=0,
               progress=False, degree_epochs=[0, args.epochs])
     fig = plot_in_degrees(res.degrees, module="3")
     fig.savefig(args.plot, dpi=100)
