@@ -18,7 +18,7 @@ from torch import nn
 from . import layering as _layering
 from .activations.combine import resolve_combine
 from .activations.registry import CUSTOM, IDENTITY, resolve_activation
-from .errors import GraphError
+from .errors import EmptyGraphError, GraphError
 from .csr import csr
 from .validation import check_duplicate_edges, dead_nodes, resolve_roles
 from .wiring import Wiring
@@ -134,7 +134,12 @@ def compile_plan(
         raise ValueError(f"The 'layering' parameter must be one of {LAYERINGS}. Got {layering!r} instead.")
     if layering == "bounded" and max_width is None:
         raise ValueError("layering='bounded' needs max_width=<the most nodes per level>.")
-    inp, out = resolve_roles(wiring, inputs, outputs)
+    try:
+        inp, out = resolve_roles(wiring, inputs, outputs)
+    except EmptyGraphError:
+        if wiring.num_edges:  # no source or no sink: a cycle, the better message
+            _layering._levels(wiring, None)
+        raise
     n = wiring.num_nodes
     pinned = np.zeros(n, dtype=bool)
     pinned[inp] = True

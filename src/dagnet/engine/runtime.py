@@ -25,9 +25,10 @@ from . import numba_kernels as nk
 from .memory import empty_buffer
 from .schedule import build_schedule
 
-__all__ = ["Runtime", "BACKENDS"]
+__all__ = ["Runtime", "BACKENDS", "DTYPES"]
 
 BACKENDS = ("numba", "torch")
+DTYPES = (torch.float32, torch.float64)  # what both back ends compute in
 
 # Largest (edges x batch) block the torch back end gathers at once for the
 # weight gradient, to bound its temporary memory (64 Mi numbers).

@@ -10,20 +10,39 @@ from .._checks import check_bool, check_float, check_int
 from ..errors import InputShapeError
 from ..seeding import numpy_rng, resolve_seed
 
-__all__ = ["check_int", "check_float", "check_bool", "check_last_dim", "child_seeds", "uniform_"]
+__all__ = ["check_int", "check_float", "check_bool", "as_batch", "child_seeds", "uniform_"]
 
 
-def check_last_dim(x: torch.Tensor, size: int, what: str, owner: str) -> None:
-    """Raise :class:`InputShapeError` unless ``x`` has shape ``(*, size)``.
+def as_batch(x, size: int, what: str, owner: str, like: torch.Tensor | None = None) -> torch.Tensor:
+    """Return ``x`` as a tensor of shape ``(*, size)``, converting an array or a list.
+
+    A tensor is returned as it is; anything else is converted as
+    ``torch.as_tensor`` would, to the dtype and device of ``like`` (the
+    module's parameters) when given.
+
+    Raises
+    ------
+    TypeError
+        If ``x`` cannot be converted to a tensor of numbers.
+    InputShapeError
+        If the last dimension is not ``size``.
 
     Examples
     --------
-    >>> check_last_dim(torch.zeros(2, 3), 3, "in_features", "Layer")
+    >>> as_batch([[1.0, 2.0, 3.0]], 3, "in_features", "Layer").shape
+    torch.Size([1, 3])
     """
-    if not isinstance(x, torch.Tensor) or x.dim() == 0 or x.shape[-1] != size:
-        shape = tuple(x.shape) if isinstance(x, torch.Tensor) else type(x).__name__
+    if not isinstance(x, torch.Tensor):
+        factory = {} if like is None else dict(dtype=like.dtype, device=like.device)
+        try:
+            x = torch.as_tensor(np.asarray(x) if isinstance(x, (list, tuple)) else x, **factory)
+        except (TypeError, ValueError, RuntimeError) as err:
+            raise TypeError(f"{owner} expected a torch.Tensor (or an array of numbers) of shape (*, {size}), "
+                            f"got a {type(x).__name__} that does not convert: {err}") from None
+    if x.dim() == 0 or x.shape[-1] != size:
         raise InputShapeError(f"{owner} expected input of shape (*, {size}) ({what} = {size}), "
-                              f"got {shape}.")
+                              f"got {tuple(x.shape)}.")
+    return x
 
 
 def child_seeds(seed: int | None, n: int) -> tuple[int, list[int]]:

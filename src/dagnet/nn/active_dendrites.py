@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..seeding import torch_generator
-from ._common import check_bool, check_int, check_last_dim, child_seeds, uniform_
+from ._common import as_batch, check_bool, check_int, child_seeds, uniform_
 
 __all__ = ["ActiveDendrites", "k_winners_take_all"]
 
@@ -161,14 +161,15 @@ class ActiveDendrites(nn.Module):
         >>> bool((d == layer.segment_weight.sum(-1).max(-1).values).all())
         True
         """
-        check_last_dim(context, self.context_features, "context_features", type(self).__name__)
+        context = as_batch(context, self.context_features, "context_features", type(self).__name__,
+                           like=next(self.parameters(), None))
         d = torch.einsum("...c,nsc->...ns", context, self.segment_weight)  # (*, out, segments)
         score = d.abs() if self.abs_max else d
         winner = score.argmax(dim=-1, keepdim=True)
         return d.gather(-1, winner).squeeze(-1)
 
     def forward(self, x: torch.Tensor, context: torch.Tensor) -> torch.Tensor:
-        check_last_dim(x, self.in_features, "in_features", type(self).__name__)
+        x = as_batch(x, self.in_features, "in_features", type(self).__name__, like=next(self.parameters(), None))
         t = F.linear(x, self.weight, self.bias)
         y = t * torch.sigmoid(self.dendrite_activations(context))
         return k_winners_take_all(y, self.k)

@@ -12,11 +12,12 @@ from torch import nn
 
 from ..activations.registry import CUSTOM, resolve_activation
 from ..activations.combine import apply_combine
-from ..engine import BACKENDS, CombineGroup, DAGFunction, Group, Runtime
-from ..errors import DeadNodeWarning, InputShapeError
+from ..engine import BACKENDS, DTYPES, CombineGroup, DAGFunction, Group, Runtime
+from ..errors import DeadNodeWarning, InputShapeError, NonFiniteValueError
 from ..plan import Plan, compile_plan
 from ..seeding import resolve_seed, torch_generator
 from ..wiring import Wiring
+from ._common import as_batch
 from .init import initial_values
 from .resize import remap_parameter_
 
@@ -135,6 +136,8 @@ class DAGNetwork(nn.Module):
         super().__init__()
         if backend is not None and backend not in BACKENDS:
             raise ValueError(f"The 'backend' parameter must be one of {BACKENDS} or None. Got {backend!r} instead.")
+        dtype = dtype if dtype is not None else torch.get_default_dtype()
+        _check_dtype(dtype)
         wiring = graph if isinstance(graph, Wiring) else Wiring.from_graph(graph)
         plan, wiring = compile_plan(wiring, inputs, outputs, activation, output_activation,
                                     layering, max_width, prune_dead)
@@ -144,7 +147,6 @@ class DAGNetwork(nn.Module):
         self._labels = plan.labels
         self._node_activation = wiring.activation
         self._node_combine = wiring.combine
-        dtype = dtype if dtype is not None else torch.get_default_dtype()
         factory = dict(dtype=dtype, device=device)
 
         # Multi-branch nodes: each branch sum (a unit) is initialised on its own fan-in.
@@ -181,9 +183,24 @@ class DAGNetwork(nn.Module):
             bias0[own] = 0.0
         edge_index = torch.from_numpy(plan.edge_index)
         hidden = torch.from_numpy(plan.node_index[plan.num_inputs:])
-        self.weight = nn.Parameter(weight0[edge_index].to(**factory))
+        weight0, bias0 = weight0[edge_index], bias0[hidden]
+        k = _overflow(weight0, dtype)
+        if k is not None:
+            u, v = wiring.source[plan.edge_index[k]], wiring.target[plan.edge_index[k]]
+            raise NonFiniteValueError(f"The initial weight of edge {wiring.label(u)!r} -> {wiring.label(v)!r} "
+                                      f"is {weight0[k].item():g}, beyond the largest {dtype} "
+                                      f"({torch.finfo(dtype).max:g}); scale it down or use dtype=torch.float64.")
+        k = _overflow(bias0, dtype) if bias else None
+        if k is not None:
+            node = int(plan.node_index[plan.num_inputs + k])
+            what = f"node {wiring.label(node)!r}" if node < n else \
+                f"branch {plan.unit_branch[node - n]} of node {wiring.label(plan.unit_owner[node - n])!r}"
+            raise NonFiniteValueError(f"The initial bias of {what} is {bias0[k].item():g}, beyond the largest "
+                                      f"{dtype} ({torch.finfo(dtype).max:g}); scale it down or use "
+                                      "dtype=torch.float64.")
+        self.weight = nn.Parameter(weight0.to(**factory))
         if bias:
-            self.bias = nn.Parameter(bias0[hidden].to(**factory))
+            self.bias = nn.Parameter(bias0.to(**factory))
         else:
             self.register_parameter("bias", None)
         self.weight_modifier: nn.Module | None = None  # per-edge transform of the weights (see dagnet.evolve)
@@ -418,9 +435,17 @@ class DAGNetwork(nn.Module):
                                  "edges cannot grow into those.")
         values = None
         if add_weight is not None:
-            values = torch.as_tensor(add_weight, dtype=self.weight.dtype).reshape(-1)
+            values = torch.as_tensor(add_weight.detach().cpu() if isinstance(add_weight, torch.Tensor)
+                                     else add_weight, dtype=torch.float64).reshape(-1)
             if values.numel() != add_src.size:
                 raise ValueError(f"'add_weight' has {values.numel()} values for {add_src.size} new edges.")
+            bad = ~torch.isfinite(values) | (values.abs() > torch.finfo(self.weight.dtype).max)
+            if bool(bad.any()):
+                k = int(bad.nonzero()[0, 0])
+                raise NonFiniteValueError(f"'add_weight' of new edge {self._labels[add_src[k]]!r} -> "
+                                          f"{self._labels[add_dst[k]]!r} is {values[k].item():g}; it must be "
+                                          f"finite in {self.weight.dtype}.")
+            values = values.to(self.weight.dtype)
 
         kept = np.flatnonzero(keep)
         n_units = self._unit_owner.size
@@ -488,11 +513,9 @@ class DAGNetwork(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         weight = self.weight
         n_in = self._num_inputs
-        if x.dim() == 0 or x.shape[-1] != n_in:
-            raise InputShapeError(
-                f"Expected input of shape (*, {n_in}) (one column per input node), "
-                f"got {tuple(x.shape)}."
-            )
+        if weight.dtype not in DTYPES:
+            _check_dtype(weight.dtype)
+        x = as_batch(x, n_in, "in_features", type(self).__name__, like=weight)
         if x.dtype != weight.dtype:
             raise InputShapeError(f"Expected input of dtype {weight.dtype}, got {x.dtype}; "
                                   f"convert with x.to({weight.dtype}) or net.to(dtype).")
@@ -614,6 +637,19 @@ class DAGNetwork(nn.Module):
             for node in self._labels:
                 g.nodes[node].pop("bias", None)
         return g
+
+
+def _check_dtype(dtype) -> None:
+    if dtype not in DTYPES:
+        names = ", ".join(str(d) for d in DTYPES)
+        raise TypeError(f"DAGNetwork computes in {names}; got dtype={dtype}. Pass dtype=torch.float32 "
+                        "(or float64), or convert the network with net.float() / net.double().")
+
+
+def _overflow(values: torch.Tensor, dtype: torch.dtype) -> int | None:
+    """Index of the first float64 value that does not fit in ``dtype`` (it would become inf), or None."""
+    big = values.abs() > torch.finfo(dtype).max
+    return int(big.nonzero()[0, 0]) if bool(big.any()) else None
 
 
 def _edge_rows(in_ptr: torch.Tensor, in_src: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:

@@ -11,7 +11,7 @@ from torch.utils.checkpoint import checkpoint
 
 from ..activations.registry import resolve_activation
 from ..seeding import torch_generator
-from ._common import check_bool, check_int, check_last_dim, child_seeds, uniform_
+from ._common import as_batch, check_bool, check_int, child_seeds, uniform_
 
 __all__ = ["DendriteActivatedLinear"]
 
@@ -127,7 +127,7 @@ class DendriteActivatedLinear(nn.Module):
         return min(self.out_features, max(1, self.max_chunk_elements // per_neuron))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        check_last_dim(x, self.in_features, "in_features", type(self).__name__)
+        x = as_batch(x, self.in_features, "in_features", type(self).__name__, like=next(self.parameters(), None))
         fn = self.activation if self._function is None else self._function
         lead = x.shape[:-1]
         x2 = x.reshape(-1, self.in_features)

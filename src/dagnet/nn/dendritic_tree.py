@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..seeding import torch_generator
-from ._common import check_bool, check_float, check_int, check_last_dim, child_seeds, uniform_
+from ._common import as_batch, check_bool, check_float, check_int, child_seeds, uniform_
 
 __all__ = ["DendriticTree"]
 
@@ -122,7 +122,7 @@ class DendriticTree(nn.Module):
         return self._dropout_generators[key]
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        check_last_dim(x, self.in_features, "in_features", type(self).__name__)
+        x = as_batch(x, self.in_features, "in_features", type(self).__name__, like=next(self.parameters(), None))
         if self.training and self.dropout > 0.0:
             g = self._dropout_generator(x.device)
             keep = torch.rand(x.shape, generator=g, device=x.device, dtype=x.dtype) >= self.dropout

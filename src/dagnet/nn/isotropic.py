@@ -34,7 +34,7 @@ from torch import nn
 
 from ..activations.functional import isotropic_tanh
 from ..seeding import resolve_seed, torch_generator
-from ._common import check_bool, check_last_dim, child_seeds, uniform_
+from ._common import as_batch, check_bool, child_seeds, uniform_
 from .resize import set_data_
 
 __all__ = ["IsotropicMLP", "check_isotropic", "Diagonalised", "Grown", "Shrunk", "Sparsified"]
@@ -482,7 +482,7 @@ class IsotropicMLP(nn.Module):
         return z if c is None else z + t * c
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        check_last_dim(x, self._sizes[0], "in_features", type(self).__name__)
+        x = as_batch(x, self._sizes[0], "in_features", type(self).__name__, like=next(self.parameters(), None))
         lengths = self.intrinsic_length
         last = len(self._sizes) - 1
         a, t = x, None

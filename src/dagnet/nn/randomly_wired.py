@@ -13,7 +13,7 @@ from ..errors import EmptyGraphError, GraphError
 from ..layering import asap
 from ..seeding import torch_generator
 from ..wiring import Wiring
-from ._common import check_bool, check_int, check_last_dim, child_seeds, uniform_
+from ._common import as_batch, check_bool, check_int, child_seeds, uniform_
 
 __all__ = ["RandomlyWiredBlocks"]
 
@@ -162,7 +162,7 @@ class RandomlyWiredBlocks(nn.Module):
         return int(self.edge_logits.numel())
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        check_last_dim(x, self.in_features, "in_features", type(self).__name__)
+        x = as_batch(x, self.in_features, "in_features", type(self).__name__, like=next(self.parameters(), None))
         gate = torch.sigmoid(self.edge_logits)
         out: list[torch.Tensor | None] = [None] * self.num_blocks
         for v in self.order:
