@@ -23,6 +23,11 @@ def test_cycle_without_source_or_sink_is_a_cycle_error(edges):
     assert sorted(err.value.cycle) == [0, 1, 2]
 
 
+def test_input_on_a_cycle_is_reported_as_the_cycle():
+    with pytest.raises(CycleError, match="1 -> 0 -> 1"):
+        DAGNetwork(Wiring(2, [0, 1], [1, 0]), inputs=[0])
+
+
 def test_graph_without_edges_still_reports_the_missing_output():
     g = nx.DiGraph()
     g.add_nodes_from([0, 1])

@@ -18,7 +18,7 @@ from torch import nn
 from . import layering as _layering
 from .activations.combine import resolve_combine
 from .activations.registry import CUSTOM, IDENTITY, resolve_activation
-from .errors import EmptyGraphError, GraphError
+from .errors import EmptyGraphError, GraphError, InputHasPredecessorsError
 from .csr import csr
 from .validation import check_duplicate_edges, dead_nodes, resolve_roles
 from .wiring import Wiring
@@ -136,8 +136,8 @@ def compile_plan(
         raise ValueError("layering='bounded' needs max_width=<the most nodes per level>.")
     try:
         inp, out = resolve_roles(wiring, inputs, outputs)
-    except EmptyGraphError:
-        if wiring.num_edges:  # no source or no sink: a cycle, the better message
+    except (EmptyGraphError, InputHasPredecessorsError):
+        if wiring.num_edges:  # a cycle explains these best
             _layering._levels(wiring, None)
         raise
     n = wiring.num_nodes
