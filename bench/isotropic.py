@@ -1,4 +1,4 @@
-"""Evidence for isotropic networks that grow and shrink (papers.md section 4, issue 6).
+"""Evidence for isotropic networks that grow and shrink (papers.md section 4).
 
 Four experiments, every random choice from an explicit seed:
 
@@ -258,7 +258,7 @@ def main(argv=None) -> int:
     t0 = time.perf_counter()
     started = time.strftime("%Y-%m-%d %H:%M:%S %z")
     command = " ".join([".venv/bin/python", "bench/isotropic.py", *(argv if argv is not None else sys.argv[1:])])
-    out = ["# Isotropic networks that grow and shrink (issue 6)", "",
+    out = ["# Isotropic networks that grow and shrink", "",
            f"Command: `{command}`", "",
            f"- Started {started}; Python {platform.python_version()}, torch {torch.__version__}, 1 thread; "
            f"{platform.platform()}, {os.cpu_count()} logical CPUs.", ""]

@@ -1,4 +1,4 @@
-"""Evidence for the neuron models of papers.md section 5 (issue 5, item 4).
+"""Evidence for the neuron models of papers.md section 5.
 
 Three experiments, every random choice from an explicit seed:
 

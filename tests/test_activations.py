@@ -1,9 +1,10 @@
-"""Activations of issue 5: formulas, corner cases, gradients, modules, registry and DAGNetwork nodes."""
+"""Activations: formulas, corner cases, gradients, modules, registry and DAGNetwork nodes."""
 
 from __future__ import annotations
 
 import math
 
+import mpmath
 import networkx as nx
 import numpy as np
 import pytest
@@ -172,7 +173,6 @@ EXACT_GRID = [-100.0, -35.0, -3.0, -1.0, -1e-8, 0.0, 1e-8, 0.5, 1.0, 3.0, 35.0, 
 
 
 def _exact_ref(kind, x, y):
-    mpmath = pytest.importorskip("mpmath")
     with mpmath.workdps(250):  # 1 - p is as small as 1e-87
         sx, sy = 1 / (1 + mpmath.exp(-mpmath.mpf(x))), 1 / (1 + mpmath.exp(-mpmath.mpf(y)))
         p = {"and": sx * sy, "or": 1 - (1 - sx) * (1 - sy), "xnor": sx * sy + (1 - sx) * (1 - sy)}[kind]

@@ -14,7 +14,7 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from reference import assert_state_shapes, net_values, reference_forward
-from test_engine_reference import _build, dag_cases
+from strategies import build_case, dag_cases
 
 from dagnet import DAGNetwork, DeadNodeWarning, SparseLinear
 from dagnet.data import Dataset
@@ -205,7 +205,7 @@ def test_set_and_rigl_may_replace_every_edge():
 @settings(max_examples=30, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(case=dag_cases(), zeta=st.sampled_from([0.3, 0.6, 1.0]), seed=st.integers(0, 2**32 - 1))
 def test_set_on_random_dags_keeps_edge_count_and_acyclicity(case, zeta, seed):
-    net = _build(case, torch.float64, None)
+    net = build_case(case, torch.float64, None)
     rule = SET(zeta=zeta, seed=seed)
     multi = {v for v, d in net.to_graph().nodes(data=True) if "combine" in d}
     for _ in range(2):

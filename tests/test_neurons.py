@@ -1,4 +1,4 @@
-"""Neuron-model layers of issue 5: dendritic trees, dendrite-activated connections, active
+"""Neuron-model layers: dendritic trees, dendrite-activated connections, active
 dendrites with kWTA, randomly wired blocks and preferential-attachment rewiring."""
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from reference import net_grads, net_values, reference_forward
-from test_engine_reference import Scaled, _build, dag_cases
+from strategies import Scaled, build_case, dag_cases
 
 import dagnet
 from dagnet import CycleError, DAGNetwork
@@ -187,7 +187,7 @@ def _node(net, label) -> int:
 @given(case=dag_cases(), p_remove=st.sampled_from([0.0, 0.3, 0.7, 1.0]), rewire_seed=st.integers(0, 2**32 - 1))
 def test_random_rewiring_matches_reference_and_carries_state(case, optimizer, p_remove, rewire_seed):
     make_opt, names = OPTIMIZERS[optimizer]
-    net = _build(case, torch.float64, None)
+    net = build_case(case, torch.float64, None)
     weight_param, bias_param = net.weight, net.bias
     opt = make_opt(net.parameters())
     x = _input(net, case["seed"])
@@ -251,7 +251,7 @@ def test_random_rewiring_matches_reference_and_carries_state(case, optimizer, p_
 @SETTINGS
 @given(case=dag_cases(), rewire_seed=st.integers(0, 2**32 - 1))
 def test_cycle_closing_edge_raises_and_leaves_network_unchanged(case, rewire_seed):
-    net = _build(case, torch.float64, None)
+    net = build_case(case, torch.float64, None)
     opt = torch.optim.Adam(net.parameters())
     _train_step(net, opt, _input(net, 1))
     g = net.to_graph()
@@ -283,7 +283,7 @@ def _path_edges(net, path) -> np.ndarray:
        new_seed=st.integers(0, 999))
 def test_state_dict_after_rewiring_loads_into_a_network_of_the_original_graph(case, p_remove, rewire_seed,
                                                                               new_seed):
-    net = _build(case, torch.float64, None)
+    net = build_case(case, torch.float64, None)
     opt = torch.optim.Adam(net.parameters(), lr=0.01)
     x = _input(net, case["seed"])
     _train_step(net, opt, x)
@@ -291,7 +291,7 @@ def test_state_dict_after_rewiring_loads_into_a_network_of_the_original_graph(ca
     _train_step(net, opt, x)
 
     # A copy of the graph: its activation modules must not be shared with ``net``.
-    fresh = _build(dict(case, graph=copy.deepcopy(case["graph"]), seed=new_seed), torch.float64, None)
+    fresh = build_case(dict(case, graph=copy.deepcopy(case["graph"]), seed=new_seed), torch.float64, None)
     fresh.load_state_dict(net.state_dict())
     with torch.no_grad():
         assert torch.equal(fresh(x), net(x))
@@ -311,7 +311,7 @@ def test_state_dict_after_rewiring_loads_into_a_network_of_the_original_graph(ca
                                                                  HealthCheck.function_scoped_fixture])
 @given(case=dag_cases(), rewire_seed=st.integers(0, 2**32 - 1))
 def test_save_and_load_after_rewiring(case, rewire_seed, tmp_path):
-    net = _build(case, torch.float64, None)
+    net = build_case(case, torch.float64, None)
     net.rewire_(*_random_rewiring(net, np.random.default_rng(rewire_seed), 0.5))
     path = tmp_path / "net.pt"
     dagnet.save(net, path)
@@ -385,7 +385,7 @@ def test_remap_parameter_keeps_the_object_and_carries_grad_and_state(make_opt, n
 @SETTINGS
 @given(case=dag_cases())
 def test_edge_endpoints_and_positions_are_aligned_with_the_weights(case):
-    net = _build(case, torch.float64, None)
+    net = build_case(case, torch.float64, None)
     g = net.to_graph()
     keys = _edge_keys(net)
     assert set(keys) == set(g.edges) and len(keys) == g.number_of_edges()
@@ -404,7 +404,7 @@ def test_edge_endpoints_and_positions_are_aligned_with_the_weights(case):
 @SETTINGS
 @given(case=dag_cases())
 def test_growth_space_allows_exactly_the_safe_new_edges(case):
-    net = _build(case, torch.float64, None)
+    net = build_case(case, torch.float64, None)
     limit, source_ok = net.growth_space()
     node_index = net.node_index.numpy()
     n = net.num_nodes

@@ -110,7 +110,7 @@ SEQUENTIAL_MAX_N = 2000
 #: Scale runs: (nodes, expected edges); the ER probability is chosen to give that many edges.
 SCALE_RUNS = {"standard": (100_000, 1_000_000), "huge": (1_000_000, 10_000_000)}
 SCALE_CHOICES = ("standard", "huge", "all")
-#: The issue's targets (checked and reported by the harness, never asserted in tests).
+#: The engine's targets (checked and reported by the harness, never asserted in tests).
 TARGET_SPEEDUP = 20.0
 TARGET_BUILD_S = 5.0
 TARGET_STEP_MS = {"standard": 150.0, "huge": 4000.0}
