@@ -1,10 +1,8 @@
-"""Resizing parameters in place, with their gradients and optimizer state.
+"""Resizing parameters by rows: entries kept, dropped, reordered or added at zero.
 
-A topology change (an edge removed or grown, a neuron added) changes the
-length of a parameter. Optimizers hold references to the ``Parameter``
-objects, so these helpers keep the objects and replace their data; every
-tensor that follows the parameter entry for entry (``.grad``, an optimizer's
-momentum or moments) is carried along, and new entries start at zero.
+A rewiring changes the length of a parameter (one weight per edge). The
+helpers here map rows by an index; :mod:`dagnet.nn.optim_state` carries the
+gradient and the optimizer state along, new entries starting at zero.
 """
 
 from __future__ import annotations
@@ -12,7 +10,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-__all__ = ["remap_rows", "remap_parameter_", "set_data_"]
+from .optim_state import carry_state_
+
+__all__ = ["remap_rows", "remap_parameter_"]
 
 
 def remap_rows(tensor: torch.Tensor, index: torch.Tensor, fill: float | torch.Tensor = 0.0) -> torch.Tensor:
@@ -36,24 +36,6 @@ def remap_rows(tensor: torch.Tensor, index: torch.Tensor, fill: float | torch.Te
     return out
 
 
-def set_data_(param: nn.Parameter, value: torch.Tensor) -> None:
-    """Give ``param`` new data, possibly of another shape, keeping the ``Parameter`` object.
-
-    A live autograd graph (e.g. the last loss, still referenced) keeps the
-    parameter's gradient accumulator, which remembers the old shape; torch
-    drops it only when the dtype changes, so the dtype is changed twice.
-
-    Examples
-    --------
-    >>> p = nn.Parameter(torch.zeros(2))
-    >>> set_data_(p, torch.ones(3)); p.shape
-    torch.Size([3])
-    """
-    with torch.no_grad():
-        param.data = value.new_empty(0, dtype=torch.float16 if value.dtype != torch.float16 else torch.float32)
-        param.data = value
-
-
 def remap_parameter_(param: nn.Parameter, index: torch.Tensor, fill: float | torch.Tensor = 0.0,
                      optimizer: torch.optim.Optimizer | None = None) -> None:
     """Remap a parameter's rows in place: row ``i`` becomes old row ``index[i]`` (``fill`` where ``index[i] < 0``).
@@ -72,12 +54,4 @@ def remap_parameter_(param: nn.Parameter, index: torch.Tensor, fill: float | tor
     >>> p.shape, opt.state[p]["momentum_buffer"].tolist()
     (torch.Size([2]), [1.0, 0.0])
     """
-    old_shape = param.shape
-    set_data_(param, remap_rows(param.data, index, fill))
-    if param.grad is not None:
-        param.grad = remap_rows(param.grad, index, 0.0)
-    if optimizer is not None and param in optimizer.state:
-        state = optimizer.state[param]
-        for key, value in state.items():
-            if isinstance(value, torch.Tensor) and value.shape == old_shape and value.dim() > 0:
-                state[key] = remap_rows(value, index, 0.0)
+    carry_state_(param, remap_rows(param.data, index, fill), lambda t, square: remap_rows(t, index, 0.0), optimizer)

@@ -1,216 +1,23 @@
-"""`IsotropicMLP`: an MLP with isotropic tanh whose hidden layers grow and shrink without changing its function.
+"""`IsotropicMLP`: the model and its function-preserving surgery (see :mod:`dagnet.nn.isotropic`)."""
 
-An isotropic activation acts on the length of a layer's vector, so it commutes
-with every rotation of that vector: a hidden layer has no preferred basis, and
-a rotation of its neurons can be absorbed by the weights on both sides. That
-freedom gives four function-preserving operations (Bird 2026; ``papers.md``
-section 4), all methods of :class:`IsotropicMLP`:
-
-* :meth:`~IsotropicMLP.diagonalise`: take the SVD ``W = U S V^T`` of a layer's
-  incoming weights and move ``U`` (and, for ``mode="full"``, ``V``) into the
-  neighbouring layers. Exact.
-* :meth:`~IsotropicMLP.grow`: add scaffold neurons (zero incoming weights and
-  bias, small random outgoing weights). Exact.
-* :meth:`~IsotropicMLP.shrink`: remove the directions of the smallest singular
-  values. Exact for singular values 0, and off by at most about the removed
-  singular value otherwise.
-* :meth:`~IsotropicMLP.sparsify`: diagonalise alternate layers and store them
-  as their diagonals: toward half the parameters, function unchanged.
-
-Every operation keeps the model's ``nn.Parameter`` objects (only their
-``.data`` and ``.grad`` change), and, given the optimizer, rotates, pads or
-cuts its per-parameter state to match, so training continues where it was.
-"""
 
 from __future__ import annotations
 
 import math
 import numbers
-from dataclasses import dataclass, field
 from typing import Sequence
 
 import torch
 from torch import nn
 
-from ..activations.functional import isotropic_tanh
-from ..seeding import resolve_seed, torch_generator
-from ._common import as_batch, check_bool, child_seeds, uniform_
-from .resize import set_data_
+from ...activations.functional import isotropic_tanh
+from ...seeding import resolve_seed, torch_generator
+from .._common import as_batch, check_bool, child_seeds, uniform_
+from ..optim_state import carry_state_, check_state_keys, set_data_
+from .edits import WORK, Edit, embed_diagonal, pad_rows
+from .reports import Diagonalised, Grown, Shrunk, Sparsified
 
-__all__ = ["IsotropicMLP", "check_isotropic", "Diagonalised", "Grown", "Shrunk", "Sparsified"]
-
-# Optimizer state entries that transform like the gradient (exactly) and like its square (approximately).
-FIRST_MOMENTS = ("exp_avg", "momentum_buffer")
-SECOND_MOMENTS = ("exp_avg_sq", "max_exp_avg_sq")
-_WORK = torch.float64  # surgery arithmetic runs in float64 on the CPU, whatever the model's dtype and device
-
-
-# --------------------------------------------------------------------------- reports
-@dataclass(frozen=True)
-class Diagonalised:
-    """What :meth:`IsotropicMLP.diagonalise` did.
-
-    Attributes
-    ----------
-    layer : int
-        The hidden layer whose incoming weights were diagonalised.
-    mode : str
-        ``"left"`` or ``"full"``.
-    singular_values : Tensor, shape (width,)
-        Of the incoming map, descending, float64; padded with zeros to the
-        layer's width (directions that no input reaches have singular value 0).
-    left : Tensor, shape (width, width)
-        ``U``: the layer's new neurons in the old basis (``z_new = U^T z_old``).
-    right : Tensor or None, shape (width of layer - 1,) * 2
-        ``V`` for ``mode="full"``: the previous layer's new basis; else None.
-
-    Examples
-    --------
-    >>> net = IsotropicMLP([3, 4, 2], seed=0)
-    >>> net.diagonalise(1).singular_values.shape
-    torch.Size([4])
-    """
-
-    layer: int
-    mode: str
-    singular_values: torch.Tensor = field(repr=False)
-    left: torch.Tensor = field(repr=False)
-    right: torch.Tensor | None = field(repr=False)
-
-
-@dataclass(frozen=True)
-class Grown:
-    """What :meth:`IsotropicMLP.grow` did.
-
-    Attributes
-    ----------
-    layer, added, width : int
-        The hidden layer, the neurons added, its width now.
-    densified : tuple of int
-        Layers whose compactly stored diagonal weights had to become dense.
-
-    Examples
-    --------
-    >>> IsotropicMLP([3, 4, 2], seed=0).grow(1, 2, seed=0)
-    Grown(layer=1, added=2, width=6, densified=())
-    """
-
-    layer: int
-    added: int
-    width: int
-    densified: tuple = ()
-
-
-@dataclass(frozen=True)
-class Shrunk:
-    """What :meth:`IsotropicMLP.shrink` did.
-
-    Attributes
-    ----------
-    layer, removed, width : int
-        The hidden layer, the neurons removed, its width now.
-    singular_values : tuple of float
-        The removed singular values, descending: the change of the layer's
-        pre-activation is at most their size times the norm of its input
-        (which is below 1 for every layer after the first).
-    intrinsic_length : float
-        The layer's intrinsic length ``o`` now (``o + ||b*||^2``).
-
-    Examples
-    --------
-    >>> net = IsotropicMLP([3, 5, 2], seed=0)
-    >>> report = net.shrink(1, 2)  # 5 neurons, rank 3: two singular values are 0
-    >>> report.width, report.singular_values
-    (3, (0.0, 0.0))
-    """
-
-    layer: int
-    removed: int
-    width: int
-    singular_values: tuple
-    intrinsic_length: float
-
-
-@dataclass(frozen=True)
-class Sparsified:
-    """What :meth:`IsotropicMLP.sparsify` did.
-
-    Attributes
-    ----------
-    layers : tuple of int
-        The layers whose incoming weights are now stored as their diagonal.
-    parameters_before, parameters_after : int
-        :meth:`IsotropicMLP.parameter_count` before and after.
-
-    Examples
-    --------
-    >>> report = IsotropicMLP([4, 8, 8, 2], seed=0).sparsify()
-    >>> report.layers, report.parameters_before, report.parameters_after
-    ((2,), 132, 76)
-    """
-
-    layers: tuple
-    parameters_before: int
-    parameters_after: int
-
-    @property
-    def ratio(self) -> float:
-        """``parameters_after / parameters_before``."""
-        return self.parameters_after / self.parameters_before
-
-
-# --------------------------------------------------------------------------- transforms
-@dataclass
-class _Edit:
-    """A tensor's new value as ``left @ old @ right`` (a vector: ``left @ old``).
-
-    ``dense`` is the dense shape of a weight stored as its diagonal (expanded
-    first); ``diagonal`` keeps only the diagonal of the result. Optimizer
-    first moments and gradients follow the same linear map; second moments
-    follow it with every matrix entry squared. ``value`` overrides the new
-    value (e.g. random new columns), a float64 CPU tensor.
-    """
-
-    name: str
-    left: torch.Tensor | None = None
-    right: torch.Tensor | None = None
-    dense: tuple | None = None
-    diagonal: bool = False
-    value: torch.Tensor | None = None
-
-    def __call__(self, x: torch.Tensor, square: bool = False) -> torch.Tensor:
-        x = x.detach().to("cpu", _WORK)
-        if self.dense is not None:
-            x = _embed_diagonal(x, self.dense)
-        left, right = self.left, self.right
-        if square:
-            left = None if left is None else left.square()
-            right = None if right is None else right.square()
-        if left is not None:
-            x = left @ x
-        if right is not None:
-            x = x @ right
-        return x.diagonal().clone() if self.diagonal else x
-
-
-def _embed_diagonal(d: torch.Tensor, shape: tuple) -> torch.Tensor:
-    out = torch.zeros(shape, dtype=d.dtype, device=d.device)
-    out.diagonal().copy_(d)
-    return out
-
-
-def _pad_rows(n: int, extra: int) -> torch.Tensor:
-    """``[I_n; 0]``: the map that appends ``extra`` zero entries, shape (n + extra, n)."""
-    return torch.eye(n + extra, n, dtype=_WORK)
-
-
-def _unknown_state(optimizer: torch.optim.Optimizer, key: str) -> TypeError:
-    return TypeError(
-        f"IsotropicMLP surgery cannot transform the optimizer state {key!r} of "
-        f"{type(optimizer).__name__}: it knows first moments {FIRST_MOMENTS} and second moments "
-        f"{SECOND_MOMENTS} (SGD with momentum, Adam, AdamW, NAdam, ...). Use one of those optimizers, "
-        "or do the surgery without optimizer= and build a new optimizer afterwards."
-    )
+__all__ = ["IsotropicMLP", "check_isotropic"]
 
 
 # --------------------------------------------------------------------------- checks
@@ -454,8 +261,8 @@ class IsotropicMLP(nn.Module):
 
     def _dense_weight(self, k: int) -> torch.Tensor:
         """The map into layer ``k`` as a dense float64 CPU matrix."""
-        w = self._weight(k).detach().to("cpu", _WORK)
-        return _embed_diagonal(w, (self._sizes[k], self._sizes[k - 1])) if w.dim() == 1 else w
+        w = self._weight(k).detach().to("cpu", WORK)
+        return embed_diagonal(w, (self._sizes[k], self._sizes[k - 1])) if w.dim() == 1 else w
 
     def extra_repr(self) -> str:
         lengths = [float(f"{v:.6g}") for v in self.intrinsic_length.detach().cpu().tolist()]
@@ -596,29 +403,18 @@ class IsotropicMLP(nn.Module):
         if not any(id(p) in held for p in self.parameters()):
             raise ValueError(f"The optimizer passed to IsotropicMLP.{method} holds none of this model's "
                              "parameters; pass the optimizer that trains it (or None).")
-        for name in names:
-            p = self._parameters.get(name)
-            for key, value in optimizer.state.get(p, {}).items() if p is not None else ():
-                if isinstance(value, torch.Tensor) and value.dim() > 0 and key not in FIRST_MOMENTS + SECOND_MOMENTS:
-                    raise _unknown_state(optimizer, key)
+        check_state_keys(optimizer, [p for p in map(self._parameters.get, names) if p is not None],
+                         "IsotropicMLP surgery")
 
     # ----------------------------------------------------------------- applying edits
-    def _commit(self, edits: list[_Edit], buffers: dict, optimizer) -> None:
+    def _commit(self, edits: list[Edit], buffers: dict, optimizer) -> None:
         """Give parameters, their gradients, optimizer state and buffers their new values, in place."""
         new = {}
         for e in edits:  # compute everything first: nothing changes if something fails
             p = self._parameters[e.name]
             new[e.name] = (e.value if e.value is not None else e(p.data)).to(p.device, p.dtype)
         for e in edits:
-            p = self._parameters[e.name]
-            old_shape = p.shape
-            grad = None if p.grad is None else e(p.grad).to(p.grad.device, p.grad.dtype)
-            set_data_(p, new[e.name])
-            p.grad = grad
-            state = optimizer.state.get(p) if optimizer is not None else None
-            for key, value in list((state or {}).items()):
-                if isinstance(value, torch.Tensor) and value.dim() > 0 and value.shape == old_shape:
-                    state[key] = e(value, square=key in SECOND_MOMENTS).to(value.device, value.dtype)
+            carry_state_(self._parameters[e.name], new[e.name], e, optimizer)
         ref = self._weight(1)
         for name, value in buffers.items():
             if name == "log_o" or name == "o":
@@ -626,9 +422,9 @@ class IsotropicMLP(nn.Module):
             else:
                 setattr(self, name, None if value is None else value.to(ref.device, ref.dtype))
 
-    def _edit_weight(self, k: int, **kwargs) -> _Edit:
+    def _edit_weight(self, k: int, **kwargs) -> Edit:
         dense = (self._sizes[k], self._sizes[k - 1]) if self._weight(k).dim() == 1 else None
-        return _Edit(f"weight{k}", dense=dense, **kwargs)
+        return Edit(f"weight{k}", dense=dense, **kwargs)
 
     def _rotate_layer(self, k: int, rows: torch.Tensor, edits: list, buffers: dict, own: bool = True,
                       following: bool = True) -> None:
@@ -641,10 +437,10 @@ class IsotropicMLP(nn.Module):
         if own:
             edits.append(self._edit_weight(k, left=rows))
         if self._bias(k) is not None:
-            edits.append(_Edit(f"bias{k}", left=rows))
+            edits.append(Edit(f"bias{k}", left=rows))
         c = self._length_weight(k)
         if c is not None:
-            buffers[f"length_weight{k}"] = rows @ c.detach().to("cpu", _WORK)
+            buffers[f"length_weight{k}"] = rows @ c.detach().to("cpu", WORK)
         if following:
             edits.append(self._edit_weight(k + 1, right=rows.mT))
 
@@ -663,7 +459,7 @@ class IsotropicMLP(nn.Module):
         k = self._check_layer(layer, "incoming")
         w = self._dense_weight(k)
         c = self._length_weight(k)
-        return w if c is None else torch.cat([w, c.detach().to("cpu", _WORK)[:, None]], dim=1)
+        return w if c is None else torch.cat([w, c.detach().to("cpu", WORK)[:, None]], dim=1)
 
     def singular_values(self, layer: int) -> torch.Tensor:
         """Singular values of the map into hidden ``layer``, descending, padded with zeros to its width.
@@ -802,17 +598,17 @@ class IsotropicMLP(nn.Module):
         self._check_optimizer(optimizer, "grow", [f"weight{k}", f"bias{k}", f"weight{k + 1}"])
         generator = seed if isinstance(seed, torch.Generator) else torch_generator(resolve_seed(seed))
         width = self._sizes[k]
-        pad = _pad_rows(width, n)
+        pad = pad_rows(width, n)
         edits = [self._edit_weight(k, left=pad, diagonal=self._weight(k).dim() == 1)]
         if self._bias(k) is not None:
-            edits.append(_Edit(f"bias{k}", left=pad))
+            edits.append(Edit(f"bias{k}", left=pad))
         buffers = {}
         c = self._length_weight(k)
         if c is not None:
-            buffers[f"length_weight{k}"] = pad @ c.detach().to("cpu", _WORK)
+            buffers[f"length_weight{k}"] = pad @ c.detach().to("cpu", WORK)
         out = self._edit_weight(k + 1, right=pad.mT)
         value = out(self._weight(k + 1).data)
-        value[:, width:] = torch.randn(value.shape[0], n, generator=generator, dtype=_WORK) * self.init_scale
+        value[:, width:] = torch.randn(value.shape[0], n, generator=generator, dtype=WORK) * self.init_scale
         out.value = value
         edits.append(out)
         densified = (k + 1,) if out.dense is not None else ()
@@ -877,16 +673,16 @@ class IsotropicMLP(nn.Module):
         self._rotate_layer(k, u.mT[:keep], edits, buffers)
         # What the removed directions leave behind: constant pre-activations b*, outgoing weights w*.
         b = self._bias(k)
-        b_star = (u.mT[keep:] @ b.detach().to("cpu", _WORK)) if b is not None else torch.zeros(n, dtype=_WORK)
+        b_star = (u.mT[keep:] @ b.detach().to("cpu", WORK)) if b is not None else torch.zeros(n, dtype=WORK)
         w_star = self._dense_weight(k + 1) @ u[:, keep:]
-        o = float(self.intrinsic_length[k - 1].detach().to("cpu", _WORK))
+        o = float(self.intrinsic_length[k - 1].detach().to("cpu", WORK))
         o_new = o + float(b_star.square().sum())
         if o_new > o:
-            lengths = self.intrinsic_length.detach().to("cpu", _WORK).clone()
+            lengths = self.intrinsic_length.detach().to("cpu", WORK).clone()
             lengths[k - 1] = o_new
             buffers["log_o" if self.trainable_length else "o"] = lengths.log() if self.trainable_length else lengths
             c = self._length_weight(k + 1)
-            c = torch.zeros(self._sizes[k + 1], dtype=_WORK) if c is None else c.detach().to("cpu", _WORK)
+            c = torch.zeros(self._sizes[k + 1], dtype=WORK) if c is None else c.detach().to("cpu", WORK)
             buffers[f"length_weight{k + 1}"] = (c * math.sqrt(o) + w_star @ b_star) / math.sqrt(o_new)
         self._commit(edits, buffers, optimizer)
         self._sizes[k] = keep
