@@ -155,3 +155,45 @@ def test_active_dendrites_take_numpy_input_and_context():
     layer = ActiveDendrites(4, 6, context_features=3, segments=2, k=2, seed=0)
     x, c = np.ones((2, 4)), np.ones((2, 3))
     torch.testing.assert_close(layer(x, c), layer(torch.ones(2, 4), torch.ones(2, 3)))
+
+
+class _Tanh(torch.nn.Module):
+    def forward(self, z):
+        return torch.tanh(z)
+
+
+class _MaxCombine(torch.nn.Module):
+    def forward(self, z):
+        return z.max(dim=1).values
+
+
+def _two_branches():
+    g = nx.DiGraph()
+    g.add_edge("x", "v", branch=0)
+    g.add_edge("y", "v", branch=1)
+    g.nodes["v"]["combine"] = "pynada"
+    return g
+
+
+def test_module_combine_is_refused_naming_the_node():
+    g = _two_branches()
+    g.nodes["v"]["combine"] = _MaxCombine()
+    with pytest.raises(ValueError, match=r"Node 'v': an nn.Module combine is not supported"):
+        DAGNetwork(g)
+
+
+def test_module_activation_on_a_multi_branch_node_is_refused():
+    g = _two_branches()
+    g.nodes["v"]["activation"] = _Tanh()
+    with pytest.raises(ValueError, match=r"Node 'v': an nn.Module activation is not supported on a node with a "
+                                         r"combine"):
+        DAGNetwork(g)
+    g.nodes["v"]["activation"] = "tanh"
+    assert DAGNetwork(g, seed=0).num_edges == 2
+
+
+def test_unknown_combine_names_the_node():
+    g = _two_branches()
+    g.nodes["v"]["combine"] = "nand"
+    with pytest.raises(ValueError, match=r"Node 'v': Unknown combine 'nand'"):
+        DAGNetwork(g)

@@ -13,13 +13,13 @@ from dataclasses import dataclass, field
 from typing import Callable, Hashable, Sequence
 
 import numpy as np
-from torch import nn
 
 from . import layering as _layering
 from .activations.combine import resolve_combine
-from .activations.registry import CUSTOM, IDENTITY, resolve_activation
+from .activations.registry import resolve_activation
 from .errors import EmptyGraphError, GraphError, InputHasPredecessorsError
 from .csr import csr
+from .engine.codes import CUSTOM, IDENTITY
 from .validation import check_duplicate_edges, dead_nodes, resolve_roles
 from .wiring import Wiring
 
@@ -216,10 +216,6 @@ def compile_plan(
         if wiring.activation is not None:
             explicit = np.array([a is not None for a in wiring.activation], dtype=bool)
         spec_id = np.where(is_comb & ~explicit, len(specs) - 1, spec_id)
-        for v in np.flatnonzero(is_comb):
-            if isinstance(specs[spec_id[v]][0], nn.Module):
-                raise GraphError(f"Node {wiring.label(v)!r}: an nn.Module activation is not "
-                                 "supported on a node with a combine; use a function.")
     # Runs are cut where (kind, group) changes: kind 0 units, 1 nodes, 2 multi-branch nodes.
     comb_ids: dict = {}
     comb_group = np.zeros(n, dtype=np.int64)
@@ -315,9 +311,6 @@ def _combines(wiring: Wiring, pinned: np.ndarray) -> tuple[list, list]:
         if keys[v] is not None and pinned[v]:
             raise GraphError(f"Input node {wiring.label(v)!r} cannot combine branches; "
                              "only non-input nodes have incoming edges.")
-        if isinstance(keys[v], nn.Module):
-            raise GraphError(f"Node {wiring.label(v)!r}: an nn.Module combine is not supported; "
-                             "use a function.")
     return keys, arity
 
 

@@ -13,26 +13,10 @@ from typing import Callable
 import torch
 import torch.nn.functional as F
 
+from ..engine.codes import CUSTOM, FAST_CODES, IDENTITY
 from .functional import ada, leaky_ada
 
 __all__ = ["resolve_activation", "register_activation", "FAST_CODES", "CUSTOM", "IDENTITY"]
-
-# Codes understood by the engine's kernels.
-CUSTOM = -1
-IDENTITY = 0
-RELU = 1
-TANH = 2
-SIGMOID = 3
-LEAKY_RELU = 4
-LEAKY_SLOPE = 0.01  # torch.nn.LeakyReLU's default negative slope
-
-FAST_CODES = {
-    "identity": IDENTITY,
-    "relu": RELU,
-    "tanh": TANH,
-    "sigmoid": SIGMOID,
-    "leaky_relu": LEAKY_RELU,
-}
 
 _FUNCTIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
     "identity": lambda z: z,

@@ -22,7 +22,7 @@ import numba
 import numpy as np
 from numba import prange
 
-from ..activations.registry import LEAKY_RELU, LEAKY_SLOPE, RELU, SIGMOID, TANH
+from .codes import LEAKY_RELU, LEAKY_SLOPE, RELU, SIGMOID, TANH
 from .prefetch import prefetch_row
 
 # Rows are prefetched this many edges ahead of their use, when the buffer

@@ -20,8 +20,8 @@ import numba
 import numpy as np
 import torch
 
-from ..activations.registry import CUSTOM, IDENTITY, LEAKY_RELU, LEAKY_SLOPE, RELU, SIGMOID, TANH
 from . import numba_kernels as nk
+from .codes import CUSTOM, IDENTITY, LEAKY_RELU, LEAKY_SLOPE, RELU, SIGMOID, TANH
 from .memory import empty_buffer
 from .schedule import build_schedule
 

@@ -10,10 +10,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..activations.registry import CUSTOM, resolve_activation
-from ..activations.combine import apply_combine
+from ..activations.registry import resolve_activation
+from ..activations.combine import apply_combine, resolve_combine
 from ..engine import BACKENDS, DTYPES, CombineGroup, DAGFunction, Group, Runtime
-from ..errors import DeadNodeWarning, InputShapeError, NonFiniteValueError
+from ..engine.codes import CUSTOM
+from ..errors import DeadNodeWarning, GraphError, InputShapeError, NonFiniteValueError
 from ..plan import Plan, compile_plan
 from ..seeding import resolve_seed, torch_generator
 from ..wiring import Wiring
@@ -139,6 +140,7 @@ class DAGNetwork(nn.Module):
         dtype = dtype if dtype is not None else torch.get_default_dtype()
         _check_dtype(dtype)
         wiring = graph if isinstance(graph, Wiring) else Wiring.from_graph(graph)
+        _check_module_specs(wiring)
         plan, wiring = compile_plan(wiring, inputs, outputs, activation, output_activation,
                                     layering, max_width, prune_dead)
         self.seed = resolve_seed(seed)
@@ -637,6 +639,20 @@ class DAGNetwork(nn.Module):
             for node in self._labels:
                 g.nodes[node].pop("bias", None)
         return g
+
+
+def _check_module_specs(wiring: Wiring) -> None:
+    """Refuse ``nn.Module`` combines, and ``nn.Module`` activations on multi-branch nodes."""
+    for v, spec in enumerate(wiring.combine or ()):
+        if isinstance(spec, nn.Module):
+            raise GraphError(f"Node {wiring.label(v)!r}: an nn.Module combine is not supported; use a function.")
+        try:
+            combines = resolve_combine(spec)[0] is not None
+        except ValueError:  # compile_plan names the node and the known combines
+            continue
+        if combines and wiring.activation is not None and isinstance(wiring.activation[v], nn.Module):
+            raise GraphError(f"Node {wiring.label(v)!r}: an nn.Module activation is not supported on a node "
+                             "with a combine; use a function.")
 
 
 def _check_dtype(dtype) -> None:
