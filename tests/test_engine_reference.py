@@ -83,7 +83,7 @@ def test_float32_matches_reference(case, backend):
        batch=st.integers(1, 40), act=st.sampled_from(["relu", "tanh", "sigmoid", "leaky_relu"]))
 def test_backends_agree_on_larger_graphs(monkeypatch, prefetch, n, p, seed, batch, act):
     """High-degree nodes exercise the kernels' unrolled and prefetching paths."""
-    import dagnet.engine.runtime as runtime
+    import dagnet.engine.numba_runtime as runtime
     from dagnet.topology import erdos_renyi_dag
 
     monkeypatch.setattr(runtime, "_CACHE_BYTES", 0 if prefetch else 1 << 40)

@@ -12,7 +12,7 @@ from torch import nn
 
 from ..activations.registry import resolve_activation
 from ..activations.combine import apply_combine, resolve_combine
-from ..engine import BACKENDS, DTYPES, CombineGroup, DAGFunction, Group, Runtime
+from ..engine import BACKENDS, DTYPES, CombineGroup, DAGFunction, Group, Runtime, make_runtime
 from ..engine.codes import CUSTOM
 from ..errors import DeadNodeWarning, GraphError, InputShapeError, NonFiniteValueError
 from ..plan import Plan, compile_plan
@@ -269,8 +269,8 @@ class DAGNetwork(nn.Module):
                         for s, e, u, k, key, act in self._combines]
             index = {k: getattr(self, k) for k in ("in_ptr", "in_src", "out_ptr", "out_dst",
                                                    "out_edge", "act_code", "out_col", "output_pos")}
-            self._runtime = Runtime(index, self.level_ptr.cpu().numpy(), self._num_inputs,
-                                    groups, backend, combines)
+            self._runtime = make_runtime(index, self.level_ptr.cpu().numpy(), self._num_inputs,
+                                         groups, backend, combines)
         self._runtime.retain = self.retain_activity
         return self._runtime
 
