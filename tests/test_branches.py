@@ -124,7 +124,7 @@ def test_to_graph_and_save_load_round_trip(tmp_path):
     x = torch.randn(5, 2)
     assert torch.equal(again(x), net(x))
     dagnet.save(net, tmp_path / "n.pt")
-    loaded = dagnet.load(tmp_path / "n.pt")
+    loaded = dagnet.load(tmp_path / "n.pt", custom_objects=[xnor_exact_rows])
     assert torch.equal(loaded(x), net(x))
 
 

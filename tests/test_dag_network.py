@@ -225,7 +225,7 @@ def test_save_load_exact(tmp_path):
         net.weight.mul_(1.5)
     path = tmp_path / "net.pt"
     dagnet.save(net, path)
-    loaded = dagnet.load(path)
+    loaded = dagnet.load(path, custom_objects=[swish, Scaled])
     assert loaded.inputs == net.inputs and loaded.outputs == net.outputs
     for (k, v), (k2, v2) in zip(net.state_dict().items(), loaded.state_dict().items()):
         assert k == k2 and torch.equal(v, v2), k

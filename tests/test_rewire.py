@@ -13,7 +13,7 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from reference import net_grads, net_values, reference_forward
-from strategies import Scaled, build_case, dag_cases
+from strategies import Scaled, build_case, dag_cases, max_rows, swish
 
 import dagnet
 from dagnet import CycleError, DAGNetwork
@@ -315,7 +315,7 @@ def test_save_and_load_after_rewiring(case, rewire_seed, tmp_path):
     net.rewire_(*_random_rewiring(net, np.random.default_rng(rewire_seed), 0.5))
     path = tmp_path / "net.pt"
     dagnet.save(net, path)
-    loaded = dagnet.load(path)
+    loaded = dagnet.load(path, custom_objects=[Scaled, swish, max_rows])
     x = _input(net, 3)
     with torch.no_grad():
         assert torch.equal(loaded(x), net(x))
@@ -331,7 +331,7 @@ def test_save_a_network_whose_input_node_has_a_module_activation(tmp_path):
     g.nodes["x"]["activation"] = Scaled()  # an importable nn.Module class, unused on an input
     net = DAGNetwork(g, seed=0, dtype=torch.float64)
     dagnet.save(net, tmp_path / "net.pt")
-    loaded = dagnet.load(tmp_path / "net.pt")
+    loaded = dagnet.load(tmp_path / "net.pt", custom_objects=[Scaled])
     x = _input(net, 0)
     with torch.no_grad():
         assert torch.equal(loaded(x), net(x))
@@ -532,7 +532,7 @@ def test_save_and_load_after_rewiring_a_multi_branch_network(tmp_path):
                 add_source=[_node(net, "y"), _node(net, "m"), _node(net, "x2")],
                 add_target=[_node(net, "y2"), _node(net, "h2"), _node(net, "y")], add_weight=[0.5, -1.0, 2.0])
     dagnet.save(net, tmp_path / "net.pt")
-    loaded = dagnet.load(tmp_path / "net.pt")
+    loaded = dagnet.load(tmp_path / "net.pt", custom_objects=[Scaled])
     x = _input(net, 2)
     with torch.no_grad():
         assert torch.equal(loaded(x), net(x))

@@ -14,6 +14,7 @@ from .errors import (
     DagnetError,
     DeadNodeWarning,
     EmptyGraphError,
+    FileFormatError,
     InputHasPredecessorsError,
     InputShapeError,
     NodeNotFoundError,
@@ -45,5 +46,6 @@ __all__ = [
     "InputHasPredecessorsError",
     "InputShapeError",
     "NonFiniteValueError",
+    "FileFormatError",
     "DeadNodeWarning",
 ]

@@ -19,6 +19,7 @@ __all__ = [
     "NonFiniteValueError",
     "InputShapeError",
     "DeadNodeWarning",
+    "FileFormatError",
 ]
 
 
@@ -75,3 +76,15 @@ class InputShapeError(DagnetError, ValueError):
 
 class DeadNodeWarning(UserWarning):
     """Some nodes are unreachable from the inputs or cannot reach an output."""
+
+
+class FileFormatError(DagnetError, ValueError):
+    """A file cannot be loaded: empty, truncated, corrupt, foreign or inconsistent.
+
+    ``path`` is the file (``None`` for data that did not come from a file).
+    Nothing is constructed from a file that raises it.
+    """
+
+    def __init__(self, message: str, path=None):
+        super().__init__(message)
+        self.path = path

@@ -25,6 +25,8 @@ from .resize import remap_parameter_
 __all__ = ["DAGNetwork"]
 
 _TOPOLOGY_KEYS = ("node_index", "in_ptr", "in_src")  # they fix the plan (see _load_from_state_dict)
+_INDEX_BUFFERS = ("in_ptr", "in_src", "out_ptr", "out_dst", "out_edge", "act_code", "out_col", "output_pos",
+                  "level_ptr", "node_index", "edge_index")  # all follow from the plan (see _plan_buffers)
 
 
 class DAGNetwork(nn.Module):
@@ -211,20 +213,9 @@ class DAGNetwork(nn.Module):
 
     # ---------------------------------------------------------------- topology
     def _set_plan(self, plan: Plan, device) -> None:
-        n, e = plan.num_nodes, plan.num_edges
-        small = torch.int32 if max(n, e) < 2**31 - 1 else torch.int64
-        out_col = np.full(n, -1, dtype=np.int64)
-        out_col[plan.output_pos] = np.arange(plan.output_pos.size)
-        arrays = dict(
-            in_ptr=(plan.in_ptr, torch.int64), in_src=(plan.in_src, small),
-            out_ptr=(plan.out_ptr, torch.int64), out_dst=(plan.out_dst, small),
-            out_edge=(plan.out_edge, small), act_code=(plan.act_code, torch.int8),
-            out_col=(out_col, small), output_pos=(plan.output_pos, torch.int64),
-            level_ptr=(plan.level_ptr, torch.int64), node_index=(plan.node_index, torch.int64),
-            edge_index=(plan.edge_index, torch.int64),
-        )
-        for name, (arr, dt) in arrays.items():
-            self.register_buffer(name, torch.as_tensor(np.ascontiguousarray(arr)).to(dt).to(device))
+        n = plan.num_nodes
+        for name, t in _plan_buffers(plan).items():
+            self.register_buffer(name, t.to(device))
         self.register_buffer("_no_bias", torch.zeros(n - plan.num_inputs, dtype=self.weight.dtype,
                                                      device=device), persistent=False)
         self._groups = plan.groups
@@ -494,22 +485,75 @@ class DAGNetwork(nn.Module):
 
     def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys,
                               unexpected_keys, error_msgs):
-        # A checkpoint written after a rewiring holds another plan: adopt it first.
-        saved = {k: state_dict.get(prefix + k) for k in _TOPOLOGY_KEYS}
-        if all(isinstance(t, torch.Tensor) for t in saved.values()) and \
-                saved["node_index"].shape == self.node_index.shape and \
-                any(saved[k].shape != getattr(self, k).shape or
-                    not torch.equal(saved[k].cpu().long(), getattr(self, k).cpu().long()) for k in saved):
-            src, dst_ext = self._edge_ids(**saved)
-            plan = self._compile_edges(src, dst_ext)
-            if not np.array_equal(plan.node_index, saved["node_index"].cpu().numpy()):
-                error_msgs.append(f"The saved wiring of {prefix or 'the network'!r} does not compile to "
-                                  "its saved plan.")
-                return
+        # A checkpoint written after a rewiring holds another plan: adopt it first. Every index buffer
+        # must be the one its plan gives, or nothing is loaded (the kernels index memory with them).
+        plan, problem = self._saved_plan(state_dict, prefix)
+        if problem is None:
+            problem = self._index_mismatch(state_dict, prefix, plan)
+        if problem is not None:
+            error_msgs.append(f"Cannot load the state_dict into {prefix.rstrip('.') or 'the network'!r}: "
+                              f"{problem}. Load a state_dict written by DAGNetwork.state_dict().")
+            return
+        if plan is not None:
             unknown = torch.full((plan.num_edges,), -1, dtype=torch.int64)
             self._replace_plan(plan, unknown, 0.0, None)  # values come from the state dict
         super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys,
                                       unexpected_keys, error_msgs)
+
+    def _saved_plan(self, state_dict, prefix) -> tuple[Plan | None, str | None]:
+        """``(plan, None)`` for a saved wiring to adopt, ``(None, None)`` if none, ``(None, problem)`` if invalid."""
+        saved = {k: state_dict.get(prefix + k) for k in _TOPOLOGY_KEYS}
+        if not all(isinstance(t, torch.Tensor) for t in saved.values()):
+            return None, None
+        for k, t in saved.items():
+            if not _is_index(t):
+                return None, f"{k!r} must be a 1-D integer tensor, got {t.dtype} of shape {tuple(t.shape)}"
+        node_index, in_ptr, in_src = (saved[k].detach().cpu().long() for k in _TOPOLOGY_KEYS)
+        m = self.node_index.numel()
+        if node_index.numel() != m or not torch.equal(node_index.sort().values, torch.arange(m)):
+            return None, f"'node_index' must order the network's {m} positions (nodes and branches)"
+        if in_ptr.numel() != m + 1 or in_ptr[0] != 0 or bool((in_ptr.diff() < 0).any()) \
+                or in_ptr[-1] != in_src.numel():
+            return None, (f"'in_ptr' must rise from 0 to the length of 'in_src' ({in_src.numel()}) in "
+                          f"{m + 1} entries")
+        if in_src.numel() and (int(in_src.min()) < 0 or int(in_src.max()) >= m):
+            return None, f"'in_src' holds positions outside 0..{m - 1}"
+        if all(t.shape == getattr(self, k).shape and torch.equal(t, getattr(self, k).cpu().long())
+               for k, t in zip(_TOPOLOGY_KEYS, (node_index, in_ptr, in_src))):
+            return None, None
+        src, dst_ext = self._edge_ids(node_index, in_ptr, in_src)
+        try:
+            plan = self._compile_edges(src, dst_ext)
+        except (ValueError, IndexError, KeyError) as e:
+            return None, f"its wiring is not a valid one for this network ({e})"
+        if not np.array_equal(plan.node_index, node_index.numpy()):
+            return None, "its wiring does not compile to its saved plan"
+        return plan, None
+
+    def _index_mismatch(self, state_dict, prefix, plan: Plan | None) -> str | None:
+        """What is wrong with the index buffers and weight size of ``state_dict`` for ``plan`` (None: the current one)."""
+        if plan is None:
+            want = {k: getattr(self, k) for k in _INDEX_BUFFERS}
+            num_edges = self.num_edges
+        else:
+            want, num_edges = _plan_buffers(plan), plan.num_edges
+        for name, own in want.items():
+            t = state_dict.get(prefix + name)
+            if t is None:
+                continue
+            if not (isinstance(t, torch.Tensor) and t.shape == own.shape and _is_index(t)):
+                return f"the index buffer {name!r} must be an integer tensor of shape {tuple(own.shape)}"
+            t = t.detach().cpu().long()
+            if name == "edge_index":  # the edges' order in to_wiring(): any order of them
+                if not torch.equal(t.sort().values, torch.arange(num_edges)):
+                    return f"the index buffer 'edge_index' must order the {num_edges} edges"
+            elif not torch.equal(t, own.cpu().long()):
+                return (f"the index buffer {name!r} does not match the wiring given by "
+                        f"{', '.join(map(repr, _TOPOLOGY_KEYS))}")
+        weight = state_dict.get(prefix + "weight")
+        if isinstance(weight, torch.Tensor) and weight.shape != (num_edges,):
+            return f"'weight' has shape {tuple(weight.shape)}, but its wiring has {num_edges} edges"
+        return None
 
     # ---------------------------------------------------------------- forward
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -666,6 +710,28 @@ def _overflow(values: torch.Tensor, dtype: torch.dtype) -> int | None:
     """Index of the first float64 value that does not fit in ``dtype`` (it would become inf), or None."""
     big = values.abs() > torch.finfo(dtype).max
     return int(big.nonzero()[0, 0]) if bool(big.any()) else None
+
+
+def _plan_buffers(plan: Plan) -> dict[str, torch.Tensor]:
+    """The index buffers of a network with ``plan`` (on the CPU), by name."""
+    n, e = plan.num_nodes, plan.num_edges
+    small = torch.int32 if max(n, e) < 2**31 - 1 else torch.int64
+    out_col = np.full(n, -1, dtype=np.int64)
+    out_col[plan.output_pos] = np.arange(plan.output_pos.size)
+    arrays = dict(
+        in_ptr=(plan.in_ptr, torch.int64), in_src=(plan.in_src, small),
+        out_ptr=(plan.out_ptr, torch.int64), out_dst=(plan.out_dst, small),
+        out_edge=(plan.out_edge, small), act_code=(plan.act_code, torch.int8),
+        out_col=(out_col, small), output_pos=(plan.output_pos, torch.int64),
+        level_ptr=(plan.level_ptr, torch.int64), node_index=(plan.node_index, torch.int64),
+        edge_index=(plan.edge_index, torch.int64),
+    )
+    return {name: torch.as_tensor(np.ascontiguousarray(arr)).to(dt) for name, (arr, dt) in arrays.items()}
+
+
+def _is_index(t: torch.Tensor) -> bool:
+    return (t.dim() == 1 and t.layout == torch.strided and not t.is_floating_point() and not t.is_complex()
+            and t.dtype != torch.bool)
 
 
 def _edge_rows(in_ptr: torch.Tensor, in_src: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:

@@ -8,54 +8,34 @@ import json
 import math
 import numbers
 import os
-import tempfile
+import tempfile  # noqa: F401 (the examples use it)
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 import torch
 from matplotlib.figure import Figure
 
+from ..fileio import atomic_write, read_checked, write_checked
+
 __all__ = ["atomic_write", "write_metrics", "save_checkpoint", "load_checkpoint", "plot_training",
            "to_record"]
 
 _FORMAT = "dagnet.train.checkpoint"
-_VERSION = 1
-
-
-def atomic_write(path: str | os.PathLike, write: Callable[[str], Any]) -> Path:
-    """Call ``write(tmp)`` on a temporary file beside ``path``, then move it onto ``path`` at once.
-
-    A reader (or a run resumed after a crash) sees the old file or the new
-    one, never half of one; the temporary file is removed if ``write`` fails.
-
-    Examples
-    --------
-    >>> folder = tempfile.mkdtemp()
-    >>> p = atomic_write(os.path.join(folder, "a.txt"), lambda tmp: Path(tmp).write_text("hi"))
-    >>> p.read_text(), os.listdir(folder)
-    ('hi', ['a.txt'])
-    """
-    path = Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(tmp)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
-    return path
+_VERSION = 2  # 2: with a checksum of the content
 
 
 def to_record(value: Any) -> Any:
     """Return ``value`` as plain JSON data: tensors and arrays become numbers or lists.
 
+    NaN and infinite floats, which JSON cannot hold, become None (``null``).
+
     Examples
     --------
     >>> to_record({"n": torch.tensor(3), "w": np.array([0.5, 1.0])})
     {'n': 3, 'w': [0.5, 1.0]}
+    >>> to_record([float("nan"), float("inf"), 2.0])
+    [None, None, 2.0]
     """
     if isinstance(value, (torch.Tensor, np.ndarray, np.generic)):
         value = value.tolist()
@@ -68,7 +48,8 @@ def to_record(value: Any) -> Any:
     if isinstance(value, numbers.Integral):
         return int(value)
     if isinstance(value, numbers.Real):
-        return float(value)
+        value = float(value)
+        return value if math.isfinite(value) else None
     return str(value)
 
 
@@ -77,7 +58,7 @@ def _columns(rows: Sequence[dict]) -> list[str]:
 
 
 def _cell(v: Any) -> Any:
-    if v is None or (isinstance(v, float) and math.isnan(v)):
+    if v is None or (isinstance(v, float) and not math.isfinite(v)):
         return ""
     return json.dumps(v) if isinstance(v, (list, dict)) else v
 
@@ -87,7 +68,9 @@ def write_metrics(rows: Sequence[dict], out_dir: str | os.PathLike) -> tuple[Pat
 
     The csv has one column per key seen in any row (first seen, first placed);
     a missing value is an empty cell, a list or dict is written as JSON. The
-    json file is the list of rows as they are.
+    json file is the list of rows as :func:`to_record` makes them. NaN and
+    infinite values (a diverging run) are written as ``null`` in the json
+    file and as empty cells in the csv file.
 
     Examples
     --------
@@ -96,6 +79,9 @@ def write_metrics(rows: Sequence[dict], out_dir: str | os.PathLike) -> tuple[Pat
     ...                             folder)
     >>> csv_path.read_text().splitlines()
     ['epoch,loss,SET.removed', '1,0.5,', '2,0.25,3']
+    >>> _, json_path = write_metrics([{"epoch": 1, "loss": float("nan")}], folder)
+    >>> json.loads(json_path.read_text())
+    [{'epoch': 1, 'loss': None}]
     """
     out = Path(out_dir)
     rows = [to_record(r) for r in rows]
@@ -114,6 +100,20 @@ def write_metrics(rows: Sequence[dict], out_dir: str | os.PathLike) -> tuple[Pat
 def save_checkpoint(path: str | os.PathLike, state: dict) -> Path:
     """Write a training checkpoint (a dict of tensors and plain data) to ``path``, atomically.
 
+    The file holds a SHA-256 of its content, which :func:`load_checkpoint`
+    verifies. The file gets the user's usual permissions (umask).
+
+    Returns
+    -------
+    pathlib.Path
+        ``path``.
+
+    Raises
+    ------
+    TypeError
+        If ``state`` holds something other than tensors and plain data
+        (dict, list, tuple, str, int, float, bool, None); the message says where.
+
     Examples
     --------
     >>> path = os.path.join(tempfile.mkdtemp(), "checkpoint.pt")
@@ -121,17 +121,26 @@ def save_checkpoint(path: str | os.PathLike, state: dict) -> Path:
     >>> load_checkpoint(path)["epoch"]
     2
     """
-    payload = {"format": _FORMAT, "version": _VERSION, **state}
-    return atomic_write(path, lambda tmp: torch.save(payload, tmp))
+    reserved = {"format", "version", "checksum"} & set(state)
+    if reserved:
+        raise ValueError(f"A checkpoint's state cannot use the key(s) {sorted(reserved)}; dagnet writes them.")
+    return write_checked(path, {"format": _FORMAT, "version": _VERSION, **state})
 
 
 def load_checkpoint(path: str | os.PathLike) -> dict:
-    """Return the dict saved by :func:`save_checkpoint` (read with ``weights_only=True``: no code runs).
+    """Return the dict saved by :func:`save_checkpoint`, with its ``format`` and ``version``.
+
+    The file is read with ``torch.load(weights_only=True)`` (no code runs) and
+    its content must match the checksum stored in it. Checkpoints of version 1
+    (written before checksums) are returned unverified.
 
     Raises
     ------
-    ValueError
-        If the file is not a dagnet training checkpoint.
+    dagnet.errors.FileFormatError
+        If the file is empty, truncated, corrupt, not a dagnet training
+        checkpoint, or from a newer dagnet; the message names the path.
+    OSError
+        If the file cannot be opened.
 
     Examples
     --------
@@ -140,11 +149,8 @@ def load_checkpoint(path: str | os.PathLike) -> dict:
     >>> sorted(load_checkpoint(path))
     ['epoch', 'format', 'version']
     """
-    state = torch.load(path, map_location="cpu", weights_only=True)
-    if not isinstance(state, dict) or state.get("format") != _FORMAT:
-        raise ValueError(f"{path} is not a training checkpoint written by dagnet.train.")
-    if state["version"] > _VERSION:
-        raise ValueError(f"{path} was written by a newer dagnet (checkpoint version {state['version']}).")
+    state = read_checked(path, _FORMAT, _VERSION, "a training checkpoint written by dagnet.train")
+    state.pop("checksum", None)
     return state
 
 
