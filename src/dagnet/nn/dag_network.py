@@ -19,7 +19,7 @@ from ..plan import Plan, compile_plan
 from ..seeding import resolve_seed, torch_generator
 from ..wiring import Wiring
 from ._common import as_batch
-from .init import initial_values
+from .init import network_values
 from .resize import remap_parameter_
 
 __all__ = ["DAGNetwork"]
@@ -152,56 +152,7 @@ class DAGNetwork(nn.Module):
         self._node_activation = wiring.activation
         self._node_combine = wiring.combine
         factory = dict(dtype=dtype, device=device)
-
-        # Multi-branch nodes: each branch sum (a unit) is initialised on its own fan-in.
-        target = plan.edge_target if plan.edge_target is not None else wiring.target
-        weight0, bias0 = initial_values(init, wiring.source, target, plan.num_nodes,
-                                        torch_generator(self.seed))
-        if wiring.weight is not None:
-            given = torch.from_numpy(wiring.weight)
-            weight0 = torch.where(torch.isnan(given), weight0, given)
-        n = wiring.num_nodes
-        if wiring.bias is not None:
-            given = torch.from_numpy(wiring.bias)
-            if not bias and not torch.isnan(given).all():
-                v = int(np.flatnonzero(~np.isnan(wiring.bias))[0])
-                raise ValueError(f"Node {wiring.label(v)!r} has a 'bias' attribute, but bias=False.")
-            bias0[:n] = torch.where(torch.isnan(given), bias0[:n], given)
-        if wiring.branch_bias is not None:
-            for v, values in enumerate(wiring.branch_bias):
-                if values is None:
-                    continue
-                units = np.arange(*np.searchsorted(plan.unit_owner, [v, v + 1]))  # owner-sorted
-                if len(values) != units.size:
-                    raise ValueError(f"Node {wiring.label(v)!r} has {units.size} branches but "
-                                     f"{len(values)} values in 'branch_bias'.")
-                if not bias:
-                    raise ValueError(f"Node {wiring.label(v)!r} has a 'branch_bias', but bias=False.")
-                bias0[n + units] = torch.as_tensor(values, dtype=torch.float64)
-        for start, end, *_ in plan.combines:  # a multi-branch node's own bias is not used
-            own = plan.node_index[start:end]
-            if wiring.bias is not None and not np.isnan(wiring.bias[own]).all():
-                v = int(own[~np.isnan(wiring.bias[own])][0])
-                raise ValueError(f"Node {wiring.label(v)!r} combines branches and has no bias of its "
-                                 "own: give 'branch_bias', one value per branch.")
-            bias0[own] = 0.0
-        edge_index = torch.from_numpy(plan.edge_index)
-        hidden = torch.from_numpy(plan.node_index[plan.num_inputs:])
-        weight0, bias0 = weight0[edge_index], bias0[hidden]
-        k = _overflow(weight0, dtype)
-        if k is not None:
-            u, v = wiring.source[plan.edge_index[k]], wiring.target[plan.edge_index[k]]
-            raise NonFiniteValueError(f"The initial weight of edge {wiring.label(u)!r} -> {wiring.label(v)!r} "
-                                      f"is {weight0[k].item():g}, beyond the largest {dtype} "
-                                      f"({torch.finfo(dtype).max:g}); scale it down or use dtype=torch.float64.")
-        k = _overflow(bias0, dtype) if bias else None
-        if k is not None:
-            node = int(plan.node_index[plan.num_inputs + k])
-            what = f"node {wiring.label(node)!r}" if node < n else \
-                f"branch {plan.unit_branch[node - n]} of node {wiring.label(plan.unit_owner[node - n])!r}"
-            raise NonFiniteValueError(f"The initial bias of {what} is {bias0[k].item():g}, beyond the largest "
-                                      f"{dtype} ({torch.finfo(dtype).max:g}); scale it down or use "
-                                      "dtype=torch.float64.")
+        weight0, bias0 = network_values(wiring, plan, init, bias, torch_generator(self.seed), dtype)
         self.weight = nn.Parameter(weight0.to(**factory))
         if bias:
             self.bias = nn.Parameter(bias0.to(**factory))
@@ -704,12 +655,6 @@ def _check_dtype(dtype) -> None:
         names = ", ".join(str(d) for d in DTYPES)
         raise TypeError(f"DAGNetwork computes in {names}; got dtype={dtype}. Pass dtype=torch.float32 "
                         "(or float64), or convert the network with net.float() / net.double().")
-
-
-def _overflow(values: torch.Tensor, dtype: torch.dtype) -> int | None:
-    """Index of the first float64 value that does not fit in ``dtype`` (it would become inf), or None."""
-    big = values.abs() > torch.finfo(dtype).max
-    return int(big.nonzero()[0, 0]) if bool(big.any()) else None
 
 
 def _plan_buffers(plan: Plan) -> dict[str, torch.Tensor]:

@@ -5,7 +5,11 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-__all__ = ["INITS", "initial_values"]
+from ..errors import NonFiniteValueError
+from ..plan import Plan
+from ..wiring import Wiring
+
+__all__ = ["INITS", "initial_values", "network_values"]
 
 INITS = ("kaiming_uniform", "kaiming_normal", "xavier_uniform", "xavier_normal", "zeros")
 
@@ -49,3 +53,83 @@ def initial_values(init: str, source: np.ndarray, target: np.ndarray, num_nodes:
     bias = (torch.rand(num_nodes, generator=generator, dtype=torch.float64) * 2 - 1) * bound
     return weight, bias
 
+
+def network_values(wiring: Wiring, plan: Plan, init: str, bias: bool, generator: torch.Generator,
+                   dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+    """Return the initial ``(weight, bias)`` of a network, float64, in the plan's order.
+
+    Drawn by ``init`` (:func:`initial_values`, each dendritic branch on its own
+    fan-in), then overridden by the wiring's given ``weight``, ``bias`` and
+    ``branch_bias`` values; a multi-branch node's own bias is 0 (unused).
+
+    Raises
+    ------
+    ValueError
+        For a given bias with ``bias=False``, a ``branch_bias`` of the wrong
+        length, or a bias on a node that combines branches.
+    NonFiniteValueError
+        For a given value beyond the largest number of ``dtype`` (it would become inf).
+
+    Examples
+    --------
+    >>> from dagnet.plan import compile_plan
+    >>> w = Wiring(3, [0, 1], [2, 2], weight=np.array([0.5, np.nan]))
+    >>> plan, _ = compile_plan(w)
+    >>> weight, bias = network_values(w, plan, "zeros", True, torch.Generator(), torch.float32)
+    >>> weight.tolist(), bias.tolist()
+    ([0.5, 0.0], [0.0])
+    """
+    target = plan.edge_target if plan.edge_target is not None else wiring.target
+    weight0, bias0 = initial_values(init, wiring.source, target, plan.num_nodes, generator)
+    if wiring.weight is not None:
+        given = torch.from_numpy(wiring.weight)
+        weight0 = torch.where(torch.isnan(given), weight0, given)
+    n = wiring.num_nodes
+    if wiring.bias is not None:
+        given = torch.from_numpy(wiring.bias)
+        if not bias and not torch.isnan(given).all():
+            v = int(np.flatnonzero(~np.isnan(wiring.bias))[0])
+            raise ValueError(f"Node {wiring.label(v)!r} has a 'bias' attribute, but bias=False.")
+        bias0[:n] = torch.where(torch.isnan(given), bias0[:n], given)
+    if wiring.branch_bias is not None:
+        for v, values in enumerate(wiring.branch_bias):
+            if values is None:
+                continue
+            units = np.arange(*np.searchsorted(plan.unit_owner, [v, v + 1]))  # owner-sorted
+            if len(values) != units.size:
+                raise ValueError(f"Node {wiring.label(v)!r} has {units.size} branches but "
+                                 f"{len(values)} values in 'branch_bias'.")
+            if not bias:
+                raise ValueError(f"Node {wiring.label(v)!r} has a 'branch_bias', but bias=False.")
+            bias0[n + units] = torch.as_tensor(values, dtype=torch.float64)
+    for start, end, *_ in plan.combines:  # a multi-branch node's own bias is not used
+        own = plan.node_index[start:end]
+        if wiring.bias is not None and not np.isnan(wiring.bias[own]).all():
+            v = int(own[~np.isnan(wiring.bias[own])][0])
+            raise ValueError(f"Node {wiring.label(v)!r} combines branches and has no bias of its "
+                             "own: give 'branch_bias', one value per branch.")
+        bias0[own] = 0.0
+    edge_index = torch.from_numpy(plan.edge_index)
+    hidden = torch.from_numpy(plan.node_index[plan.num_inputs:])
+    weight0, bias0 = weight0[edge_index], bias0[hidden]
+    k = _overflow(weight0, dtype)
+    if k is not None:
+        u, v = wiring.source[plan.edge_index[k]], wiring.target[plan.edge_index[k]]
+        raise NonFiniteValueError(f"The initial weight of edge {wiring.label(u)!r} -> {wiring.label(v)!r} "
+                                  f"is {weight0[k].item():g}, beyond the largest {dtype} "
+                                  f"({torch.finfo(dtype).max:g}); scale it down or use dtype=torch.float64.")
+    k = _overflow(bias0, dtype) if bias else None
+    if k is not None:
+        node = int(plan.node_index[plan.num_inputs + k])
+        what = f"node {wiring.label(node)!r}" if node < n else \
+            f"branch {plan.unit_branch[node - n]} of node {wiring.label(plan.unit_owner[node - n])!r}"
+        raise NonFiniteValueError(f"The initial bias of {what} is {bias0[k].item():g}, beyond the largest "
+                                  f"{dtype} ({torch.finfo(dtype).max:g}); scale it down or use "
+                                  "dtype=torch.float64.")
+    return weight0, bias0
+
+
+def _overflow(values: torch.Tensor, dtype: torch.dtype) -> int | None:
+    """Index of the first float64 value that does not fit in ``dtype`` (it would become inf), or None."""
+    big = values.abs() > torch.finfo(dtype).max
+    return int(big.nonzero()[0, 0]) if bool(big.any()) else None
