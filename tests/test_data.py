@@ -103,7 +103,7 @@ def test_find_data_file_prefers_the_given_path(tmp_path, monkeypatch):
 
 
 def test_madelon_rejects_other_labels(tmp_path):
-    X = np.zeros((4, 3), np.int16)
+    X = np.zeros((4, 500), np.int16)
     np.savez(tmp_path / "madelon.npz", X_train=X, y_train=np.array([-1, 1, 0, 1]), X_valid=X, y_valid=np.ones(4))
     with pytest.raises(ValueError, match=r"y_train must hold -1 and \+1 only. Got \[0\]"):
         load_madelon(tmp_path)

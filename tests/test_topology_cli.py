@@ -67,13 +67,13 @@ def test_stats_prints_a_summary_and_saves_a_plot(tmp_path, capsys):
     assert png.read_bytes()[:4] == b"\x89PNG"
 
 
-def test_errors_return_one_with_a_message(tmp_path, capsys):
+def test_usage_errors_return_two_with_a_message(tmp_path, capsys):
     assert run("graph", "generate", "small-world", "--n", "10", "--k", "3", "--p", "0.1", "-o",
-               str(tmp_path / "g.graphml")) == 1
+               str(tmp_path / "g.graphml")) == 2
     assert "must be an even int" in capsys.readouterr().err
-    assert run("graph", "generate", "scale-free", "--n", "10", "--m", "2", "-o", str(tmp_path / "g.xyz")) == 1
+    assert run("graph", "generate", "scale-free", "--n", "10", "--m", "2", "-o", str(tmp_path / "g.xyz")) == 2
     assert "--format" in capsys.readouterr().err
-    assert run("graph", "stats", str(tmp_path / "missing.graphml")) == 1
+    assert run("graph", "stats", str(tmp_path / "missing.graphml")) == 2
     assert "missing.graphml" in capsys.readouterr().err
     with pytest.raises(SystemExit):  # argparse: KIND is required
         run("graph", "generate")

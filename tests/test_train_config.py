@@ -12,7 +12,7 @@ import torch
 from dagnet import DAGNetwork, SparseLinear
 from dagnet.cli import main
 from dagnet.data import Dataset, load_digits
-from dagnet.demo import DemoConfig, run_demo
+from dagnet.demo import DemoConfig, compile_kernels, run_demo
 from dagnet.evolve import SET
 from dagnet.nn import Dropout, sparse_mlp
 from dagnet.topology import write_edgelist
@@ -58,10 +58,34 @@ def test_config_defaults_and_overrides():
     ({"model": {"kind": "cnn"}}, "model.kind must be one of"),
     ({"optimizer": {"name": "lbfgs"}}, "optimizer.name must be one of"),
     ({"evolve": {"rule": "SET"}}, "'evolve' must be a list of tables"),
+    ({"optimizer": {"lr": "fast"}}, r"optimizer.lr must be a number > 0, got 'fast' \(a string\)"),
+    ({"optimizer": {"momentum": -0.5}}, r"optimizer.momentum must be a number >= 0, got -0.5\."),
+    ({"batch_size": True}, r"batch_size must be an integer >= 1, got True \(a boolean\)"),
+    ({"model": {"hidden": [16, "8"]}}, "model.hidden must be an array of integers >= 1"),
+    ({"model": {"density": 1.5}}, r"model.density must be a number in \(0, 1\] or left out"),
+    ({"model": {"dropout": 1}}, r"model.dropout must be a number in \[0, 1\)"),
+    ({"data": {"path": 7}}, "data.path must be a path"),
+    ({"on_nonfinite": "ignore"}, "on_nonfinite must be one of 'raise', 'continue'"),
+    ({"evolve": [{"rule": "SET", "every_epochs": "2"}]}, r"evolve\[0\].every_epochs must be an integer >= 1"),
+    ({"evolve": [{"rule": "SET", "every_steps": 2, "every_epochs": 2}]}, "choose one schedule"),
+    ({"evolve": [{"rule": "SET", "zeta": 2.0}]}, r"evolve\[0\] \(SET\): The 'zeta' parameter of SET"),
 ])
 def test_config_errors_name_the_key(given, message):
     with pytest.raises(ValueError, match=message):
         load_config(given)
+
+
+def test_config_values_are_checked_at_load_time_and_name_the_file(tmp_path):
+    path = tmp_path / "run.toml"
+    path.write_text('on_nonfinite = "continue"\n[optimizer]\nlr = 0.5\n')
+    cfg = load_config(path)
+    assert cfg["on_nonfinite"] == "continue" and cfg["optimizer"]["lr"] == 0.5
+    path.write_text('[optimizer]\nlr = "fast"\n')
+    with pytest.raises(ValueError, match=r"run.toml: optimizer.lr must be a number > 0"):
+        load_config(path)
+    path.write_bytes(b"epochs = 3\n\xff\xfe")
+    with pytest.raises(ValueError, match="run.toml: not a text"):
+        load_config(path)
 
 
 def test_config_file_errors(tmp_path):
@@ -126,7 +150,7 @@ def test_cli_train_runs_and_resumes_bit_exactly(tmp_path, capsys):
 def test_cli_train_reports_bad_configs(tmp_path, capsys):
     config = tmp_path / "run.toml"
     config.write_text("epochz = 3\n")
-    assert main(["train", str(config)]) == 1
+    assert main(["train", str(config)]) == 2  # a usage error
     assert "Unknown key 'epochz'" in capsys.readouterr().err
 
 
@@ -137,6 +161,19 @@ def test_demo_runs_on_a_tiny_budget(capsys):
     assert results["SET-MLP"]["params"] < results["dense MLP"]["params"]
     table = capsys.readouterr().out
     assert "samples/s" in table and "SET-MLP" in table
+    lines = table.splitlines()
+    compiled = next(i for i, line in enumerate(lines) if line.startswith("sparse kernels compiled"))
+    assert "not counted as training time" in lines[compiled]
+    assert compiled < next(i for i, line in enumerate(lines) if line.startswith("training "))
+
+
+def test_compile_kernels_leaves_the_models_alone():
+    mlp = sparse_mlp([8, 6, 3], epsilon=2, seed=0)
+    dense = torch.nn.Linear(8, 3)
+    before = {k: v.clone() for k, v in mlp.state_dict().items()}
+    assert compile_kernels([mlp, dense], torch.randn(10, 8, generator=torch.Generator().manual_seed(0)), 4) >= 0
+    assert all(torch.equal(before[k], v) for k, v in mlp.state_dict().items())
+    assert all(p.grad is None for p in [*mlp.parameters(), *dense.parameters()])
 
 
 class Counter:

@@ -10,9 +10,11 @@ torch.Size([2, 1])
 
 from . import data, errors, layering, topology, train
 from .errors import (
+    CheckpointMismatchError,
     CycleError,
     DagnetError,
     DeadNodeWarning,
+    DivergenceError,
     EmptyGraphError,
     FileFormatError,
     InputHasPredecessorsError,
@@ -20,6 +22,7 @@ from .errors import (
     NodeNotFoundError,
     NonFiniteValueError,
     SelfLoopError,
+    SizeError,
 )
 from .nn import DAGNetwork, SparseLinear
 from .serialization import load, save
@@ -47,5 +50,8 @@ __all__ = [
     "InputShapeError",
     "NonFiniteValueError",
     "FileFormatError",
+    "SizeError",
+    "CheckpointMismatchError",
+    "DivergenceError",
     "DeadNodeWarning",
 ]

@@ -20,6 +20,9 @@ __all__ = [
     "InputShapeError",
     "DeadNodeWarning",
     "FileFormatError",
+    "SizeError",
+    "CheckpointMismatchError",
+    "DivergenceError",
 ]
 
 
@@ -88,3 +91,15 @@ class FileFormatError(DagnetError, ValueError):
     def __init__(self, message: str, path=None):
         super().__init__(message)
         self.path = path
+
+
+class SizeError(DagnetError, ValueError):
+    """A requested graph or layer would not fit in memory; the message gives the edges and bytes."""
+
+
+class CheckpointMismatchError(DagnetError, ValueError):
+    """A training checkpoint was written for another model, optimizer or set of rules."""
+
+
+class DivergenceError(DagnetError, FloatingPointError):
+    """Training produced a NaN or infinite loss or parameter; the message names the epoch."""

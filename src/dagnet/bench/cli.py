@@ -17,14 +17,24 @@ __all__ = ["add_bench_parser"]
 
 
 def _run_engine(args: argparse.Namespace) -> int:
-    return engine.run_from_args(args)
+    from ..cli import report_error
+
+    try:
+        return engine.run_from_args(args)
+    except Exception as err:  # noqa: BLE001 - user errors become one line; bugs are raised again
+        code = report_error(err, "dagnet bench engine")
+        if code is None:
+            raise
+        return code
 
 
 def add_bench_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Register the ``bench`` command (sub-command ``engine``) on a CLI's sub-parsers.
 
     The handler is stored as ``func`` on the parsed arguments: call
-    ``args.func(args)``; it returns the exit code.
+    ``args.func(args)``; it returns the exit code (0 done, 2 for contradictory
+    options or an output folder that does not exist, 1 if a baseline disagrees
+    with dagnet or the report cannot be written; see :mod:`dagnet.cli`).
 
     Parameters
     ----------

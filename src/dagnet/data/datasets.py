@@ -12,16 +12,24 @@ import gzip
 import math
 import numbers
 import os
+import pickle
+import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import torch
 
+from ..errors import FileFormatError
 from ..seeding import numpy_rng
 from .paths import find_data_file
 
 __all__ = ["Dataset", "load_digits", "load_madelon", "load_coil20", "load_mnist", "read_idx"]
+
+MADELON_FEATURES = 500
+COIL20_FEATURES = 32 * 32
+COIL20_CLASSES = 20
 
 
 @dataclass(frozen=True, repr=False)
@@ -39,7 +47,8 @@ class Dataset:
     Raises
     ------
     ValueError
-        If the shapes or dtypes disagree (the message gives them).
+        If the shapes or dtypes disagree (the message gives them), a feature
+        is NaN or infinite, or a label is outside ``0 .. num_classes - 1``.
 
     Examples
     --------
@@ -68,6 +77,21 @@ class Dataset:
         if self.X_train.shape[1] != self.X_test.shape[1]:
             raise ValueError(f"Dataset {self.name!r}: train and test have {self.X_train.shape[1]} and "
                              f"{self.X_test.shape[1]} features.")
+        k = self.num_classes
+        if isinstance(k, bool) or not isinstance(k, numbers.Integral) or k < 1:
+            raise ValueError(f"Dataset {self.name!r}: num_classes must be an int >= 1. Got {k!r} instead.")
+        for split in ("train", "test"):
+            X, y = getattr(self, f"X_{split}"), getattr(self, f"y_{split}")
+            finite = torch.isfinite(X)
+            if not bool(finite.all()):
+                row, col = (int(i) for i in torch.nonzero(~finite)[0])
+                raise ValueError(f"Dataset {self.name!r}: X_{split} has {int((~finite).sum())} NaN or infinite "
+                                 f"value(s), the first at row {row}, column {col} ({float(X[row, col])}).")
+            outside = (y < 0) | (y >= k)
+            if bool(outside.any()):
+                i = int(torch.nonzero(outside)[0])
+                raise ValueError(f"Dataset {self.name!r}: y_{split}[{i}] is {int(y[i])}, outside the labels "
+                                 f"0 .. {k - 1} (num_classes = {k}).")
 
     @property
     def num_features(self) -> int:
@@ -123,12 +147,104 @@ def _make(name: str, X_train, y_train, X_test, y_test, standardize: bool,
 
 
 def _npz(file: Path, keys: tuple[str, ...], what: str) -> dict:
-    with np.load(file) as data:
-        missing = [k for k in keys if k not in data.files]
-        if missing:
-            raise ValueError(f"{file} is not a {what} file: missing array(s) {', '.join(missing)}; "
-                             f"expected {', '.join(keys)} (it has {', '.join(data.files) or 'none'}).")
-        return {k: data[k] for k in keys}
+    try:
+        with np.load(file) as data:
+            missing = [k for k in keys if k not in data.files]
+            if missing:
+                raise FileFormatError(f"{file} is not a {what} file: missing array(s) {', '.join(missing)}; "
+                                      f"expected {', '.join(keys)} (it has {', '.join(data.files) or 'none'}).",
+                                      file)
+            return {k: data[k] for k in keys}
+    except FileFormatError:
+        raise
+    except (OSError, EOFError, zipfile.BadZipFile, pickle.UnpicklingError, ValueError) as err:
+        raise FileFormatError(f"{file} is not a {what} file: NumPy cannot read it as an .npz archive of "
+                              f"numeric arrays ({type(err).__name__}: {err}).", file) from err
+
+
+class _Source:
+    """Where the arrays of a data set come from, to name them in messages.
+
+    One ``file`` holding every array (an ``.npz``): messages start with the
+    file and name the arrays by key. Or one file per array (``files``, IDX):
+    each array is named by its file, with its key in brackets.
+    """
+
+    def __init__(self, file: Path | None = None, files: dict | None = None):
+        self.file, self.files = file, files or {}
+
+    def name(self, key: str) -> str:
+        return key if self.file is not None else f"{self.files[key]} ({key})"
+
+    def error(self, key: str, text: str) -> FileFormatError:
+        if self.file is None:
+            return FileFormatError(text, self.files[key])
+        return FileFormatError(f"{self.file}: {text}", self.file)
+
+
+def _check_samples(src: _Source, key: str, X, what: str, num_features: int | None = None,
+                   sample_shape: tuple | None = None) -> np.ndarray:
+    """Return ``X`` as an array of at least one sample, numeric, finite, of the shape the data set defines.
+
+    ``num_features``: ``X`` must be ``(n, num_features)`` (a ``(num_features, n)``
+    array is called transposed). ``sample_shape``: each ``X[i]`` must have
+    this shape. Neither: ``X`` must have at least two dimensions.
+    """
+    X = np.asarray(X)
+    name = src.name(key)
+    if X.dtype.kind not in "biuf":
+        raise src.error(key, f"{name} must be a numeric array. Got dtype {X.dtype} instead.")
+    if num_features is not None and (X.ndim != 2 or X.shape[1] != num_features):
+        hint = ""
+        if X.ndim == 2 and X.shape[0] == num_features:
+            hint = f" It looks transposed: store {key}.T, one sample per row."
+        raise src.error(key, f"{name} has shape {X.shape}, but {what} has {num_features} features per sample "
+                        f"(expected shape (n, {num_features})).{hint}")
+    if X.ndim < 2:
+        raise src.error(key, f"{name} must hold one sample per row (2-D or more). Got shape {X.shape} instead.")
+    if sample_shape is not None and X.shape[1:] != tuple(sample_shape):
+        raise src.error(key, f"{name} has samples of shape {X.shape[1:]}, but the training samples have shape "
+                        f"{tuple(sample_shape)}.")
+    if X.shape[0] == 0:
+        raise src.error(key, f"{name} holds no sample (shape {X.shape}).")
+    if X.dtype.kind == "f":
+        bad = ~np.isfinite(X)
+        if bad.any():
+            at = tuple(int(i) for i in np.argwhere(bad)[0])
+            raise src.error(key, f"{name} has {int(bad.sum())} NaN or infinite value(s), the first at index "
+                            f"{at[0] if len(at) == 1 else at} ({X[at]}). Remove or impute them.")
+    return X
+
+
+def _check_labels(src: _Source, key: str, y, x_key: str, X: np.ndarray, rule: str, outside) -> np.ndarray:
+    """Return ``y`` as int64 if it holds one integer label per row of ``X``, each allowed by the data set.
+
+    ``outside(values)`` returns those of the distinct label ``values`` that are
+    not allowed; ``rule`` says which are, e.g. ``"-1 and +1"``.
+    """
+    y = np.asarray(y)
+    name = src.name(key)
+    if y.ndim != 1:
+        hint = f" Store {key}.ravel()." if y.ndim == 2 and 1 in y.shape else ""
+        raise src.error(key, f"{name} must be 1-D, one label per sample. Got shape {y.shape} instead.{hint}")
+    if y.size != X.shape[0]:
+        hint = ""
+        if X.shape[-1] == y.size:
+            hint = f" {x_key} seems to hold its samples along its last axis: is it transposed?"
+        raise src.error(key, f"{name} has {y.size} labels but {src.name(x_key)} has {X.shape[0]} rows.{hint}")
+    if y.dtype.kind == "f":
+        bad = ~np.isfinite(y) | (y != np.round(y))
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            raise src.error(key, f"{name} must hold integer labels. Got {y[i].item()!r} at index {i} "
+                            f"({int(bad.sum())} non-integer label(s) in all).")
+    elif y.dtype.kind not in "iu":
+        raise src.error(key, f"{name} must hold integer labels. Got dtype {y.dtype} instead.")
+    bad = outside(np.unique(y))
+    if len(bad):
+        got = [int(v) for v in bad[:5]]
+        raise src.error(key, f"{name} must hold {rule} only. Got {got}{' ...' if len(bad) > 5 else ''} too.")
+    return y.astype(np.int64)
 
 
 # ----------------------------------------------------------------- loaders
@@ -165,8 +281,8 @@ def load_digits(test_size: float = 0.25, seed: int | None = 0, standardize: bool
 def load_madelon(path: str | os.PathLike | None = None, standardize: bool = True) -> Dataset:
     """Return Madelon (NIPS 2003): 2000 training and 600 test samples, 500 features, 2 classes.
 
-    Reads ``madelon.npz`` (arrays ``X_train``, ``y_train``, ``X_valid``,
-    ``y_valid``; labels in {-1, +1}). The official test labels are not public,
+    Reads ``madelon.npz`` (arrays ``X_train`` and ``X_valid`` of 500 columns,
+    ``y_train`` and ``y_valid`` in {-1, +1}). The official test labels are not public,
     so the validation split is the test set. Labels become {0, 1}.
 
     Parameters
@@ -181,29 +297,34 @@ def load_madelon(path: str | os.PathLike | None = None, standardize: bool = True
     ------
     FileNotFoundError
         If the file is missing (the message says where it looked).
-    ValueError
-        If the file lacks an array or has labels other than -1 and +1.
+    FileFormatError
+        A ``ValueError``: if the file is not an ``.npz`` archive of numeric
+        arrays or lacks an array, an ``X`` is not ``(n, 500)`` (a transposed
+        one is named so) or holds NaN or infinite values, a ``y`` has not one
+        label per row of its ``X``, or a label is not -1 or +1. The message
+        names the file and the array.
 
     Examples
     --------
     >>> import tempfile
     >>> folder, rng = tempfile.mkdtemp(), np.random.default_rng(0)
-    >>> np.savez(os.path.join(folder, "madelon.npz"), X_train=rng.integers(0, 999, (8, 5)),
-    ...          y_train=np.array([-1, 1] * 4), X_valid=rng.integers(0, 999, (4, 5)),
+    >>> np.savez(os.path.join(folder, "madelon.npz"), X_train=rng.integers(0, 999, (8, 500)),
+    ...          y_train=np.array([-1, 1] * 4), X_valid=rng.integers(0, 999, (4, 500)),
     ...          y_valid=np.array([1, -1, 1, 1]))
     >>> load_madelon(folder)
-    Dataset(name='madelon', train=8x5, test=4x5, num_classes=2)
+    Dataset(name='madelon', train=8x500, test=4x500, num_classes=2)
     >>> load_madelon()  # doctest: +SKIP
     Dataset(name='madelon', train=2000x500, test=600x500, num_classes=2)
     """
     file = find_data_file("madelon.npz", path, what="madelon", func="load_madelon")
     d = _npz(file, ("X_train", "y_train", "X_valid", "y_valid"), "madelon")
-    for key in ("y_train", "y_valid"):
-        bad = np.setdiff1d(d[key], [-1, 1])
-        if bad.size:
-            raise ValueError(f"{file}: {key} must hold -1 and +1 only. Got {bad[:5].tolist()} too.")
-    to01 = lambda y: (np.asarray(y) > 0).astype(np.int64)  # noqa: E731
-    return _make("madelon", d["X_train"], to01(d["y_train"]), d["X_valid"], to01(d["y_valid"]),
+    src, y01 = _Source(file), {}
+    for split in ("train", "valid"):
+        X = _check_samples(src, f"X_{split}", d[f"X_{split}"], "Madelon", num_features=MADELON_FEATURES)
+        y = _check_labels(src, f"y_{split}", d[f"y_{split}"], f"X_{split}", X, "-1 and +1",
+                          lambda v: np.setdiff1d(v, [-1, 1]))
+        d[f"X_{split}"], y01[split] = X, (y > 0).astype(np.int64)
+    return _make("madelon", d["X_train"], y01["train"], d["X_valid"], y01["valid"],
                  standardize=standardize, num_classes=2)
 
 
@@ -211,8 +332,8 @@ def load_coil20(path: str | os.PathLike | None = None, test_size: float = 0.25, 
                 standardize: bool = False) -> Dataset:
     """Return COIL-20: 1440 grey 32x32 images (1024 features in [0, 1]) of 20 objects.
 
-    Reads ``coil20.npz`` (arrays ``X`` and ``y``, labels 0..19) and splits it
-    at random.
+    Reads ``coil20.npz`` (arrays ``X`` of 1024 columns and ``y``, labels
+    0..19) and splits it at random. ``num_classes`` is always 20.
 
     Parameters
     ----------
@@ -232,29 +353,39 @@ def load_coil20(path: str | os.PathLike | None = None, test_size: float = 0.25, 
     ------
     FileNotFoundError
         If the file is missing (the message says where it looked).
+    FileFormatError
+        A ``ValueError``: if the file is not an ``.npz`` archive of numeric
+        arrays or lacks ``X`` or ``y``, ``X`` is not ``(n, 1024)`` (a
+        transposed one is named so) or holds NaN or infinite values, ``y`` has
+        not one label per row of ``X``, or a label is not an integer in
+        0 .. 19. The message names the file and the array.
 
     Examples
     --------
     >>> import tempfile
     >>> folder = tempfile.mkdtemp()
-    >>> np.savez(os.path.join(folder, "coil20.npz"), X=np.zeros((8, 4), np.float32), y=np.arange(8) % 2)
+    >>> np.savez(os.path.join(folder, "coil20.npz"), X=np.zeros((8, 1024), np.float32), y=np.arange(8) % 2)
     >>> load_coil20(folder, test_size=0.25)
-    Dataset(name='coil20', train=6x4, test=2x4, num_classes=2)
+    Dataset(name='coil20', train=6x1024, test=2x1024, num_classes=20)
     >>> load_coil20()  # doctest: +SKIP
     Dataset(name='coil20', train=1080x1024, test=360x1024, num_classes=20)
     """
     file = find_data_file("coil20.npz", path, what="coil20", func="load_coil20")
     d = _npz(file, ("X", "y"), "coil20")
-    test_size = _check_test_size(test_size, "load_coil20", len(d["y"]))
-    parts = _split(d["X"], d["y"], test_size, seed)
-    return _make("coil20", *parts, standardize=standardize)
+    src = _Source(file)
+    X = _check_samples(src, "X", d["X"], "COIL-20", num_features=COIL20_FEATURES)
+    y = _check_labels(src, "y", d["y"], "X", X, f"the labels 0 .. {COIL20_CLASSES - 1}",
+                      lambda v: v[(v < 0) | (v >= COIL20_CLASSES)])
+    test_size = _check_test_size(test_size, "load_coil20", len(y))
+    parts = _split(X, y, test_size, seed)
+    return _make("coil20", *parts, standardize=standardize, num_classes=COIL20_CLASSES)
 
 
 # ----------------------------------------------------------------- MNIST
 _IDX_DTYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 _MNIST_FILES = {
-    "X_train": "train-images-idx3-ubyte", "y_train": "train-labels-idx1-ubyte",
-    "X_test": "t10k-images-idx3-ubyte", "y_test": "t10k-labels-idx1-ubyte",
+    "x_train": "train-images-idx3-ubyte", "y_train": "train-labels-idx1-ubyte",
+    "x_test": "t10k-images-idx3-ubyte", "y_test": "t10k-labels-idx1-ubyte",
 }
 
 
@@ -265,10 +396,14 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
     int16, 0x0C int32, 0x0D float32, 0x0E float64), the number of dimensions,
     then each dimension as a big-endian uint32; the values follow, big-endian.
 
+    Gzip is recognised by its magic number, so the file's name does not matter.
+
     Raises
     ------
-    ValueError
-        If the header is not an IDX header or the size disagrees with it.
+    FileFormatError
+        A ``ValueError``: if the file is a damaged gzip file, the header is
+        not an IDX header, or the file is shorter or longer than its header
+        says (the message names the file).
 
     Examples
     --------
@@ -280,19 +415,28 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
     [[1, 2, 3], [4, 5, 6]]
     """
     path = Path(path)
-    opener = gzip.open if path.suffix == ".gz" else open
-    with opener(path, "rb") as f:
-        raw = f.read()
-    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_DTYPES:
-        raise ValueError(f"{path} is not an IDX file: its first bytes are {raw[:4].hex()} "
-                         "(expected 00 00, a type code and the number of dimensions).")
+    try:
+        with open(path, "rb") as f:
+            raw = f.read()
+        if raw[:2] == b"\x1f\x8b":  # gzip's magic number, whatever the file's name
+            raw = gzip.decompress(raw)
+    except (EOFError, gzip.BadGzipFile, zlib.error) as err:
+        raise FileFormatError(f"{path} is a damaged gzip file ({type(err).__name__}: {err}); fetch it again.",
+                              path) from err
+    if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_DTYPES or raw[3] == 0:
+        raise FileFormatError(f"{path} is not an IDX file: its first bytes are {raw[:4].hex()} "
+                              "(expected 00 00, a type code and the number of dimensions, at least 1).", path)
     ndim = raw[3]
+    if len(raw) < 4 + 4 * ndim:
+        raise FileFormatError(f"{path} is truncated: its header announces {ndim} dimensions ({4 + 4 * ndim} "
+                              f"header bytes), but the file has {len(raw)} bytes.", path)
     shape = tuple(int(s) for s in np.frombuffer(raw, ">u4", count=ndim, offset=4))
     dtype = np.dtype(_IDX_DTYPES[raw[2]])
-    expected = 4 + 4 * ndim + int(np.prod(shape)) * dtype.itemsize
+    expected = 4 + 4 * ndim + math.prod(shape) * dtype.itemsize
     if len(raw) != expected:
-        raise ValueError(f"{path}: the header announces shape {shape} of {dtype.name}, {expected} bytes "
-                         f"in all, but the file has {len(raw)} bytes.")
+        raise FileFormatError(f"{path}: the header announces shape {shape} of {dtype.name}, {expected} bytes "
+                              f"in all, but the file has {len(raw)} bytes"
+                              f"{' (truncated)' if len(raw) < expected else ''}.", path)
     return np.frombuffer(raw, dtype, offset=4 + 4 * ndim).reshape(shape).astype(dtype.newbyteorder("="))
 
 
@@ -319,6 +463,11 @@ def load_mnist(path: str | os.PathLike) -> Dataset:
     ------
     FileNotFoundError
         If neither form is found (the message names the files looked for).
+    FileFormatError
+        A ``ValueError``: if a file is damaged, the test images' shape
+        differs from the training images', an image array holds NaN or
+        infinite values, a label array has not one label per image, or a label
+        is not an integer >= 0. The message names the file and the array.
 
     Examples
     --------
@@ -334,8 +483,11 @@ def load_mnist(path: str | os.PathLike) -> Dataset:
     if npz.is_file():
         d = _npz(npz, ("x_train", "y_train", "x_test", "y_test"), "MNIST")
         arrays = [d["x_train"], d["y_train"], d["x_test"], d["y_test"]]
+        src = _Source(npz)
     elif path.is_dir() and all(_find_idx(path, s) for s in _MNIST_FILES.values()):
-        arrays = [read_idx(_find_idx(path, stem)) for stem in _MNIST_FILES.values()]
+        files = {key: _find_idx(path, stem) for key, stem in _MNIST_FILES.items()}
+        arrays = [read_idx(file) for file in files.values()]
+        src = _Source(files=files)
     else:
         raise FileNotFoundError(
             f"No MNIST data at {str(path)!r} (the 'path' given to load_mnist): expected an mnist.npz "
@@ -343,4 +495,9 @@ def load_mnist(path: str | os.PathLike) -> Dataset:
             "(optionally .gz). dagnet downloads nothing: fetch the files once and pass their folder."
         )
     X_train, y_train, X_test, y_test = arrays
+    X_train = _check_samples(src, "x_train", X_train, "MNIST")
+    X_test = _check_samples(src, "x_test", X_test, "MNIST", sample_shape=X_train.shape[1:])
+    y_train, y_test = (_check_labels(src, k, y, x, X, "labels >= 0", lambda v: v[v < 0])
+                       for k, y, x, X in (("y_train", y_train, "x_train", X_train),
+                                          ("y_test", y_test, "x_test", X_test)))
     return _make("mnist", X_train / 255.0, y_train, X_test / 255.0, y_test, standardize=False)

@@ -10,6 +10,7 @@ import torch
 from .._checks import check_int
 from ..errors import DeadNodeWarning
 from ..seeding import numpy_rng, resolve_seed
+from ..topology._budget import NETWORK_EDGE, NETWORK_NODE, WIRING_EDGE, check_size
 from ..topology._sampling import bernoulli_positions
 from ..topology.layered import set_probability
 from ..wiring import Wiring
@@ -50,6 +51,13 @@ class SparseLinear(DAGNetwork):
     weight : Parameter, shape (num_edges,)
         One value per connection, ordered by output then input.
 
+    Raises
+    ------
+    ValueError
+        If an argument is invalid, or the ``in_features * out_features * p``
+        expected connections would not fit in this machine's memory (checked
+        before anything is allocated; the message gives the edges and bytes).
+
     Examples
     --------
     >>> layer = SparseLinear(100, 10, density=0.1, seed=0)
@@ -64,6 +72,7 @@ class SparseLinear(DAGNetwork):
         n_in = check_int(in_features, "in_features", "SparseLinear")
         n_out = check_int(out_features, "out_features", "SparseLinear")
         p = connection_probability(n_in, n_out, density, epsilon)
+        check_layer_sizes(f"SparseLinear({n_in}, {n_out}, {_given(density, epsilon)})", [(n_in, n_out, p)])
         seed = resolve_seed(seed)
         k = bernoulli_positions(n_in * n_out, p, numpy_rng(seed))  # sorted by output, then input
         wiring = Wiring(n_in + n_out, k % n_in, n_in + k // n_in)
@@ -136,3 +145,24 @@ def connection_probability(n_in: int, n_out: int, density: float | None, epsilon
             or not np.isfinite(epsilon):
         raise ValueError(f"The 'epsilon' parameter must be a positive float. Got {epsilon!r} instead.")
     return set_probability(n_in, n_out, float(epsilon))
+
+
+def _given(density: float | None, epsilon: float | None) -> str:
+    return f"density={density!r}" if density is not None else f"epsilon={20 if epsilon is None else epsilon!r}"
+
+
+def check_layer_sizes(call: str, layers) -> float:
+    """Refuse sparse layers whose expected connections would not fit in this machine's memory.
+
+    ``layers`` holds ``(n_in, n_out, p)`` per layer; returns the estimated
+    bytes. The message of the ``ValueError`` starts with ``call``.
+
+    Examples
+    --------
+    >>> check_layer_sizes("SparseLinear(10, 10, density=0.5)", [(10, 10, 0.5)]) > 0
+    True
+    """
+    edges = sum(n_in * n_out * p for n_in, n_out, p in layers)
+    nodes = sum(n_in + n_out for n_in, n_out, _ in layers)
+    return check_size(call, edges, WIRING_EDGE + NETWORK_EDGE, nodes, NETWORK_NODE,
+                      "Choose smaller layers or a lower density (or epsilon).")

@@ -12,7 +12,7 @@ from .._checks import check_float, check_int
 from ..activations.modules import AllReLU
 from ..seeding import numpy_rng, resolve_seed
 from .dropout import Dropout
-from .sparse_linear import SparseLinear, connection_probability
+from .sparse_linear import SparseLinear, _given, check_layer_sizes, connection_probability
 
 __all__ = ["erk_densities", "sparse_mlp"]
 
@@ -93,6 +93,12 @@ def sparse_mlp(sizes: Sequence[int], density: float | None = None, epsilon: floa
     torch.nn.Sequential
         Logits out (no final activation).
 
+    Raises
+    ------
+    ValueError
+        If an argument is invalid, or the layers' expected connections would
+        not fit in this machine's memory (checked before any layer is built).
+
     Examples
     --------
     >>> mlp = sparse_mlp([64, 100, 10], epsilon=5, seed=0)
@@ -113,6 +119,8 @@ def sparse_mlp(sizes: Sequence[int], density: float | None = None, epsilon: floa
         per_layer = erk_densities([(o, i) for i, o in pairs], density)
     else:
         per_layer = [connection_probability(i, o, None, epsilon) for i, o in pairs]
+    check_layer_sizes(f"sparse_mlp({sizes}, {_given(density, epsilon)})",
+                      [(i, o, p) for (i, o), p in zip(pairs, per_layer)])
     seeds = numpy_rng(resolve_seed(seed)).integers(0, 2**62, size=2 * len(pairs))
     layers: list[nn.Module] = []
     for k, ((n_in, n_out), p) in enumerate(zip(pairs, per_layer)):

@@ -7,13 +7,20 @@ The main CLI calls :func:`add_graph_parser` with its sub-parsers::
 
 Files ending in ``.graphml`` are GraphML; ``.txt``, ``.tsv``, ``.edges`` and
 ``.edgelist`` are edge lists (``--format`` overrides the guess).
+
+Errors are one line on stderr; the exit code is 2 for a usage error (bad
+options, a missing or malformed graph file) and 1 for a runtime error (a file
+that cannot be written, memory), as for every ``dagnet`` command (see
+:mod:`dagnet.cli`).
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
+from xml.etree import ElementTree
+
+import networkx as nx
 
 from matplotlib.figure import Figure
 
@@ -73,6 +80,26 @@ def _generate(args: argparse.Namespace):
     return cut.dag, str(cut) + ", sensory neurons made sources"
 
 
+def _failed(err: Exception, prog: str) -> int:
+    """Report a user error on one line and return its exit code; raise anything else again."""
+    from ..cli import report_error
+
+    code = report_error(err, prog)
+    if code is None:
+        raise err
+    return code
+
+
+def _read(path: str, fmt: str, weight: str):
+    if fmt == "edgelist":
+        return read_edgelist(path, weight=weight)
+    try:
+        return read_graphml(path)
+    except (ElementTree.ParseError, nx.NetworkXError) as err:
+        raise ValueError(f"{path} is not a GraphML file that can be read ({err}); check the file, or pass "
+                         "--format edgelist if it is an edge list.") from None
+
+
 def _run_generate(args: argparse.Namespace) -> int:
     try:
         fmt = _format(args.output, args.format)
@@ -81,9 +108,8 @@ def _run_generate(args: argparse.Namespace) -> int:
             write_graphml(graph, args.output)
         else:
             write_edgelist(graph, args.output)
-    except (OSError, ValueError) as err:
-        print(f"dagnet graph generate: error: {err}", file=sys.stderr)
-        return 1
+    except Exception as err:  # noqa: BLE001 - _failed raises what is not a user error
+        return _failed(err, "dagnet graph generate")
     if isinstance(graph, Wiring):
         n, e = graph.num_nodes, graph.num_edges
     else:
@@ -95,7 +121,7 @@ def _run_generate(args: argparse.Namespace) -> int:
 def _run_stats(args: argparse.Namespace) -> int:
     try:
         fmt = _format(args.file, args.format)
-        graph = read_graphml(args.file) if fmt == "graphml" else read_edgelist(args.file, weight=args.weight)
+        graph = _read(args.file, fmt, args.weight)
         fit = None if args.fit == "none" else args.fit
         summary = describe(graph, weight=args.weight, fit=fit)
         print(summary)
@@ -109,9 +135,8 @@ def _run_stats(args: argparse.Namespace) -> int:
                 draw_layered(graph, ax=axes[1])
             fig.savefig(args.plot, dpi=120)
             print(f"plot saved to {args.plot}")
-    except (OSError, ValueError) as err:
-        print(f"dagnet graph stats: error: {err}", file=sys.stderr)
-        return 1
+    except Exception as err:  # noqa: BLE001 - _failed raises what is not a user error
+        return _failed(err, "dagnet graph stats")
     return 0
 
 
@@ -119,8 +144,9 @@ def add_graph_parser(subparsers: argparse._SubParsersAction) -> argparse.Argumen
     """Register the ``graph`` command (``generate`` and ``stats``) on a CLI's sub-parsers.
 
     Each leaf parser sets ``func``, a handler that takes the parsed arguments
-    and returns the exit code (0 on success, 1 with a message on stderr when
-    the input is wrong).
+    and returns the exit code: 0 on success, 2 with a one-line message on
+    stderr when the input is wrong (options, a missing or malformed file), 1
+    when the work cannot be done (e.g. the output file cannot be written).
 
     Parameters
     ----------

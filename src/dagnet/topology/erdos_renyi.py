@@ -7,6 +7,7 @@ import numpy as np
 
 from ..seeding import numpy_rng
 from ..wiring import Wiring
+from ._budget import WIRING_EDGE, check_graph_size
 from ._checks import check_float, check_int
 from ._sampling import bernoulli_positions
 
@@ -44,7 +45,8 @@ def erdos_renyi_dag(
     Parameters
     ----------
     n : int
-        Number of nodes, labelled ``0 .. n - 1`` (a topological order).
+        Number of nodes, labelled ``0 .. n - 1`` (a topological order), at
+        most ``2 ** 32`` (the pairs are counted in int64).
     p : float
         Edge probability, in [0, 1].
     seed : int, numpy Generator or None
@@ -57,6 +59,13 @@ def erdos_renyi_dag(
     networkx.DiGraph or Wiring
         Edges sorted by target, then source.
 
+    Raises
+    ------
+    ValueError
+        If ``n`` or ``p`` is out of range, or the ``p * n * (n - 1) / 2``
+        expected edges would not fit in this machine's memory (checked before
+        anything is allocated; the message gives the edges and bytes).
+
     Examples
     --------
     >>> g = erdos_renyi_dag(5, 1.0, seed=0)
@@ -65,10 +74,12 @@ def erdos_renyi_dag(
     >>> erdos_renyi_dag(1000, 0.01, seed=0, as_wiring=True).num_edges > 4000
     True
     """
-    n = check_int(n, "n", "erdos_renyi_dag")
+    n = check_int(n, "n", "erdos_renyi_dag", high=2**32)
     p = check_float(p, "p", "erdos_renyi_dag", 0.0, 1.0)
-    rng = numpy_rng(seed)
     total = n * (n - 1) // 2
+    check_graph_size("erdos_renyi_dag", f"n={n}, p={p:g}", total * p, WIRING_EDGE, n, 0, as_wiring,
+                     "Choose a smaller n or p.")
+    rng = numpy_rng(seed)
     k = bernoulli_positions(total, p, rng)
     src, dst = _pair_from_index(k)
     wiring = Wiring(n, src, dst)

@@ -9,6 +9,7 @@ import numpy as np
 
 from ..seeding import numpy_rng
 from ..wiring import Wiring
+from ._budget import LABEL_NODE, WIRING_EDGE, check_graph_size
 from ._checks import check_float, check_sizes
 from ._sampling import bernoulli_positions
 
@@ -80,7 +81,9 @@ def layered_sparse(
     Raises
     ------
     ValueError
-        If ``sizes`` or ``epsilon`` is invalid.
+        If ``sizes`` or ``epsilon`` is invalid, or the expected edges and the
+        nodes would not fit in this machine's memory (checked before anything
+        is allocated; the message gives the edges, nodes and bytes).
 
     Examples
     --------
@@ -94,12 +97,16 @@ def layered_sparse(
     func = "layered_sparse"
     sizes = check_sizes(sizes, func)
     epsilon = check_float(epsilon, "epsilon", func, low=0.0, low_open=True)
+    pairs = list(zip(sizes[:-1].tolist(), sizes[1:].tolist()))
+    probability = [set_probability(n_in, n_out, epsilon) for n_in, n_out in pairs]
+    edges = sum(a * b * q for (a, b), q in zip(pairs, probability))
+    check_graph_size(func, f"sizes={sizes.tolist()}, epsilon={epsilon:g}", edges, WIRING_EDGE, sum(sizes.tolist()),
+                     LABEL_NODE, as_wiring, "Choose smaller layers or a smaller epsilon.")
     rng = numpy_rng(seed)
     offsets, labels = layer_labels(sizes)
     sources, targets = [], []
-    for layer in range(sizes.size - 1):
-        n_in, n_out = int(sizes[layer]), int(sizes[layer + 1])
-        k = bernoulli_positions(n_in * n_out, set_probability(n_in, n_out, epsilon), rng)
+    for layer, ((n_in, n_out), q) in enumerate(zip(pairs, probability)):
+        k = bernoulli_positions(n_in * n_out, q, rng)
         # Position k is the pair (target k // n_in, source k % n_in): sorted by target, then source.
         sources.append(offsets[layer] + k % n_in)
         targets.append(offsets[layer + 1] + k // n_in)

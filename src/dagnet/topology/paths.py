@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import warnings
 from typing import Sequence
 
@@ -12,10 +13,28 @@ from scipy.stats import qmc
 from ..csr import group_by
 from ..seeding import numpy_rng
 from ..wiring import Wiring
+from ._budget import LABEL_NODE, PATH_EDGE, PATH_SEGMENT, check_graph_size
 from ._checks import check_int, check_sizes
 from .layered import layer_labels
 
 __all__ = ["random_walk_paths", "sobol_paths", "path_network"]
+
+
+def _check_path_size(func: str, args: str, sizes: np.ndarray, num_paths: int, as_wiring: bool) -> None:
+    """Refuse ``num_paths`` paths through layers of ``sizes`` if their network cannot fit in memory.
+
+    Edges are counted as the distinct segments expected of uniform paths,
+    ``n_in * n_out * (1 - exp(-num_paths / (n_in * n_out)))`` per pair of layers.
+    """
+    pairs = [a * b for a, b in zip(sizes[:-1].tolist(), sizes[1:].tolist())]
+    nodes = sum(sizes.tolist())
+    segments = num_paths * len(pairs)
+    edges = sum(-c * math.expm1(-num_paths / c) for c in pairs)
+    check_graph_size(
+        func, args, edges, PATH_EDGE, nodes, LABEL_NODE, as_wiring,
+        "Choose fewer paths or smaller layers.", extra_bytes=segments * PATH_SEGMENT,
+        counts=f"{segments:.3g} path segments, about {edges:.3g} distinct edges and {nodes:.3g} nodes",
+    )
 
 
 def path_network(visits: np.ndarray, sizes: Sequence[int], as_wiring: bool = False) -> nx.DiGraph | Wiring:
@@ -47,6 +66,12 @@ def path_network(visits: np.ndarray, sizes: Sequence[int], as_wiring: bool = Fal
         ``ptr = np.r_[0, np.cumsum(edge_attrs["multiplicity"])]`` form a CSR
         pair: edge ``e`` carries paths ``ids[ptr[e]:ptr[e + 1]]``.
 
+    Raises
+    ------
+    ValueError
+        If ``sizes`` or ``visits`` is invalid, or the network would not fit in
+        this machine's memory (the message gives the segments, edges and bytes).
+
     Examples
     --------
     >>> g = path_network(np.array([[0, 1], [0, 1], [1, 0]]), [2, 2])
@@ -63,6 +88,8 @@ def path_network(visits: np.ndarray, sizes: Sequence[int], as_wiring: bool = Fal
             f"{sizes.size}), one column per layer. Got an array of shape {visits.shape} and dtype "
             f"{visits.dtype} instead."
         )
+    _check_path_size("path_network", f"visits of shape {visits.shape}, sizes={sizes.tolist()}", sizes,
+                     visits.shape[0], as_wiring)
     visits = visits.astype(np.int64, copy=False)
     outside = (visits < 0) | (visits >= sizes)
     if outside.any():
@@ -126,6 +153,13 @@ def random_walk_paths(
         As :func:`path_network`: nodes ``(layer, index)``, edge data ``paths``
         (path ids) and ``multiplicity``.
 
+    Raises
+    ------
+    ValueError
+        If ``sizes`` or ``num_paths`` is invalid, or the network would not fit
+        in this machine's memory (checked before any path is drawn; the
+        message gives the segments, edges and bytes).
+
     Examples
     --------
     >>> g = random_walk_paths([4, 8, 2], 16, seed=0)
@@ -135,6 +169,7 @@ def random_walk_paths(
     func = "random_walk_paths"
     sizes = check_sizes(sizes, func)
     num_paths = check_int(num_paths, "num_paths", func, low=0)
+    _check_path_size(func, f"sizes={sizes.tolist()}, num_paths={num_paths}", sizes, num_paths, as_wiring)
     visits = numpy_rng(seed).integers(0, sizes, size=(num_paths, sizes.size))
     return path_network(visits, sizes, as_wiring)
 
@@ -181,6 +216,13 @@ def sobol_paths(
         As :func:`path_network`: nodes ``(layer, index)``, edge data ``paths``
         (path ids) and ``multiplicity``.
 
+    Raises
+    ------
+    ValueError
+        If ``sizes`` or ``num_paths`` is invalid, or the network would not fit
+        in this machine's memory (checked before any path is drawn; the
+        message gives the segments, edges and bytes).
+
     Examples
     --------
     >>> g = sobol_paths([8, 8, 8], 16)  # k = 2 paths through every neuron
@@ -190,6 +232,7 @@ def sobol_paths(
     func = "sobol_paths"
     sizes = check_sizes(sizes, func)
     num_paths = check_int(num_paths, "num_paths", func, low=0)
+    _check_path_size(func, f"sizes={sizes.tolist()}, num_paths={num_paths}", sizes, num_paths, as_wiring)
     engine = qmc.Sobol(
         sizes.size,
         scramble=scramble_seed is not None,

@@ -8,6 +8,7 @@ import numpy as np
 
 from ..seeding import numpy_rng
 from ..wiring import Wiring
+from ._budget import SCALE_FREE_EDGE, check_graph_size
 from ._checks import check_int
 from ._sampling import with_draws
 
@@ -85,7 +86,8 @@ def scale_free_dag(
     Raises
     ------
     ValueError
-        If ``n`` or ``m`` is out of range.
+        If ``n`` or ``m`` is out of range, or the ``m * (n - m)`` edges would
+        not fit in this machine's memory (checked before anything is allocated).
 
     See Also
     --------
@@ -102,6 +104,8 @@ def scale_free_dag(
     func = "scale_free_dag"
     n = check_int(n, "n", func, low=2)
     m = check_int(m, "m", func, low=1, high=n - 1)
+    check_graph_size(func, f"n={n}, m={m}", m * (n - m), SCALE_FREE_EDGE, n, 8, as_wiring,
+                     "Choose a smaller n or m.")
     rng = numpy_rng(seed)
 
     def run(draws):

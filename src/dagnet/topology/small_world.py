@@ -8,6 +8,7 @@ import numpy as np
 
 from ..seeding import numpy_rng
 from ..wiring import Wiring
+from ._budget import SMALL_WORLD_EDGE, check_graph_size
 from ._checks import check_float, check_int
 from ._sampling import with_draws
 
@@ -91,7 +92,9 @@ def small_world_dag(
     Raises
     ------
     ValueError
-        If ``n``, ``k`` or ``p`` is out of range, or ``k`` is odd.
+        If ``n``, ``k`` or ``p`` is out of range, ``k`` is odd, or the
+        ``n * k / 2`` edges would not fit in this machine's memory (checked
+        before anything is allocated).
 
     See Also
     --------
@@ -114,6 +117,8 @@ def small_world_dag(
             f"Got {k!r} instead."
         )
     p = check_float(p, "p", func, low=0.0, high=1.0)
+    check_graph_size(func, f"n={n}, k={k}, p={p:g}", n * (k // 2), SMALL_WORLD_EDGE, n, 8, as_wiring,
+                     "Choose a smaller n or k.")
     rng = numpy_rng(seed)
     rewire = rng.random(n * (k // 2)) < p
     if k == n - 1:  # the complete graph: no edge can move

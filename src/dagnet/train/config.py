@@ -2,7 +2,9 @@
 
 A configuration names the data, the model, the optimizer and the evolution
 rules; :func:`run_config` builds them and calls :func:`~dagnet.train.fit`.
-Every key is checked: an unknown or misspelt one is an error that names it.
+Every key is checked when the file is loaded: an unknown or misspelt key, or
+a value of the wrong type or out of range (``lr = "fast"``), is a ValueError
+that names the key.
 
 Example (the keys not shown take the defaults of :data:`DEFAULTS`)::
 
@@ -10,6 +12,7 @@ Example (the keys not shown take the defaults of :data:`DEFAULTS`)::
     epochs = 100
     batch_size = 128
     out_dir = "runs/madelon-set"
+    on_nonfinite = "raise"    # or "continue": train on when the loss becomes NaN/inf
 
     [data]
     name = "madelon"          # digits | madelon | coil20 | mnist; path = "..." for files
@@ -35,6 +38,8 @@ from __future__ import annotations
 import copy
 import functools
 import inspect
+import math
+import numbers
 import os
 import sys
 from pathlib import Path
@@ -57,6 +62,7 @@ DEFAULTS: dict[str, Any] = {
     "out_dir": None,
     "loss": "cross_entropy",
     "checkpoint_every": 1,
+    "on_nonfinite": "raise",
     "data": {"name": "digits", "path": None},
     "model": {
         "kind": "set_mlp",
@@ -79,6 +85,117 @@ DEFAULTS: dict[str, Any] = {
 _OPTIMIZERS = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam, "adamw": torch.optim.AdamW}
 _DATA = ("digits", "madelon", "coil20", "mnist")
 _KINDS = ("set_mlp", "dense_mlp", "isotropic_mlp", "dag")
+_LOSSES = ("cross_entropy",)
+_NONFINITE = ("raise", "continue")
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, numbers.Integral):
+        return "an integer"
+    if isinstance(value, numbers.Real):
+        return "a float"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, (list, tuple)):
+        return "an array"
+    if isinstance(value, dict):
+        return "a table"
+    return type(value).__name__
+
+
+def _is_int(v) -> bool:
+    return isinstance(v, numbers.Integral) and not isinstance(v, bool)
+
+
+def _is_number(v) -> bool:
+    return isinstance(v, numbers.Real) and not isinstance(v, bool)
+
+
+def _int(low: int):
+    return f"an integer >= {low}", lambda v: _is_int(v) and v >= low, _is_int
+
+
+def _number(low: float, high: float = math.inf, low_open: bool = False, high_open: bool = False):
+    if high == math.inf:
+        what = f"a number {'>' if low_open else '>='} {low:g}"
+    else:
+        what = f"a number in {'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+
+    def ok(v):
+        if not _is_number(v) or not math.isfinite(v):
+            return False
+        return (low < v if low_open else low <= v) and (v < high if high_open else v <= high)
+
+    return what, ok, _is_number
+
+
+def _one_of(choices: tuple):
+    return (f"one of {', '.join(map(repr, choices))}", lambda v: isinstance(v, str) and v in choices,
+            lambda v: isinstance(v, str))
+
+
+def _optional(spec):
+    what, ok, typed = spec
+    return f"{what} or left out", lambda v: v is None or ok(v), lambda v: v is None or typed(v)
+
+
+def _is_str(v) -> bool:
+    return isinstance(v, str)
+
+
+_STRING = ("a string", _is_str, _is_str)
+_PATH = _optional(("a path (a string)", lambda v: isinstance(v, str) and v != "", _is_str))
+_SIZES = ("an array of integers >= 1", lambda v: isinstance(v, list) and all(_is_int(x) and x >= 1 for x in v),
+          lambda v: isinstance(v, list) and all(_is_int(x) for x in v))
+
+#: What each key takes: (description, test, test of the type alone). Checked by :func:`load_config`.
+_SPEC: dict[str, Any] = {
+    "seed": _optional(_int(0)),
+    "epochs": _int(1),
+    "batch_size": _int(1),
+    "out_dir": _PATH,
+    "loss": _one_of(_LOSSES),
+    "checkpoint_every": _int(1),
+    "on_nonfinite": _one_of(_NONFINITE),
+    "data": {"name": _one_of(_DATA), "path": _PATH},
+    "model": {
+        "kind": _one_of(_KINDS),
+        "hidden": _SIZES,
+        "epsilon": _optional(_number(0, low_open=True)),
+        "density": _optional(_number(0, 1, low_open=True)),
+        "activation": _STRING,
+        "dropout": _number(0, 1, high_open=True),
+        "graph": _PATH,
+        "neurons": _int(1),
+        "p": _number(0, 1),
+        "fan_in": _int(1),
+        "fan_out": _int(1),
+    },
+    "optimizer": {
+        "name": _one_of(tuple(_OPTIMIZERS)),
+        "lr": _number(0, low_open=True),
+        "momentum": _number(0),
+        "weight_decay": _number(0),
+    },
+}
+_SCHEDULE = {"every_steps": _int(1), "every_epochs": _int(1), "start": _int(0)}
+
+
+def _check(cfg: dict, spec: dict, where: str = "") -> None:
+    """Raise a ValueError naming the first key of ``cfg`` whose value ``spec`` does not accept."""
+    for key, rule in spec.items():
+        if key not in cfg:
+            continue
+        if isinstance(rule, dict):
+            _check(cfg[key], rule, f"{where}{key}.")
+            continue
+        what, ok, typed = rule
+        value = cfg[key]
+        if not ok(value):
+            kind = "" if typed(value) else f" ({_kind(value)})"
+            raise ValueError(f"{where}{key} must be {what}, got {value!r}{kind}.")
 
 
 def _merge(defaults: dict, given: dict, where: str) -> dict:
@@ -103,7 +220,9 @@ def load_config(source: str | os.PathLike | dict) -> dict:
     FileNotFoundError
         If the file does not exist.
     ValueError
-        For TOML syntax errors and unknown keys (the message names them).
+        For TOML syntax errors, unknown keys, values of the wrong type or out
+        of range, and ``[[evolve]]`` tables that do not make a rule (the
+        message names the key, and the file).
 
     Examples
     --------
@@ -112,24 +231,34 @@ def load_config(source: str | os.PathLike | dict) -> dict:
     (3, [32], 'digits')
     """
     if isinstance(source, dict):
-        given = source
-    else:
-        path = Path(source)
-        if not path.is_file():
-            raise FileNotFoundError(f"No configuration file at {path}.")
-        try:
-            given = tomllib.loads(path.read_text())
-        except tomllib.TOMLDecodeError as err:
-            raise ValueError(f"{path}: {err}") from None
+        return _validated(source)
+    if not isinstance(source, (str, os.PathLike)):
+        raise TypeError(f"load_config takes a path or a dict. Got {type(source).__name__} instead.")
+    path = Path(source)
+    if not path.is_file():
+        raise FileNotFoundError(f"No configuration file at {path}.")
+    try:
+        given = tomllib.loads(path.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as err:
+        raise ValueError(f"{path}: not a text (UTF-8) file ({err.reason} at byte {err.start}).") from None
+    except tomllib.TOMLDecodeError as err:
+        raise ValueError(f"{path}: {err}") from None
+    try:
+        return _validated(given)
+    except ValueError as err:
+        raise ValueError(f"{path}: {err}") from None
+
+
+def _validated(given: dict) -> dict:
     cfg = _merge(DEFAULTS, given, "")
     if not isinstance(cfg["evolve"], list) or not all(isinstance(r, dict) for r in cfg["evolve"]):
         raise ValueError("'evolve' must be a list of tables ([[evolve]] rule = \"SET\" ...).")
-    if cfg["data"]["name"] not in _DATA:
-        raise ValueError(f"data.name must be one of {_DATA}, got {cfg['data']['name']!r}.")
-    if cfg["model"]["kind"] not in _KINDS:
-        raise ValueError(f"model.kind must be one of {_KINDS}, got {cfg['model']['kind']!r}.")
-    if cfg["optimizer"]["name"] not in _OPTIMIZERS:
-        raise ValueError(f"optimizer.name must be one of {tuple(_OPTIMIZERS)}, got {cfg['optimizer']['name']!r}.")
+    _check(cfg, _SPEC)
+    for i, table in enumerate(cfg["evolve"]):
+        _check(table, _SCHEDULE, f"evolve[{i}].")
+        if "every_steps" in table and ("every_epochs" in table or "start" in table):
+            raise ValueError(f"evolve[{i}] gives every_steps and every_epochs/start: choose one schedule.")
+    build_rules(cfg)  # each [[evolve]] table must make its rule
     return cfg
 
 
@@ -158,6 +287,10 @@ def build_model(cfg: dict, num_features: int, num_classes: int) -> nn.Module:
     >>> m(torch.zeros(1, 8)).shape
     torch.Size([1, 3])
     """
+    from xml.etree import ElementTree
+
+    import networkx as nx
+
     from ..demo import random_io_dag
     from ..nn import DAGNetwork, IsotropicMLP, sparse_mlp
 
@@ -175,7 +308,13 @@ def build_model(cfg: dict, num_features: int, num_classes: int) -> nn.Module:
         from ..topology import read_edgelist, read_graphml
 
         path = Path(m["graph"])
-        graph = read_graphml(path) if path.suffix.lower() == ".graphml" else read_edgelist(path)
+        if path.suffix.lower() == ".graphml":
+            try:
+                graph = read_graphml(path)
+            except (ElementTree.ParseError, nx.NetworkXError) as err:
+                raise ValueError(f"model.graph: {path} is not a GraphML file dagnet can read ({err}).") from None
+        else:
+            graph = read_edgelist(path)
         net = DAGNetwork(graph, activation=m["activation"], seed=seed)
         if (net.in_features, net.out_features) != (num_features, num_classes):
             raise ValueError(f"The graph in {path} has {net.in_features} inputs and {net.out_features} outputs; "
@@ -217,7 +356,7 @@ def build_rules(cfg: dict) -> list:
             table.setdefault("seed", cfg["seed"])
         try:
             rule = cls(**table)
-        except TypeError as err:
+        except (TypeError, ValueError) as err:
             raise ValueError(f"evolve[{i}] ({name}): {err}") from None
         if steps is not None:
             rules.append((rule, every_steps(int(steps))))
@@ -242,4 +381,4 @@ def run_config(cfg: dict, resume: bool = False, progress: bool = True):
     return model, data, fit(model, data, loss=cfg["loss"], optimizer=optimizer, epochs=cfg["epochs"],
                             batch_size=cfg["batch_size"], rules=build_rules(cfg), seed=cfg["seed"],
                             out_dir=cfg["out_dir"], checkpoint_every=cfg["checkpoint_every"],
-                            resume=resume, progress=progress)
+                            resume=resume, progress=progress, on_nonfinite=cfg["on_nonfinite"])

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import glob
 import json
+import math
 import os
+import tempfile
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -17,6 +20,7 @@ from torch import nn
 from .._checks import check_bool, check_int
 from ..data.batching import batches, num_batches
 from ..data.datasets import Dataset
+from ..errors import CheckpointMismatchError, DivergenceError
 from ..seeding import resolve_seed, torch_generator
 from .degrees import in_degrees, plot_in_degrees
 from .progress import ProgressBar
@@ -27,6 +31,10 @@ __all__ = ["fit", "evaluate", "FitResult", "ScheduledRule", "every_epoch_but_las
 _LOSSES = {"cross_entropy": nn.functional.cross_entropy}
 _SUMMED = ("removed", "added", "grown", "shrunk")
 CHECKPOINT = "checkpoint.pt"
+#: The files fit writes in ``out_dir`` (each through a temporary file beside it).
+OUTPUTS = (CHECKPOINT, "metrics.csv", "metrics.json", "training.png", "in_degrees.json", "in_degrees.png")
+_NONFINITE = ("raise", "continue")
+_PROBE = ".dagnet-write-check"
 
 
 def _fail(name: str, what: str, value: Any) -> ValueError:
@@ -284,6 +292,194 @@ def _flatten(changes: dict, prefix: str):
             yield f"{prefix}.{k}", v
 
 
+def _prepare_out_dir(out: Path) -> None:
+    """Create ``out`` if needed and check that files can be written in it, before any training."""
+    if out.exists() and not out.is_dir():
+        raise ValueError(f"The 'out_dir' parameter of fit must be a folder; {out} is a file. Choose another "
+                         "out_dir, or move the file away.")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        raise ValueError(f"The 'out_dir' parameter of fit must be a folder; a part of {out} is a file. "
+                         "Choose another out_dir.") from None
+    except OSError as err:
+        raise type(err)(f"Cannot create the output folder {out} ({err.strerror or err}); choose another "
+                        "out_dir or fix the permissions of its parent folder.") from err
+    try:
+        fd, probe = tempfile.mkstemp(dir=out, prefix=_PROBE + ".", suffix=".tmp")
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as err:
+        raise type(err)(f"Cannot write in the output folder {out} ({err.strerror or err}); choose another "
+                        "out_dir or fix its permissions.") from err
+
+
+def _sweep_temporary(out: Path) -> list[Path]:
+    """Remove the temporary files that an interrupted run left beside its outputs; return them."""
+    stale = [Path(t) for name in (*OUTPUTS, _PROBE) for t in glob.glob(os.path.join(glob.escape(str(out)),
+                                                                                   glob.escape(name) + ".*.tmp"))]
+    for tmp in stale:
+        try:
+            tmp.unlink()
+        except FileNotFoundError:
+            pass
+    return stale
+
+
+def _features(module: nn.Module) -> tuple[int | None, int | None]:
+    """``(in_features, out_features)`` of a module, where it has them (None where not)."""
+    sizes = getattr(module, "sizes", None)
+    n_in, n_out = getattr(module, "in_features", None), getattr(module, "out_features", None)
+    if n_in is None and isinstance(sizes, (list, tuple)) and len(sizes) >= 2:
+        n_in, n_out = sizes[0], sizes[-1]
+    ok = isinstance(n_in, int) and isinstance(n_out, int) and not isinstance(n_in, bool)
+    return (int(n_in), int(n_out)) if ok else (None, None)
+
+
+def _fingerprint_modules(model: nn.Module) -> list:
+    return [[name, type(m).__name__, *_features(m)] for name, m in model.named_modules()]
+
+
+def _fingerprint(model: nn.Module, optimizer: torch.optim.Optimizer, schedule: Sequence[ScheduledRule]) -> dict:
+    """What a checkpoint must share with a run that resumes from it: modules, optimizer, rules."""
+    return {
+        "modules": _fingerprint_modules(model),
+        "optimizer": type(optimizer).__name__,
+        "rules": [type(r.rule).__name__ for r in schedule],
+    }
+
+
+def _shape(t: torch.Tensor) -> str:
+    return f"{t.numel()} entries" if t.dim() == 1 else f"shape {tuple(t.shape)}"
+
+
+def _module_name(name: str) -> str:
+    return "the model" if name == "" else f"module {name!r}"
+
+
+def _adopting(model: nn.Module) -> list[str]:
+    """Prefixes of modules whose state_dict loading adopts other shapes (their wiring or widths)."""
+    own = nn.Module._load_from_state_dict
+    return [name + "." if name else "" for name, m in model.named_modules()
+            if type(m)._load_from_state_dict is not own]
+
+
+def _model_mismatch(model: nn.Module, saved: dict, fingerprint: dict | None) -> str | None:
+    """Say how the checkpoint's model differs from ``model`` in what loading cannot adopt (None: it does not)."""
+    from ..nn.dag_network import DAGNetwork
+
+    if fingerprint is not None:
+        here = {name: (cls, n_in, n_out) for name, cls, n_in, n_out in _fingerprint_modules(model)}
+        there = {name: (cls, n_in, n_out) for name, cls, n_in, n_out in fingerprint["modules"]}
+        for name in dict.fromkeys([*there, *here]):
+            if name not in here:
+                return f"the checkpoint's model has {_module_name(name)} ({there[name][0]}), this one has not"
+            if name not in there:
+                return f"this model has {_module_name(name)} ({here[name][0]}), the checkpoint's has not"
+            if there[name][0] != here[name][0]:
+                return f"{_module_name(name)} is a {there[name][0]} there and a {here[name][0]} here"
+            if there[name][1:] != here[name][1:] and None not in there[name][1:] + here[name][1:]:
+                (a, b), (c, d) = there[name][1:], here[name][1:]
+                return (f"{_module_name(name)} ({here[name][0]}) has {a} inputs and {b} outputs there and "
+                        f"{c} inputs and {d} outputs here")
+    for name, m in model.named_modules():
+        if isinstance(m, DAGNetwork):
+            prefix = name + "." if name else ""
+            nodes = saved.get(prefix + "node_index")
+            if isinstance(nodes, torch.Tensor) and nodes.numel() != m.node_index.numel():
+                return (f"{_module_name(name)} ({type(m).__name__}) has {nodes.numel()} neurons there and "
+                        f"{m.node_index.numel()} here")
+    adopting = _adopting(model)
+    current = model.state_dict()
+    for key in dict.fromkeys([*saved, *current]):
+        if any(key.startswith(p) for p in adopting):
+            continue  # e.g. a rewired DAGNetwork: its wiring and weights load whatever their sizes
+        if key not in current:
+            return f"the checkpoint holds model state {key!r}, which this model has not"
+        if key not in saved:
+            return f"this model has state {key!r}, which the checkpoint has not"
+        a, b = saved[key], current[key]
+        if isinstance(a, torch.Tensor) and isinstance(b, torch.Tensor) and a.shape != b.shape:
+            return f"model state {key!r} has {_shape(a)} there and {_shape(b)} here"
+    return None
+
+
+def _optimizer_mismatch(opt: torch.optim.Optimizer, saved: dict, fingerprint: dict | None) -> str | None:
+    """Say how the checkpoint's optimizer state differs from what ``opt`` can load (None: it does not)."""
+    here = type(opt).__name__
+    there = None if fingerprint is None else fingerprint.get("optimizer")
+    state_keys = sorted({k for s in saved.get("state", {}).values() for k in s})
+    held = f" (state {', '.join(state_keys)})" if state_keys else ""
+    if there is not None and there != here:
+        return f"the optimizer is {there} there{held} and {here} here"
+    groups = saved.get("param_groups", [])
+    sizes_there = [len(g["params"]) for g in groups]
+    sizes_here = [len(g["params"]) for g in opt.param_groups]
+    if sizes_there != sizes_here:
+        return (f"the optimizer holds {sum(sizes_there)} parameter(s) in {len(sizes_there)} group(s) there and "
+                f"{sum(sizes_here)} in {len(sizes_here)} here")
+    if there is None and groups:  # a checkpoint without a fingerprint: compare the hyperparameters' names
+        only_there = sorted(set(groups[0]) - set(opt.param_groups[0]))
+        only_here = sorted(set(opt.param_groups[0]) - set(groups[0]))
+        if only_there and only_here:  # (a newer torch may only add some)
+            return (f"the optimizer there is not this run's {here}: it has the hyperparameters "
+                    f"{', '.join(only_there)}{held}, {here} has {', '.join(only_here)}")
+    return None
+
+
+def _check_resumable(out: Path, state: dict, model: nn.Module, opt: torch.optim.Optimizer,
+                     schedule: Sequence[ScheduledRule]) -> None:
+    """Raise a ValueError naming what differs if the checkpoint was written for another configuration."""
+    fingerprint = state.get("config")
+    problem = None
+    if len(state["rules"]) != len(schedule):
+        problem = f"it has {len(state['rules'])} rule(s), this run {len(schedule)}"
+    elif fingerprint is not None and fingerprint.get("rules") != [type(r.rule).__name__ for r in schedule]:
+        there, here = fingerprint.get("rules"), [type(r.rule).__name__ for r in schedule]
+        i = next(i for i, (a, b) in enumerate(zip(there, here)) if a != b)
+        problem = f"rule {i + 1} is {there[i]} there and {here[i]} here"
+    problem = problem or _model_mismatch(model, state["model"], fingerprint) \
+        or _optimizer_mismatch(opt, state["optimizer"], fingerprint)
+    if problem:
+        raise CheckpointMismatchError(_another(out, problem))
+
+
+def _another(out: Path, problem: str) -> str:
+    return (f"The checkpoint in {out} was written for another configuration: {problem}. Resume with the "
+            "configuration it was written with, or start afresh in another out_dir (or without resume).")
+
+
+def _restore_hyperparameters(opt: torch.optim.Optimizer, groups: list[dict]) -> None:
+    """Put this run's hyperparameters (lr, momentum, ...) back after loading a checkpoint's optimizer state."""
+    for group, mine in zip(opt.param_groups, groups):
+        group.update({k: v for k, v in mine.items() if k != "params"})
+
+
+def _nonfinite_parameter(model: nn.Module) -> str | None:
+    """Name of the first parameter holding NaN or infinite values, or None."""
+    named = [(n, p) for n, p in model.named_parameters()]
+    if not named:
+        return None
+    finite = torch.stack([torch.isfinite(p.detach()).all() for _, p in named])
+    if bool(finite.all()):
+        return None
+    return named[int((~finite).nonzero()[0])][0]
+
+
+def _diverged(what: str, epoch: int, out: Path | None, saved_epoch: int) -> DivergenceError:
+    if out is None:
+        kept = "Nothing was saved (no out_dir)."
+    elif saved_epoch:
+        kept = (f"The last checkpoint, after epoch {saved_epoch}, is kept in {out / CHECKPOINT}; the metrics so "
+                "far are in metrics.csv and metrics.json.")
+    else:
+        kept = f"No checkpoint was written yet; the metrics so far are in {out}."
+    again = " and resume (resume=True)" if out is not None and saved_epoch else ""
+    return DivergenceError(
+        f"Training diverged in epoch {epoch}: {what}. {kept} Lower the learning rate{again}, check the data for "
+        "NaN or infinite values, or set on_nonfinite='continue' to train on regardless.")
+
+
 def fit(
     model: nn.Module,
     data: Dataset,
@@ -299,6 +495,7 @@ def fit(
     resume: bool = False,
     progress: bool = True,
     degree_epochs: Sequence[int] = (),
+    on_nonfinite: str = "raise",
 ) -> FitResult:
     """Train ``model`` on ``data``, evaluating on the test set and applying evolution rules after epochs.
 
@@ -336,6 +533,7 @@ def fit(
     out_dir : str or path-like, optional
         Folder (created if needed) for ``metrics.csv``, ``metrics.json``,
         ``checkpoint.pt`` and ``training.png``. Nothing is written without it.
+        It is checked to be a writable folder before the first epoch.
     checkpoint_every : int >= 1, default 1
         Epochs between checkpoints; the last epoch is always saved.
     resume : bool, default False
@@ -347,6 +545,13 @@ def fit(
         restart. Rules that ran after the saved epoch under the earlier run's
         schedule are not run again; rules that this run's schedule asks for
         there (e.g. the default, when ``epochs`` grew) run before training on.
+        The checkpoint must come from the same configuration (modules and
+        their input and output sizes, optimizer, rules); the network's wiring
+        and widths may differ, as evolution rules change them. The
+        optimizer's hyperparameters (``lr``, ``momentum``, ...) are this
+        run's, so a run that diverged can go on from its last checkpoint with
+        a lower learning rate. Temporary files an interrupted run left in
+        ``out_dir`` are removed.
     progress : bool, default True
         Draw a progress bar on stderr; nothing else is ever printed.
     degree_epochs : sequence of int, default ()
@@ -354,6 +559,14 @@ def fit(
         module are recorded (0: before training); kept in ``result.degrees``
         and, with ``out_dir``, in ``in_degrees.json`` and drawn in
         ``in_degrees.png`` by :func:`plot_in_degrees`.
+    on_nonfinite : {"raise", "continue"}, default "raise"
+        What to do when a batch's training loss is NaN or infinite, or the
+        parameters are after an epoch: ``"raise"`` stops with a
+        DivergenceError (a FloatingPointError) that names the epoch, before that batch updates
+        the model, after writing the metrics so far (the diverged epoch's
+        row with ``train_loss`` null) and keeping the last checkpoint;
+        ``"continue"`` trains on, recording the values (as null in
+        ``metrics.json``, empty cells in ``metrics.csv``).
 
     Returns
     -------
@@ -362,8 +575,15 @@ def fit(
     Raises
     ------
     ValueError
-        For a bad argument (the message names it and the value), or
-        ``resume=True`` without ``out_dir``.
+        For a bad argument (the message names it and the value),
+        ``resume=True`` without ``out_dir``, or an ``out_dir`` that is a file.
+    CheckpointMismatchError
+        A ``ValueError``: the checkpoint was written for another
+        configuration (the message says which part differs).
+    OSError
+        If ``out_dir`` cannot be created or written in (e.g. PermissionError).
+    DivergenceError
+        A ``FloatingPointError``: training diverged and ``on_nonfinite="raise"``.
 
     Notes
     -----
@@ -400,6 +620,10 @@ def fit(
     if resume and out_dir is None:
         raise ValueError("The 'resume' parameter of fit needs out_dir, the folder of the checkpoint. "
                          "Got resume=True and out_dir=None.")
+    if not isinstance(on_nonfinite, str) or on_nonfinite not in _NONFINITE:
+        raise _fail("on_nonfinite", f"one of {', '.join(map(repr, _NONFINITE))}", on_nonfinite)
+    if out_dir is not None and not isinstance(out_dir, (str, os.PathLike)):
+        raise _fail("out_dir", "a path (str or os.PathLike) or None", out_dir)
     schedule = _schedule(rules, epochs)
     for r in schedule:  # e.g. learned masks add parameters: before the optimizer is made
         if callable(getattr(r.rule, "attach", None)):
@@ -418,23 +642,32 @@ def fit(
     gen = torch_generator(seed)
     out = None if out_dir is None else Path(out_dir)
     if out is not None:
-        out.mkdir(parents=True, exist_ok=True)
+        _prepare_out_dir(out)
+        if resume:
+            _sweep_temporary(out)
 
     metrics: list[dict] = []
     done = 0  # epochs completed
     ran = [False] * len(schedule)  # rules already run after epoch `done`
+    saved_epoch = 0  # epoch of the checkpoint in out_dir
     if resume and (out / CHECKPOINT).is_file():
         state = load_checkpoint(out / CHECKPOINT)
-        if len(state["rules"]) != len(schedule):
-            raise ValueError(f"The checkpoint in {out} was written with {len(state['rules'])} rule(s); this run "
-                             f"has {len(schedule)}. Resume with the same rules.")
-        model.load_state_dict(state["model"])
-        opt.load_state_dict(state["optimizer"])
+        _check_resumable(out, state, model, opt, schedule)
+        groups = [dict(g) for g in opt.param_groups]
+        try:
+            model.load_state_dict(state["model"])
+            opt.load_state_dict(state["optimizer"])
+        except (RuntimeError, ValueError, KeyError) as err:
+            lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+            detail = "; ".join(lines[1:] if len(lines) > 1 else lines).rstrip(".")
+            raise CheckpointMismatchError(_another(out, f"its state does not load into this run's ({detail})")) from err
+        _restore_hyperparameters(opt, groups)
         gen.set_state(state["generator"])
         for r, rule_state in zip(schedule, state["rules"]):
             if rule_state is not None and hasattr(r.rule, "load_state_dict"):
                 r.rule.load_state_dict(rule_state)
         metrics, done, ran = list(state["metrics"]), int(state["epoch"]), list(state["rules_ran"])
+        saved_epoch = done
         degrees = {int(e): {k: np.asarray(v) for k, v in d.items()} for e, d in state.get("degrees", {}).items()}
         if 0 < done < epochs:
             missing = [not _per_step(r.when) and r.when(done) and not was for r, was in zip(schedule, ran)]
@@ -453,23 +686,40 @@ def fit(
         model.train()
         bar = ProgressBar(num_batches(n, batch_size), f"epoch {epoch}/{epochs}", enabled=progress)
         total, hits = 0.0, 0
-        for xb, yb in batches(data.X_train, data.y_train, batch_size, seed=gen):
+        diverged = None
+        for b, (xb, yb) in enumerate(batches(data.X_train, data.y_train, batch_size, seed=gen), 1):
             xb, yb = xb.to(device), yb.to(device)
             opt.zero_grad(set_to_none=True)
             output = model(xb)
             batch_loss = loss_fn(output, yb)
             for penalty in penalties:  # e.g. learned masks' cost of active connections
                 batch_loss = batch_loss + penalty(model)
+            value = float(batch_loss.detach())
+            if not math.isfinite(value) and on_nonfinite == "raise":
+                diverged = (f"the training loss is {value} in batch {b} of {num_batches(n, batch_size)} (the "
+                            "model was not updated with it)", value)
+                break
             batch_loss.backward()
             opt.step()
             step += 1
             if any(stepwise):
                 _run_rules(schedule, [s and r.when(step) for s, r in zip(stepwise, schedule)], model, opt, row)
-            value = float(batch_loss.detach())
             total += value * yb.shape[0]
             h = _accuracy_hits(output.detach(), yb)
             hits = None if h is None or hits is None else hits + h
             bar.update(text=f"loss {value:.4f}")
+        if diverged is None and on_nonfinite == "raise":
+            bad = _nonfinite_parameter(model)
+            if bad is not None:
+                diverged = (f"the parameter {bad!r} holds NaN or infinite values after the epoch's last step",
+                            total / n)
+        if diverged is not None:
+            bar.close()
+            metrics.append({"epoch": epoch, "train_loss": diverged[1], "train_accuracy": None, "test_loss": None,
+                            "test_accuracy": None, "seconds": time.perf_counter() - start, **row})
+            if out is not None:
+                write_metrics(metrics, out)
+            raise _diverged(diverged[0], epoch, out, saved_epoch)
         test_loss, test_acc = evaluate(model, data.X_test, data.y_test, loss_fn)
         row = {"epoch": epoch, "train_loss": total / n, "train_accuracy": None if hits is None else hits / n,
                "test_loss": test_loss, "test_accuracy": test_acc,
@@ -487,7 +737,9 @@ def fit(
                     "generator": gen.get_state(), "seed": seed, "metrics": metrics, "rules_ran": ran,
                     "rules": [r.rule.state_dict() if hasattr(r.rule, "state_dict") else None for r in schedule],
                     "degrees": {e: to_record(d) for e, d in degrees.items()},
+                    "config": _fingerprint(model, opt, schedule),
                 })
+                saved_epoch = epoch
             write_metrics(metrics, out)
     if out is not None:
         write_metrics(metrics, out)
