@@ -130,6 +130,74 @@ def compile_plan(
     >>> plan.num_levels, plan.in_src.tolist()
     (2, [0, 1])
     """
+    wiring, inp, out, pinned, level = _roles_and_levels(wiring, inputs, outputs, layering, max_width, prune_dead)
+    n = wiring.num_nodes
+    specs, spec_id, group_of_spec, ids = _activations(wiring, out, activation, output_activation)
+    units = _branch_units(wiring, pinned)
+    # A multi-branch node's own activation defaults to the identity.
+    specs.append(resolve_activation("identity"))
+    group_of_spec = np.append(group_of_spec, ids.setdefault("identity", len(ids)))
+    spec_id = np.where(units.is_comb & ~_explicit(wiring), len(specs) - 1, spec_id)
+
+    # Runs are cut where (kind, group) changes: kind 0 units, 1 nodes, 2 multi-branch nodes.
+    comb_ids: dict = {}
+    comb_group = np.zeros(n, dtype=np.int64)
+    for v in np.flatnonzero(units.is_comb):
+        key = (_hashable(units.combine_key[v]), int(units.num_branches[v]), _hashable(specs[spec_id[v]][0]))
+        comb_group[v] = comb_ids.setdefault(key, len(comb_ids))
+    kind = np.concatenate([np.where(units.is_comb, 2, 1), np.zeros(units.owner.size, dtype=np.int64)])
+    gid = np.concatenate([np.where(units.is_comb, comb_group, group_of_spec[spec_id]), comb_group[units.owner]])
+    owner = np.concatenate([np.arange(n), units.owner])
+    branch_key = np.concatenate([np.zeros(n, dtype=np.int64), units.branch])
+    node_index, position, level_ptr = _positions(inp, level[owner], kind, gid, owner, branch_key)
+    in_ptr, in_src, edge_index, out_ptr, out_dst, out_edge = _edges(wiring, position, units.target)
+
+    codes = np.array([c for _, c, _ in specs], dtype=np.int8)[spec_id]
+    code_ext = np.concatenate([np.where(units.is_comb, CUSTOM, codes),
+                               np.full(units.owner.size, IDENTITY, dtype=np.int8)]).astype(np.int8)
+    act_code = code_ext[node_index]
+    act_code[: inp.size] = CUSTOM  # never read for inputs
+    run = (kind * (len(ids) + len(comb_ids) + 1) + gid)[node_index]
+    key_of_group = {g: specs[i][0] for i, g in reversed(list(enumerate(group_of_spec.tolist())))}
+    groups, combines = [], []
+    for a, b in _runs(level_ptr, run):
+        first = int(node_index[a])
+        if first >= n:  # units: plain weighted sums
+            groups.append((a, b, "identity"))
+        elif units.is_comb[first]:
+            unit_start = int(position[units.base[first]])
+            combines.append((a, b, unit_start, int(units.num_branches[first]), units.combine_key[first],
+                             specs[spec_id[first]][0]))
+        else:
+            groups.append((a, b, key_of_group[int(gid[first])]))
+    plan = Plan(
+        num_nodes=node_index.size,
+        num_inputs=int(inp.size),
+        node_index=node_index,
+        level_ptr=level_ptr,
+        in_ptr=in_ptr,
+        in_src=in_src,
+        edge_index=edge_index,
+        out_ptr=out_ptr,
+        out_dst=out_dst,
+        out_edge=out_edge,
+        act_code=act_code,
+        groups=groups,
+        output_pos=position[out],
+        labels=wiring.node_labels(),
+        unit_owner=units.owner,
+        unit_branch=units.branch,
+        combines=combines,
+        edge_target=units.target if units.owner.size else None,
+    )
+    return plan, wiring
+
+
+def _roles_and_levels(wiring: Wiring, inputs, outputs, layering: str, max_width, prune_dead: bool):
+    """Phase 1: inputs and outputs, dead nodes (pruned if asked) and the level of every node.
+
+    Returns ``(wiring, inputs, outputs, pinned, level)``; ``pinned`` marks the inputs.
+    """
     if layering not in LAYERINGS:
         raise ValueError(f"The 'layering' parameter must be one of {LAYERINGS}. Got {layering!r} instead.")
     if layering == "bounded" and max_width is None:
@@ -150,20 +218,25 @@ def compile_plan(
         remap = np.full(n, -1, dtype=np.int64)
         remap[keep] = np.arange(keep.size)
         inp, out = remap[inp], remap[out]
-        n = wiring.num_nodes
         pinned = pinned[keep]
         order, level = _layering._levels(wiring, pinned)
     if layering == "alap":
         level = _layering.alap_levels(wiring, pinned, order, level)
     elif layering == "bounded":
         level = _layering.bounded_levels(wiring, pinned, max_width, order, level)
+    return wiring, inp, out, pinned, level
 
-    # Activation of every node: attribute, else output/hidden default.
-    is_out = np.zeros(n, dtype=bool)
+
+def _activations(wiring: Wiring, out: np.ndarray, activation, output_activation):
+    """Phase 2: the activation of every node: its attribute, else the output or hidden default.
+
+    Returns ``(specs, spec_id, group_of_spec, ids)``: the resolved ``(key, code,
+    fn)`` of each distinct activation, the spec of each node, the group of each
+    spec and the group id of each resolved key (specs with one key share a group).
+    """
+    is_out = np.zeros(wiring.num_nodes, dtype=bool)
     is_out[out] = True
-    hidden = resolve_activation(activation)
-    final = resolve_activation(output_activation)
-    specs = [hidden, final]  # resolved (key, code, fn) per activation id
+    specs = [resolve_activation(activation), resolve_activation(output_activation)]
     spec_id = is_out.astype(np.int64)
     if wiring.activation is not None:
         seen: dict = {}
@@ -178,13 +251,27 @@ def compile_plan(
                 except ValueError as err:
                     raise type(err)(f"Node {wiring.label(v)!r}: {err}") from None
             spec_id[v] = seen[k]
-    # Nodes whose specs resolve to the same key form one group.
-    group_of_spec = np.empty(len(specs), dtype=np.int64)
     ids: dict = {}
-    for i, (key, _, _) in enumerate(specs):
-        group_of_spec[i] = ids.setdefault(_hashable(key), len(ids))
+    group_of_spec = np.array([ids.setdefault(_hashable(key), len(ids)) for key, _, _ in specs], dtype=np.int64)
+    return specs, spec_id, group_of_spec, ids
 
-    # Multi-branch nodes: one extra row (a unit) per dendritic branch.
+
+@dataclass(frozen=True)
+class _Units:
+    """Phase 3's result: the multi-branch nodes and their branch units (one extra row per branch)."""
+
+    combine_key: list  # per node: the resolved combine, None for a plain sum
+    is_comb: np.ndarray  # per node
+    num_branches: np.ndarray  # per node, 0 for plain nodes
+    owner: np.ndarray  # per unit: its node
+    branch: np.ndarray  # per unit: its branch
+    base: np.ndarray  # per node: the id of its first unit
+    target: np.ndarray  # per edge: the id (node or unit) it feeds
+
+
+def _branch_units(wiring: Wiring, pinned: np.ndarray) -> _Units:
+    """Phase 3: multi-branch nodes get one unit per dendritic branch; their in-edges feed the units."""
+    n = wiring.num_nodes
     combine_key, arity = _combines(wiring, pinned)
     is_comb = np.array([k is not None for k in combine_key], dtype=bool) if n else np.zeros(0, bool)
     branch = wiring.branch if wiring.branch is not None else np.zeros(wiring.num_edges, np.int64)
@@ -199,101 +286,70 @@ def compile_plan(
             )
         num_branches[v] = max(int(num_branches[v]), k or 1)
     num_branches[~is_comb] = 0
-    unit_owner = np.repeat(np.arange(n), num_branches)
-    unit_base = n + np.concatenate([[0], np.cumsum(num_branches)[:-1]]).astype(np.int64)
-    unit_branch = np.arange(unit_owner.size) - (unit_base[unit_owner] - n)
-    m = n + unit_owner.size  # positions
+    owner = np.repeat(np.arange(n), num_branches)
+    base = n + np.concatenate([[0], np.cumsum(num_branches)[:-1]]).astype(np.int64)
+    unit_branch = np.arange(owner.size) - (base[owner] - n)
     target = wiring.target
-    if unit_owner.size:
+    if owner.size:
         into = is_comb[wiring.target]
         target = target.copy()
-        target[into] = unit_base[wiring.target[into]] + branch[into]
-        # A combine node's own activation defaults to the identity.
-        identity = resolve_activation("identity")
-        specs.append(identity)
-        group_of_spec = np.append(group_of_spec, ids.setdefault("identity", len(ids)))
-        explicit = np.zeros(n, dtype=bool)
-        if wiring.activation is not None:
-            explicit = np.array([a is not None for a in wiring.activation], dtype=bool)
-        spec_id = np.where(is_comb & ~explicit, len(specs) - 1, spec_id)
-    # Runs are cut where (kind, group) changes: kind 0 units, 1 nodes, 2 multi-branch nodes.
-    comb_ids: dict = {}
-    comb_group = np.zeros(n, dtype=np.int64)
-    for v in np.flatnonzero(is_comb):
-        key = (_hashable(combine_key[v]), int(num_branches[v]), _hashable(specs[spec_id[v]][0]))
-        comb_group[v] = comb_ids.setdefault(key, len(comb_ids))
-    kind = np.concatenate([np.where(is_comb, 2, 1), np.zeros(unit_owner.size, dtype=np.int64)])
-    gid = np.concatenate([np.where(is_comb, comb_group, group_of_spec[spec_id]),
-                          comb_group[unit_owner]])
-    owner = np.concatenate([np.arange(n), unit_owner])
-    level_ext = level[owner]
+        target[into] = base[wiring.target[into]] + branch[into]
+    return _Units(combine_key, is_comb, num_branches, owner, unit_branch, base, target)
+
+
+def _explicit(wiring: Wiring) -> np.ndarray:
+    """Which nodes name their own activation."""
+    if wiring.activation is None:
+        return np.zeros(wiring.num_nodes, dtype=bool)
+    return np.array([a is not None for a in wiring.activation], dtype=bool)
+
+
+def _positions(inp: np.ndarray, level: np.ndarray, kind: np.ndarray, gid: np.ndarray, owner: np.ndarray,
+               branch: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Phase 4: positions: inputs in column order, then by (level, kind, group, node, branch).
+
+    Returns ``(node_index, position, level_ptr)``: the id at each position,
+    the position of each id, and the level boundaries.
+    """
+    m = level.size
     not_input = np.ones(m, dtype=bool)
     not_input[inp] = False
-
-    # Positions: inputs in column order, then by (level, kind, group, node, branch).
     rest = np.flatnonzero(not_input)
-    keys = np.concatenate([np.zeros(n, dtype=np.int64), unit_branch])
-    rest = rest[np.lexsort((keys[rest], owner[rest], gid[rest], kind[rest], level_ext[rest]))]
+    rest = rest[np.lexsort((branch[rest], owner[rest], gid[rest], kind[rest], level[rest]))]
     node_index = np.concatenate([inp, rest])
     position = np.empty(m, dtype=np.int64)
     position[node_index] = np.arange(m)
-    lv = level_ext[node_index]
+    lv = level[node_index]
     lv[: inp.size] = 0
     num_levels = int(lv.max()) + 1 if m else 1
     level_ptr = np.searchsorted(lv, np.arange(num_levels + 1), side="left").astype(np.int64)
     level_ptr[-1] = m
+    return node_index, position, level_ptr
 
+
+def _edges(wiring: Wiring, position: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Phase 5: the edges as CSR by target (the weight order) and by source.
+
+    Returns ``(in_ptr, in_src, edge_index, out_ptr, out_dst, out_edge)``.
+    """
+    m = position.size
     src_pos = position[wiring.source]
     dst_pos = position[target]
     in_ptr, in_src, edge_index = csr(dst_pos, src_pos, m)
     check_duplicate_edges(wiring, in_ptr, in_src, edge_index)
     out_ptr, out_dst, out_edge = csr(src_pos[edge_index], dst_pos[edge_index], m)
+    return in_ptr, in_src, edge_index, out_ptr, out_dst, out_edge
 
-    codes = np.array([c for _, c, _ in specs], dtype=np.int8)[spec_id]
-    code_ext = np.concatenate([np.where(is_comb, CUSTOM, codes),
-                               np.full(unit_owner.size, IDENTITY, dtype=np.int8)]).astype(np.int8)
-    act_code = code_ext[node_index]
-    act_code[: inp.size] = CUSTOM  # never read for inputs
-    run = (kind * (len(ids) + len(comb_ids) + 1) + gid)[node_index]
-    key_of_group = {g: specs[i][0] for i, g in reversed(list(enumerate(group_of_spec.tolist())))}
-    groups, combines = [], []
-    for l in range(1, num_levels):
-        a, b = int(level_ptr[l]), int(level_ptr[l + 1])
+
+def _runs(level_ptr: np.ndarray, run: np.ndarray):
+    """Phase 6: ``(start, end)`` of each maximal run of equal ``run`` values inside a level (inputs excluded)."""
+    for level in range(1, level_ptr.size - 1):
+        a, b = int(level_ptr[level]), int(level_ptr[level + 1])
         if a == b:
             continue
         cut = a + 1 + np.flatnonzero(run[a + 1:b] != run[a:b - 1])
         bounds = [a, *cut.tolist(), b]
-        for s, e in zip(bounds[:-1], bounds[1:]):
-            first = int(node_index[s])
-            if first >= n:  # units: plain weighted sums
-                groups.append((s, e, "identity"))
-            elif is_comb[first]:
-                k = int(num_branches[first])
-                unit_start = int(position[unit_base[first]])
-                combines.append((s, e, unit_start, k, combine_key[first], specs[spec_id[first]][0]))
-            else:
-                groups.append((s, e, key_of_group[int(gid[first])]))
-    plan = Plan(
-        num_nodes=m,
-        num_inputs=int(inp.size),
-        node_index=node_index,
-        level_ptr=level_ptr,
-        in_ptr=in_ptr,
-        in_src=in_src,
-        edge_index=edge_index,
-        out_ptr=out_ptr,
-        out_dst=out_dst,
-        out_edge=out_edge,
-        act_code=act_code,
-        groups=groups,
-        output_pos=position[out],
-        labels=wiring.node_labels(),
-        unit_owner=unit_owner,
-        unit_branch=unit_branch,
-        combines=combines,
-        edge_target=target if unit_owner.size else None,
-    )
-    return plan, wiring
+        yield from zip(bounds[:-1], bounds[1:])
 
 
 def _combines(wiring: Wiring, pinned: np.ndarray) -> tuple[list, list]:
