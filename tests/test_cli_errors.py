@@ -190,3 +190,24 @@ def test_python_dash_m_dagnet(tmp_path):
     assert done.returncode == 2
     assert done.stderr.strip().splitlines() == [f"dagnet train: error: No configuration file at "
                                                 f"{tmp_path / 'nope.toml'}."]
+
+
+@pytest.mark.parametrize("text, words", [
+    ("seed = 100000000000000000000\n", ["run.toml", "seed must be an integer in [0, 2**64)"]),
+    ('[optimizer]\nname = "adam"\nmomentum = 0.9\n', ["run.toml", "optimizer.momentum applies to name = 'sgd'"]),
+])
+def test_configuration_values_that_would_fail_later_are_usage_errors(tmp_path, capsys, text, words):
+    assert main(["train", _config(tmp_path, text)]) == 2
+    line = _one_line(capsys.readouterr().err)
+    assert all(w in line for w in words), line
+
+
+def test_a_checkpoint_fit_did_not_write_is_a_usage_error(tmp_path, capsys):
+    from dagnet.train import save_checkpoint
+
+    (tmp_path / "out").mkdir()
+    save_checkpoint(tmp_path / "out" / "checkpoint.pt", {"epoch": 1})
+    config = _config(tmp_path, SMALL)
+    assert main(["train", config, "--out-dir", str(tmp_path / "out"), "--resume", "--quiet"]) == 2
+    line = _one_line(capsys.readouterr().err)
+    assert "is not a checkpoint that fit can resume from: it has no 'model'" in line, line

@@ -244,3 +244,27 @@ def test_dataset_refuses_non_finite_features_and_labels_outside_the_classes():
         with pytest.raises(ValueError, match=f"num_classes must be an int >= 1. Got {k!r} instead"):
             Dataset(X, y, X, y, "toy", k)
     assert Dataset(X, y, X, y, "toy", 5).num_classes == 5  # classes absent from the data are fine
+
+
+def test_dataset_refuses_arrays_that_are_not_tensors_and_empty_sets():
+    X, y = torch.zeros(4, 2), torch.tensor([0, 1, 1, 0])
+    with pytest.raises(TypeError, match=r"X_train must be a torch.Tensor of float32. Got a ndarray instead; pass "
+                                        r"torch.as_tensor\(X_train, dtype=torch.float32\)"):
+        Dataset(X.numpy(), y, X, y, "toy", 2)
+    with pytest.raises(TypeError, match=r"y_test must be a torch.Tensor of int64. Got a list instead"):
+        Dataset(X, y, X, [0, 1, 1, 0], "toy", 2)
+    with pytest.raises(ValueError, match=r"the test set holds no sample \(X_test has shape \(0, 2\)\)"):
+        Dataset(X, y, X[:0], y[:0], "toy", 2)
+
+
+@pytest.mark.parametrize("load, name, arrays, key", [
+    (load_madelon, "madelon.npz", {"X_train": np.full((8, 500), 1e39), "y_train": np.array([-1, 1] * 4),
+                                   "X_valid": np.zeros((4, 500)), "y_valid": np.array([1, -1, 1, 1])}, "X_train"),
+    (load_coil20, "coil20.npz", {"X": np.full((8, 1024), -1e300), "y": np.arange(8)}, "X"),
+    (load_mnist, "mnist.npz", {**_mnist_arrays(), "x_test": np.full((3, 28, 28), 1e300)}, "x_test"),
+])
+def test_values_beyond_float32_are_named_in_their_file_not_made_inf(tmp_path, load, name, arrays, key):
+    np.savez(tmp_path / name, **arrays)
+    _raises(load, tmp_path / name, f"{key} has ")
+    with pytest.raises(FileFormatError, match=r"beyond the largest float32 \(3.40282e\+38\)"):
+        load(tmp_path / name)

@@ -432,3 +432,25 @@ def test_fuzz_damaged_checkpoints_load_exactly_or_raise(tmp_path):
         _computes_the_same(fresh, net)
         outcomes["identical"] += 1
     assert outcomes["refused"] > 100 and outcomes["identical"] > 0 and sum(outcomes.values()) == 200, outcomes
+
+
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_save_refuses_a_network_in_a_dtype_it_could_not_load(tmp_path, dtype):
+    net = DAGNetwork(_graph(), seed=0).to(dtype)
+    with pytest.raises(TypeError, match=rf"it is in {dtype}.*net.float\(\) or net.double\(\)"):
+        dagnet.save(net, tmp_path / "net.pt")
+    assert not any(tmp_path.iterdir())
+
+
+def test_save_into_a_missing_folder_or_onto_a_folder_names_the_path(tmp_path):
+    net = DAGNetwork(_graph(), seed=0)
+    with pytest.raises(FileNotFoundError, match=r"Cannot write .*nope.net.pt: its folder .*nope does not exist") \
+            as info:
+        dagnet.save(net, tmp_path / "nope" / "net.pt")
+    assert ".tmp" not in str(info.value)
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(NotADirectoryError, match=r"its folder .*file is not a folder"):
+        dagnet.save(net, tmp_path / "file" / "net.pt")
+    with pytest.raises(IsADirectoryError, match=r"Cannot write .*: it is a folder"):
+        dagnet.save(net, tmp_path)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]

@@ -197,3 +197,38 @@ def test_unknown_combine_names_the_node():
     g.nodes["v"]["combine"] = "nand"
     with pytest.raises(ValueError, match=r"Node 'v': Unknown combine 'nand'"):
         DAGNetwork(g)
+
+
+# ----------------------------------------------------------------- values beyond the dtype, converted inputs
+@pytest.mark.parametrize("make", [
+    lambda: DAGNetwork(nx.DiGraph([("a", "y"), ("b", "y")]), seed=0),
+    lambda: DendriteActivatedLinear(2, 3, seed=0),
+    lambda: IsotropicMLP([2, 4, 3], seed=0),
+])
+@pytest.mark.parametrize("x", [np.array([[1e300, 1.0]]), [[1.0, -1e39]]])
+def test_an_array_input_beyond_float32_is_refused_not_made_inf(make, x):
+    with pytest.raises(ValueError, match=r"input value -?1e\+(300|39), beyond the largest torch.float32"):
+        make()(x)
+
+
+def test_an_array_input_within_range_is_converted_and_a_complex_one_refused():
+    net = DAGNetwork(nx.DiGraph([("a", "y"), ("b", "y")]), seed=0)
+    assert torch.equal(net(np.array([[1.0, 2.0]])), net(torch.tensor([[1.0, 2.0]])))
+    assert torch.equal(net(np.array([[1, 2]], dtype=np.int64)), net(torch.tensor([[1.0, 2.0]])))
+    with pytest.raises(TypeError, match="expected real numbers, got a ndarray of complex numbers"):
+        net(np.array([[1.0, 2.0 + 1j]]))
+
+
+@pytest.mark.parametrize("name", ["weight", "bias"])
+def test_load_state_dict_refuses_values_beyond_the_dtype_and_complex_ones(name):
+    net = DAGNetwork(nx.DiGraph([("a", "h"), ("h", "y")]), seed=0)
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    big = {**net.state_dict(), name: torch.full_like(getattr(net, name), 1e39, dtype=torch.float64)}
+    with pytest.raises(RuntimeError, match=rf"'{name}' holds 1e\+39, beyond the largest torch.float32"):
+        net.load_state_dict(big)
+    odd = {**net.state_dict(), name: getattr(net, name).detach().to(torch.complex64)}
+    with pytest.raises(RuntimeError, match=rf"'{name}' is torch.complex64; the network's values are real"):
+        net.load_state_dict(odd)
+    assert all(torch.equal(before[k], v) for k, v in net.state_dict().items())
+    net.double().load_state_dict(big)  # float64 holds it
+    assert float(getattr(net, name).detach().max()) == 1e39

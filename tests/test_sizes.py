@@ -19,8 +19,9 @@ import dagnet.topology.layered as layered_module
 import dagnet.topology.paths as paths_module
 import dagnet.topology.scale_free as scale_free_module
 import dagnet.topology.small_world as small_world_module
+from dagnet import DAGNetwork, Wiring
 from dagnet.errors import SizeError
-from dagnet.nn import SparseLinear
+from dagnet.nn import ActiveDendrites, DendriteActivatedLinear, DendriticTree, SparseLinear
 from dagnet.nn.sparse_mlp import sparse_mlp
 from dagnet.topology import (
     _budget,
@@ -197,3 +198,22 @@ def test_memory_limit_falls_back_when_the_machine_cannot_say(monkeypatch):
     assert _budget.memory_limit() == 2**50
     with pytest.raises(ValueError, match="more than the 1.02e\\+03 TiB"):
         _budget.check_size("f()", 2**50, 8)
+
+
+@pytest.mark.parametrize("call, parts", [
+    (lambda: DAGNetwork(Wiring(10**12, [0], [1])), ["DAGNetwork(<1000000000000 nodes, 1 edges>)", "1e+12 nodes"]),
+    (lambda: DendriteActivatedLinear(10**9, 10**9), ["DendriteActivatedLinear(1000000000, 1000000000)",
+                                                     "2e+18 weights"]),
+    (lambda: ActiveDendrites(10**6, 10**6, 10**3, 10, 5), ["ActiveDendrites(1000000, 1000000, 1000, 10)",
+                                                          "1.01e+12 weights"]),
+    (lambda: DendriticTree(1000, 2, 30), ["DendriticTree(1000, 2, 30)", "2.15e+12 weights"]),
+])
+def test_networks_and_dense_neuron_layers_refuse_absurd_sizes_before_allocating(machine, call, parts):
+    _refused(call, *parts, "more than the 24 GiB")
+
+
+def test_an_absurd_isotropic_mlp_in_a_configuration_is_refused(machine):
+    from dagnet.train.config import build_model, load_config
+
+    cfg = load_config({"model": {"kind": "isotropic_mlp", "hidden": [10**9]}})
+    _refused(lambda: build_model(cfg, 64, 10), "IsotropicMLP([64, 1000000000, 10])", "7.4e+10 edges")

@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from dagnet.data import Dataset, load_digits
-from dagnet.errors import CheckpointMismatchError, DivergenceError
+from dagnet.errors import CheckpointMismatchError, DivergenceError, FileFormatError
 from dagnet.evolve import SET, RigL
 from dagnet.nn import sparse_mlp
 from dagnet.train import every_steps, fit, load_checkpoint, save_checkpoint, write_metrics
@@ -238,3 +238,79 @@ def test_a_rewired_network_resumes_into_a_fresh_one_bit_exactly(small, tmp_path)
         out_dir=tmp_path / "split", resume=True, progress=False)
     for a, b in zip(full.state_dict().values(), resumed.state_dict().values()):
         assert torch.equal(a, b)
+
+
+# ----------------------------------------------------------------- checkpoints fit cannot resume from
+def _crafted(small, tmp_path, change):
+    """Write a first run's checkpoint with ``change(state)`` applied (its checksum is valid); return the folder."""
+    fit(_mlp(), small, optimizer=_ADAM, epochs=1, batch_size=100, rules=[SET(seed=0)], out_dir=tmp_path,
+        progress=False)
+    state = load_checkpoint(tmp_path / "checkpoint.pt")
+    del state["format"], state["version"]
+    change(state)
+    save_checkpoint(tmp_path / "checkpoint.pt", state)
+    return tmp_path
+
+
+@pytest.mark.parametrize("change, words", [
+    (lambda s: s.pop("rules"), "it has no 'rules'"),
+    (lambda s: [s.pop(k) for k in list(s) if k != "epoch"], "it has no 'model', 'optimizer'"),
+    (lambda s: s.update(epoch="1"), "its epoch is '1'"),
+    (lambda s: s.update(metrics=5), "its metrics are not a list"),
+    (lambda s: s.update(optimizer={"state": 3}), "its optimizer state"),
+    (lambda s: s.update(model=[1, 2]), "its model state"),
+    (lambda s: s.update(generator=torch.zeros(3, dtype=torch.uint8)), "its generator state cannot be restored"),
+    (lambda s: s.update(generator=torch.zeros(5056)), "its generator state is not a 1-D uint8 tensor"),
+    (lambda s: s.update(rules_ran=[]), "rules and rules_ran"),
+    (lambda s: s.update(degrees={"a": 3}), "its degrees"),
+    (lambda s: s.update(config={"modules": 3}), "configuration record"),
+])
+def test_a_checkpoint_with_a_valid_checksum_but_bad_entries_is_refused_naming_them(small, tmp_path, change, words):
+    out = _crafted(small, tmp_path, change)
+    model = _mlp()
+    with pytest.raises(FileFormatError, match="is not a checkpoint that fit can resume from") as info:
+        fit(model, small, optimizer=_ADAM, epochs=2, batch_size=100, rules=[SET(seed=0)], out_dir=out,
+            resume=True, progress=False)
+    assert words in str(info.value) and info.value.path == out / "checkpoint.pt"
+
+
+def test_a_rule_state_that_does_not_load_says_which_rule(small, tmp_path):
+    out = _crafted(small, tmp_path, lambda s: s.update(rules=[{"rng": 5}]))
+    with pytest.raises(CheckpointMismatchError, match=r"the state of rule 1 \(SET\) does not load"):
+        fit(_mlp(), small, optimizer=_ADAM, epochs=2, batch_size=100, rules=[SET(seed=0)], out_dir=out,
+            resume=True, progress=False)
+
+
+def test_resuming_a_checkpoint_that_holds_nan_says_resuming_cannot_help(small, tmp_path):
+    fit(_mlp(), small, rules=[(Saboteur(), lambda epoch: True)], epochs=1, batch_size=100, out_dir=tmp_path,
+        on_nonfinite="continue", progress=False)
+    with pytest.raises(DivergenceError, match=r"after epoch 1\) holds NaN or infinite values in '0.weight'.*"
+                                              r"Resuming cannot help"):
+        fit(_mlp(), small, rules=[(Saboteur(), lambda epoch: True)], epochs=2, batch_size=100, out_dir=tmp_path,
+            resume=True, progress=False)
+
+
+def test_an_output_file_that_is_a_folder_is_reported_before_epoch_one(small, tmp_path, monkeypatch):
+    (tmp_path / "checkpoint.pt").mkdir()
+    monkeypatch.setattr(loop, "batches", _never_trained)
+    with pytest.raises(ValueError, match=r"fit writes the file .*checkpoint.pt, but it is a folder"):
+        fit(_mlp(), small, epochs=1, batch_size=100, out_dir=tmp_path, resume=True, progress=False)
+
+
+def test_a_dangling_symbolic_link_as_out_dir_is_named_so(small, tmp_path):
+    (tmp_path / "runs").symlink_to(tmp_path / "nowhere")
+    with pytest.raises(ValueError, match=r"is a symbolic link to .*nowhere, which does not exist"):
+        fit(_mlp(), small, epochs=1, batch_size=100, out_dir=tmp_path / "runs", progress=False)
+
+
+def test_a_model_with_fewer_outputs_than_classes_is_named_before_a_step(small):
+    model = sparse_mlp([64, 16, 5], epsilon=4, seed=0)
+    before = [p.detach().clone() for p in model.parameters()]
+    with pytest.raises(ValueError, match=r"The model gives 5 output\(s\) per sample, but the labels of the data "
+                                         r"set 'digits-small' go up to 9 \(10 classes\)"):
+        fit(model, small, epochs=1, batch_size=100, progress=False)
+    assert all(torch.equal(a, b) for a, b in zip(before, model.parameters()))
+
+
+def _never_trained(*args, **kwargs):
+    raise AssertionError("training started")

@@ -11,6 +11,7 @@ with one :class:`~dagnet.errors.FileFormatError` that names the path.
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import stat
@@ -68,7 +69,15 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], Any]) -> Path:
         mode = stat.S_IMODE(os.stat(path).st_mode)
     except OSError:
         mode = 0o666 & ~_umask()
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
+    if path.is_dir():
+        raise IsADirectoryError(errno.EISDIR, f"Cannot write {path}: it is a folder; give a file name in it.")
+    try:
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
+    except OSError as err:
+        what = "does not exist" if isinstance(err, FileNotFoundError) else \
+            "is not a folder" if isinstance(err, NotADirectoryError) else f"cannot be written in ({err.strerror})"
+        raise type(err)(err.errno, f"Cannot write {path}: its folder {path.parent} {what}; create it or "
+                        "choose another path.") from None
     os.close(fd)
     try:
         write(tmp)

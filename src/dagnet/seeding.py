@@ -33,6 +33,9 @@ def resolve_seed(seed: int | None) -> int:
         raise ValueError(
             f"The 'seed' parameter must be a non-negative int or None. Got {seed!r} instead."
         )
+    if seed >= 2**64:
+        raise ValueError(f"The 'seed' parameter must be below 2**64 (what torch's generators take). Got {seed!r} "
+                         "instead.")
     return int(seed)
 
 

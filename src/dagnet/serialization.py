@@ -22,6 +22,7 @@ from torch import nn
 
 from .activations.combine import resolve_combine
 from .activations.registry import resolve_activation
+from .engine import DTYPES
 from .errors import DeadNodeWarning, FileFormatError
 from .fileio import read_checked, write_checked
 from .nn.dag_network import DAGNetwork
@@ -251,6 +252,9 @@ def save(net: DAGNetwork, path: str | os.PathLike) -> None:
     ValueError
         If the network has a weight modifier, a label or activation that
         cannot be stored, or a NaN or infinite value (the message names it).
+    TypeError
+        If ``net`` is not a DAGNetwork, or is in a dtype it cannot compute
+        in (e.g. after ``net.half()``).
 
     Examples
     --------
@@ -266,6 +270,10 @@ def save(net: DAGNetwork, path: str | os.PathLike) -> None:
         raise ValueError(f"The network has a weight modifier ({type(net.weight_modifier).__name__}, from "
                          "dagnet.evolve); save the model's state_dict() instead, or remove it first "
                          "(net.weight_modifier = None).")
+    if net.weight.dtype not in DTYPES:
+        raise TypeError(f"Cannot save the network: it is in {net.weight.dtype}, but a DAGNetwork computes and "
+                        f"loads in {' or '.join(map(str, DTYPES))}. Convert it first with net.float() or "
+                        "net.double().")
     state = {k: v.detach().cpu() for k, v in net.state_dict().items()}
     key = _non_finite(state)
     if key is not None:

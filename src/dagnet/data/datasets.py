@@ -46,8 +46,11 @@ class Dataset:
 
     Raises
     ------
+    TypeError
+        If an array is not a torch.Tensor (e.g. a NumPy array or a list).
     ValueError
-        If the shapes or dtypes disagree (the message gives them), a feature
+        If the shapes or dtypes disagree (the message gives them), a set is
+        empty, a feature
         is NaN or infinite, or a label is outside ``0 .. num_classes - 1``.
 
     Examples
@@ -66,6 +69,11 @@ class Dataset:
     num_classes: int
 
     def __post_init__(self):
+        for key, want in (("X_train", "float32"), ("y_train", "int64"), ("X_test", "float32"), ("y_test", "int64")):
+            value = getattr(self, key)
+            if not isinstance(value, torch.Tensor):
+                raise TypeError(f"Dataset {self.name!r}: {key} must be a torch.Tensor of {want}. Got a "
+                                f"{type(value).__name__} instead; pass torch.as_tensor({key}, dtype=torch.{want}).")
         for split in ("train", "test"):
             X, y = getattr(self, f"X_{split}"), getattr(self, f"y_{split}")
             if X.dtype != torch.float32 or y.dtype != torch.int64:
@@ -74,6 +82,9 @@ class Dataset:
             if X.ndim != 2 or y.ndim != 1 or X.shape[0] != y.shape[0]:
                 raise ValueError(f"Dataset {self.name!r}: X_{split} must be 2-D and y_{split} 1-D with as "
                                  f"many rows. Got shapes {tuple(X.shape)} and {tuple(y.shape)} instead.")
+            if X.shape[0] == 0:
+                raise ValueError(f"Dataset {self.name!r}: the {split} set holds no sample (X_{split} has shape "
+                                 f"{tuple(X.shape)}); give it at least one.")
         if self.X_train.shape[1] != self.X_test.shape[1]:
             raise ValueError(f"Dataset {self.name!r}: train and test have {self.X_train.shape[1]} and "
                              f"{self.X_test.shape[1]} features.")
@@ -213,6 +224,13 @@ def _check_samples(src: _Source, key: str, X, what: str, num_features: int | Non
             at = tuple(int(i) for i in np.argwhere(bad)[0])
             raise src.error(key, f"{name} has {int(bad.sum())} NaN or infinite value(s), the first at index "
                             f"{at[0] if len(at) == 1 else at} ({X[at]}). Remove or impute them.")
+    if X.dtype.kind in "fiu" and X.dtype.itemsize > 4:
+        big = np.abs(X.astype(np.float64)) > np.finfo(np.float32).max
+        if big.any():
+            at = tuple(int(i) for i in np.argwhere(big)[0])
+            raise src.error(key, f"{name} has {int(big.sum())} value(s) beyond the largest float32 "
+                            f"({np.finfo(np.float32).max:g}), the first at index {at} ({X[at]}); a Dataset holds "
+                            "float32, where they would become inf. Scale the data down.")
     return X
 
 

@@ -10,7 +10,9 @@ from .._checks import check_bool, check_float, check_int
 from ..errors import InputShapeError
 from ..seeding import numpy_rng, resolve_seed
 
-__all__ = ["check_int", "check_float", "check_bool", "as_batch", "child_seeds", "uniform_"]
+__all__ = ["check_int", "check_float", "check_bool", "as_batch", "check_weights", "child_seeds", "uniform_"]
+
+DENSE_WEIGHT = 32  # a float64 weight, with its gradient and two optimizer moments (float32: half)
 
 
 def as_batch(x, size: int, what: str, owner: str, like: torch.Tensor | None = None) -> torch.Tensor:
@@ -23,9 +25,10 @@ def as_batch(x, size: int, what: str, owner: str, like: torch.Tensor | None = No
     Raises
     ------
     TypeError
-        If ``x`` cannot be converted to a tensor of numbers.
+        If ``x`` cannot be converted to a tensor of real numbers.
     InputShapeError
-        If the last dimension is not ``size``.
+        If the last dimension is not ``size``, or a value is beyond the
+        largest number of ``like``'s dtype (it would become inf).
 
     Examples
     --------
@@ -33,16 +36,39 @@ def as_batch(x, size: int, what: str, owner: str, like: torch.Tensor | None = No
     torch.Size([1, 3])
     """
     if not isinstance(x, torch.Tensor):
-        factory = {} if like is None else dict(dtype=like.dtype, device=like.device)
+        given = type(x).__name__
         try:
-            x = torch.as_tensor(np.asarray(x) if isinstance(x, (list, tuple)) else x, **factory)
+            x = torch.as_tensor(np.asarray(x) if isinstance(x, (list, tuple)) else x)
         except (TypeError, ValueError, RuntimeError) as err:
             raise TypeError(f"{owner} expected a torch.Tensor (or an array of numbers) of shape (*, {size}), "
-                            f"got a {type(x).__name__} that does not convert: {err}") from None
+                            f"got a {given} that does not convert: {err}") from None
+        if x.is_complex():
+            raise TypeError(f"{owner} expected real numbers, got a {given} of complex numbers ({x.dtype}); "
+                            "pass its real part (x.real) if that is what you mean.")
+        if like is not None:
+            converted = x.to(like.dtype)
+            overflow = torch.isinf(converted) & ~torch.isinf(x) if converted.is_floating_point() else None
+            if overflow is not None and bool(overflow.any()):
+                raise InputShapeError(f"{owner} got the input value {x[overflow][0].item():g}, beyond the largest "
+                                      f"{like.dtype} ({torch.finfo(like.dtype).max:g}): it would become inf. Scale "
+                                      "the input down, or convert the module to float64 (.double()).")
+            x = converted.to(like.device)
     if x.dim() == 0 or x.shape[-1] != size:
         raise InputShapeError(f"{owner} expected input of shape (*, {size}) ({what} = {size}), "
                               f"got {tuple(x.shape)}.")
     return x
+
+
+def check_weights(call: str, weights: float, advice: str) -> None:
+    """Raise SizeError, before allocating, if ``weights`` dense weights would not fit in memory.
+
+    Examples
+    --------
+    >>> check_weights("Layer(10, 10)", 100, "Choose fewer features.")
+    """
+    from ..topology._budget import check_size
+
+    check_size(call, weights, DENSE_WEIGHT, advice=advice, counts=f"{float(weights):.3g} weights")
 
 
 def child_seeds(seed: int | None, n: int) -> tuple[int, list[int]]:

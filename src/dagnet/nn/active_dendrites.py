@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..seeding import torch_generator
-from ._common import as_batch, check_bool, check_int, child_seeds, uniform_
+from ._common import as_batch, check_bool, check_int, check_weights, child_seeds, uniform_
 
 __all__ = ["ActiveDendrites", "k_winners_take_all"]
 
@@ -126,6 +126,9 @@ class ActiveDendrites(nn.Module):
         self.context_features = check_int(context_features, "context_features", name)
         self.segments = check_int(segments, "segments", name)
         self.k = check_int(k, "k", name, 1, self.out_features, "out_features")
+        check_weights(f"{name}({self.in_features}, {self.out_features}, {self.context_features}, {self.segments})",
+                      self.out_features * (self.in_features + self.segments * self.context_features),
+                      "Choose fewer features or segments.")
         self.abs_max = check_bool(abs_max, "abs_max", name)
         check_bool(bias, "bias", name)
         self.seed, (init_seed,) = child_seeds(seed, 1)

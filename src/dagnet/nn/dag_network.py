@@ -17,6 +17,7 @@ from ..engine.codes import CUSTOM
 from ..errors import DeadNodeWarning, GraphError, InputShapeError, NonFiniteValueError
 from ..plan import Plan, compile_plan
 from ..seeding import resolve_seed, torch_generator
+from ..topology._budget import NETWORK_EDGE, NETWORK_NODE, check_size
 from ..wiring import Wiring
 from ._common import as_batch
 from .init import network_values
@@ -142,6 +143,8 @@ class DAGNetwork(nn.Module):
         dtype = dtype if dtype is not None else torch.get_default_dtype()
         _check_dtype(dtype)
         wiring = graph if isinstance(graph, Wiring) else Wiring.from_graph(graph)
+        check_size(f"DAGNetwork(<{wiring.num_nodes} nodes, {wiring.num_edges} edges>)", wiring.num_edges,
+                   NETWORK_EDGE, wiring.num_nodes, NETWORK_NODE, "Build a smaller graph.")
         _check_module_specs(wiring)
         plan, wiring = compile_plan(wiring, inputs, outputs, activation, output_activation,
                                     layering, max_width, prune_dead)
@@ -441,6 +444,8 @@ class DAGNetwork(nn.Module):
         plan, problem = self._saved_plan(state_dict, prefix)
         if problem is None:
             problem = self._index_mismatch(state_dict, prefix, plan)
+        if problem is None:
+            problem = self._value_mismatch(state_dict, prefix)
         if problem is not None:
             error_msgs.append(f"Cannot load the state_dict into {prefix.rstrip('.') or 'the network'!r}: "
                               f"{problem}. Load a state_dict written by DAGNetwork.state_dict().")
@@ -480,6 +485,23 @@ class DAGNetwork(nn.Module):
         if not np.array_equal(plan.node_index, node_index.numpy()):
             return None, "its wiring does not compile to its saved plan"
         return plan, None
+
+    def _value_mismatch(self, state_dict, prefix) -> str | None:
+        """What keeps the weights and biases of ``state_dict`` from loading in this dtype (None: nothing)."""
+        dtype = self.weight.dtype
+        for name in ("weight", "bias"):
+            t = state_dict.get(prefix + name)
+            if not isinstance(t, torch.Tensor) or t.dtype == dtype:
+                continue
+            if t.is_complex() or t.dtype == torch.bool:
+                return f"{name!r} is {t.dtype}; the network's values are real ({dtype})"
+            if t.is_floating_point() and dtype in DTYPES and t.numel():
+                big = torch.isfinite(t) & (t.detach().abs() > torch.finfo(dtype).max)
+                if bool(big.any()):
+                    return (f"{name!r} holds {t[big][0].item():g}, beyond the largest {dtype} "
+                            f"({torch.finfo(dtype).max:g}), which would become inf; convert the network "
+                            "to float64 (net.double()) first")
+        return None
 
     def _index_mismatch(self, state_dict, prefix, plan: Plan | None) -> str | None:
         """What is wrong with the index buffers and weight size of ``state_dict`` for ``plan`` (None: the current one)."""

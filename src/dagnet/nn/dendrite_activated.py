@@ -11,7 +11,7 @@ from torch.utils.checkpoint import checkpoint
 
 from ..activations.registry import resolve_activation
 from ..seeding import torch_generator
-from ._common import as_batch, check_bool, check_int, child_seeds, uniform_
+from ._common import as_batch, check_bool, check_int, check_weights, child_seeds, uniform_
 
 __all__ = ["DendriteActivatedLinear"]
 
@@ -91,6 +91,8 @@ class DendriteActivatedLinear(nn.Module):
         self.in_features = check_int(in_features, "in_features", name)
         self.out_features = check_int(out_features, "out_features", name)
         self.max_chunk_elements = check_int(max_chunk_elements, "max_chunk_elements", name)
+        check_weights(f"{name}({self.in_features}, {self.out_features})", 2 * self.in_features * self.out_features,
+                      "Choose fewer in_features or out_features.")
         check_bool(bias, "bias", name)
         _, _, fn = resolve_activation(activation)
         self.activation = activation  # an nn.Module is registered as a submodule here

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..seeding import torch_generator
-from ._common import as_batch, check_bool, check_float, check_int, child_seeds, uniform_
+from ._common import as_batch, check_bool, check_float, check_int, check_weights, child_seeds, uniform_
 
 __all__ = ["DendriticTree"]
 
@@ -93,6 +93,9 @@ class DendriticTree(nn.Module):
         self.depth = check_int(depth, "depth", name)
         self.dropout = check_float(dropout, "dropout", name, 0, 1, high_open=True)
         check_bool(bias, "bias", name)
+        check_weights(f"{name}({self.out_features}, {self.branching}, {self.depth})",
+                      2 * self.out_features * self.branching ** self.depth,
+                      "Choose a smaller branching, depth or out_features.")
         self.in_features = self.out_features * self.branching ** self.depth
         self.seed, (init_seed, self._dropout_seed) = child_seeds(seed, 2)
         self._init_generator = torch_generator(init_seed)

@@ -87,6 +87,7 @@ _DATA = ("digits", "madelon", "coil20", "mnist")
 _KINDS = ("set_mlp", "dense_mlp", "isotropic_mlp", "dag")
 _LOSSES = ("cross_entropy",)
 _NONFINITE = ("raise", "continue")
+_DENSE_WEIGHT = 16  # a float32 weight of a dense layer, with its gradient and two optimizer moments
 
 
 def _kind(value: Any) -> str:
@@ -152,7 +153,7 @@ _SIZES = ("an array of integers >= 1", lambda v: isinstance(v, list) and all(_is
 
 #: What each key takes: (description, test, test of the type alone). Checked by :func:`load_config`.
 _SPEC: dict[str, Any] = {
-    "seed": _optional(_int(0)),
+    "seed": _optional(("an integer in [0, 2**64)", lambda v: _is_int(v) and 0 <= v < 2**64, _is_int)),
     "epochs": _int(1),
     "batch_size": _int(1),
     "out_dir": _PATH,
@@ -258,6 +259,10 @@ def _validated(given: dict) -> dict:
         _check(table, _SCHEDULE, f"evolve[{i}].")
         if "every_steps" in table and ("every_epochs" in table or "start" in table):
             raise ValueError(f"evolve[{i}] gives every_steps and every_epochs/start: choose one schedule.")
+    given_opt = given.get("optimizer", {})
+    if cfg["optimizer"]["name"] != "sgd" and given_opt.get("momentum", 0) != 0:
+        raise ValueError(f"optimizer.momentum applies to name = 'sgd' only; {cfg['optimizer']['name']!r} would "
+                         "ignore it. Leave it out, or use name = 'sgd'.")
     build_rules(cfg)  # each [[evolve]] table must make its rule
     return cfg
 
@@ -297,7 +302,12 @@ def build_model(cfg: dict, num_features: int, num_classes: int) -> nn.Module:
     m, seed = cfg["model"], cfg["seed"]
     kind = m["kind"]
     if kind == "isotropic_mlp":  # widths adapt under [[evolve]] rule = "Neuroadaptation"
-        return IsotropicMLP([num_features, *m["hidden"], num_classes], seed=seed)
+        from ..topology._budget import check_size
+
+        sizes = [num_features, *m["hidden"], num_classes]
+        check_size(f"IsotropicMLP({sizes})", sum(a * b for a, b in zip(sizes, sizes[1:])), _DENSE_WEIGHT,
+                   sum(sizes), _DENSE_WEIGHT, "Choose smaller hidden layers (model.hidden).")
+        return IsotropicMLP(sizes, seed=seed)
     if kind in ("set_mlp", "dense_mlp"):
         sizes = [num_features, *m["hidden"], num_classes]
         density = 1.0 if kind == "dense_mlp" else m["density"]

@@ -20,7 +20,7 @@ from torch import nn
 from .._checks import check_bool, check_int
 from ..data.batching import batches, num_batches
 from ..data.datasets import Dataset
-from ..errors import CheckpointMismatchError, DivergenceError
+from ..errors import CheckpointMismatchError, DivergenceError, FileFormatError
 from ..seeding import resolve_seed, torch_generator
 from .degrees import in_degrees, plot_in_degrees
 from .progress import ProgressBar
@@ -294,6 +294,9 @@ def _flatten(changes: dict, prefix: str):
 
 def _prepare_out_dir(out: Path) -> None:
     """Create ``out`` if needed and check that files can be written in it, before any training."""
+    if out.is_symlink() and not out.exists():
+        raise ValueError(f"The 'out_dir' parameter of fit must be a folder; {out} is a symbolic link to "
+                         f"{os.readlink(out)}, which does not exist. Create that folder or choose another out_dir.")
     if out.exists() and not out.is_dir():
         raise ValueError(f"The 'out_dir' parameter of fit must be a folder; {out} is a file. Choose another "
                          "out_dir, or move the file away.")
@@ -305,6 +308,10 @@ def _prepare_out_dir(out: Path) -> None:
     except OSError as err:
         raise type(err)(f"Cannot create the output folder {out} ({err.strerror or err}); choose another "
                         "out_dir or fix the permissions of its parent folder.") from err
+    folders = [name for name in OUTPUTS if (out / name).is_dir()]
+    if folders:
+        raise ValueError(f"fit writes the file {out / folders[0]}, but it is a folder. Move it away or choose "
+                         "another out_dir.")
     try:
         fd, probe = tempfile.mkstemp(dir=out, prefix=_PROBE + ".", suffix=".tmp")
         os.close(fd)
@@ -444,6 +451,57 @@ def _check_resumable(out: Path, state: dict, model: nn.Module, opt: torch.optim.
         raise CheckpointMismatchError(_another(out, problem))
 
 
+def _unusable(path: Path, what: str) -> FileFormatError:
+    return FileFormatError(f"{path} is not a checkpoint that fit can resume from: {what}. It was written by "
+                           "something else than dagnet.train.fit, or damaged; start afresh in another out_dir "
+                           "(or without resume).", path)
+
+
+def _is_count(v: Any, low: int = 0) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool) and v >= low
+
+
+def _check_checkpoint(path: Path, state: dict) -> None:
+    """Raise FileFormatError naming the first entry of a checkpoint that fit cannot resume from."""
+    missing = [k for k in ("epoch", "model", "optimizer", "generator", "metrics", "rules", "rules_ran")
+               if k not in state]
+    if missing:
+        raise _unusable(path, f"it has no {', '.join(map(repr, missing))}")
+    epoch, metrics = state["epoch"], state["metrics"]
+    if not _is_count(epoch, 1):
+        raise _unusable(path, f"its epoch is {epoch!r}, not a whole number >= 1")
+    if not isinstance(metrics, list) or len(metrics) != epoch or not all(isinstance(r, dict) for r in metrics):
+        raise _unusable(path, f"its metrics are not a list of one row (a dict) per epoch ({epoch})")
+    model = state["model"]
+    if not isinstance(model, dict) or not all(isinstance(k, str) for k in model):
+        raise _unusable(path, "its model state is not a state_dict (a dict of names to tensors)")
+    opt = state["optimizer"]
+    if not isinstance(opt, dict) or not isinstance(opt.get("state"), dict) \
+            or not isinstance(opt.get("param_groups"), list) \
+            or not all(isinstance(g, dict) and isinstance(g.get("params"), list) for g in opt["param_groups"]) \
+            or not all(isinstance(s, dict) for s in opt["state"].values()):
+        raise _unusable(path, "its optimizer state is not an optimizer's state_dict")
+    gen = state["generator"]
+    if not isinstance(gen, torch.Tensor) or gen.dtype != torch.uint8 or gen.dim() != 1:
+        raise _unusable(path, "its generator state is not a 1-D uint8 tensor")
+    rules, ran = state["rules"], state["rules_ran"]
+    if not isinstance(rules, list) or not isinstance(ran, list) or len(ran) != len(rules) \
+            or not all(isinstance(r, bool) for r in ran):
+        raise _unusable(path, "its rules and rules_ran are not lists of one entry per rule")
+    degrees = state.get("degrees", {})
+    if not isinstance(degrees, dict) or not all(
+            (_is_count(e) or (isinstance(e, str) and e.isdigit())) and isinstance(d, dict) for e, d in degrees.items()):
+        raise _unusable(path, "its degrees are not a dict of epochs to in-degrees")
+    config = state.get("config")
+    if config is not None and not (
+            isinstance(config, dict) and isinstance(config.get("optimizer"), str)
+            and isinstance(config.get("rules"), list) and all(isinstance(r, str) for r in config["rules"])
+            and isinstance(config.get("modules"), list)
+            and all(isinstance(m, list) and len(m) == 4 and all(isinstance(x, str) for x in m[:2])
+                    and all(x is None or _is_count(x) for x in m[2:]) for m in config["modules"])):
+        raise _unusable(path, "its configuration record (config) is not one fit writes")
+
+
 def _another(out: Path, problem: str) -> str:
     return (f"The checkpoint in {out} was written for another configuration: {problem}. Resume with the "
             "configuration it was written with, or start afresh in another out_dir (or without resume).")
@@ -464,6 +522,14 @@ def _nonfinite_parameter(model: nn.Module) -> str | None:
     if bool(finite.all()):
         return None
     return named[int((~finite).nonzero()[0])][0]
+
+
+def _check_outputs(output: torch.Tensor, top_label: int, data: Dataset) -> None:
+    """Raise a ValueError if a model's output has fewer classes than the labels of ``data`` need."""
+    if output.dim() == 2 and output.shape[1] <= top_label:
+        raise ValueError(f"The model gives {output.shape[1]} output(s) per sample, but the labels of the data set "
+                         f"{data.name!r} go up to {top_label} ({data.num_classes} classes): cross_entropy needs "
+                         f"one output per class. Build the model with {data.num_classes} outputs.")
 
 
 def _diverged(what: str, epoch: int, out: Path | None, saved_epoch: int) -> DivergenceError:
@@ -652,6 +718,7 @@ def fit(
     saved_epoch = 0  # epoch of the checkpoint in out_dir
     if resume and (out / CHECKPOINT).is_file():
         state = load_checkpoint(out / CHECKPOINT)
+        _check_checkpoint(out / CHECKPOINT, state)
         _check_resumable(out, state, model, opt, schedule)
         groups = [dict(g) for g in opt.param_groups]
         try:
@@ -662,12 +729,26 @@ def fit(
             detail = "; ".join(lines[1:] if len(lines) > 1 else lines).rstrip(".")
             raise CheckpointMismatchError(_another(out, f"its state does not load into this run's ({detail})")) from err
         _restore_hyperparameters(opt, groups)
-        gen.set_state(state["generator"])
-        for r, rule_state in zip(schedule, state["rules"]):
+        try:
+            gen.set_state(state["generator"])
+        except (RuntimeError, TypeError, ValueError) as err:
+            raise _unusable(out / CHECKPOINT, f"its generator state cannot be restored ({err})") from None
+        for i, (r, rule_state) in enumerate(zip(schedule, state["rules"]), 1):
             if rule_state is not None and hasattr(r.rule, "load_state_dict"):
-                r.rule.load_state_dict(rule_state)
+                try:
+                    r.rule.load_state_dict(rule_state)
+                except (KeyError, TypeError, ValueError, AttributeError, IndexError) as err:
+                    raise CheckpointMismatchError(_another(out, (
+                        f"the state of rule {i} ({type(r.rule).__name__}) does not load into this run's "
+                        f"({type(err).__name__}: {err})"))) from err
         metrics, done, ran = list(state["metrics"]), int(state["epoch"]), list(state["rules_ran"])
         saved_epoch = done
+        bad = _nonfinite_parameter(model) if on_nonfinite == "raise" and done < epochs else None
+        if bad is not None:
+            raise DivergenceError(
+                f"The checkpoint in {out} (after epoch {done}) holds NaN or infinite values in {bad!r}: the run it "
+                "comes from had diverged (it went on with on_nonfinite='continue'). Resuming cannot help; start "
+                "afresh in another out_dir (or without resume) with a lower learning rate.")
         degrees = {int(e): {k: np.asarray(v) for k, v in d.items()} for e, d in state.get("degrees", {}).items()}
         if 0 < done < epochs:
             missing = [not _per_step(r.when) and r.when(done) and not was for r, was in zip(schedule, ran)]
@@ -678,6 +759,7 @@ def fit(
         degrees[0] = in_degrees(model)
     device = _device(model)
     n = data.X_train.shape[0]
+    top_label = int(max(data.y_train.max(), data.y_test.max())) if loss == "cross_entropy" else None
     stepwise = [_per_step(r.when) for r in schedule]
     for epoch in range(done + 1, epochs + 1):
         row: dict = {}
@@ -691,6 +773,9 @@ def fit(
             xb, yb = xb.to(device), yb.to(device)
             opt.zero_grad(set_to_none=True)
             output = model(xb)
+            if top_label is not None:
+                _check_outputs(output, top_label, data)
+                top_label = None
             batch_loss = loss_fn(output, yb)
             for penalty in penalties:  # e.g. learned masks' cost of active connections
                 batch_loss = batch_loss + penalty(model)
