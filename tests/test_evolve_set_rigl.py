@@ -18,7 +18,7 @@ from strategies import build_case, dag_cases
 
 from dagnet import DAGNetwork, DeadNodeWarning, SparseLinear
 from dagnet.data import Dataset
-from dagnet.demo import random_io_dag
+from dagnet.topology import random_io_dag
 from dagnet.evolve import SET, RigL, set_removal, sparse_modules, top_gradient_pairs
 from dagnet.evolve._base import edge_keys, random_absent_pairs
 from dagnet.nn import sparse_mlp

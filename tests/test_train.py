@@ -12,7 +12,7 @@ import torch
 
 from dagnet import DAGNetwork
 from dagnet.data import Dataset, load_digits
-from dagnet.demo import random_io_dag
+from dagnet.topology import random_io_dag
 from dagnet.seeding import torch_generator
 from dagnet.train import fit, load_checkpoint, plot_training
 

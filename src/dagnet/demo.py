@@ -11,16 +11,13 @@ import sys
 import time
 from dataclasses import dataclass
 
-import numpy as np
 import torch
 from torch import nn
 
 from .nn import DAGNetwork
-from .seeding import numpy_rng
-from .topology import erdos_renyi_dag
-from .wiring import Wiring
+from .topology import random_io_dag
 
-__all__ = ["DemoConfig", "random_io_dag", "run_demo", "compile_kernels"]
+__all__ = ["DemoConfig", "run_demo", "compile_kernels"]
 
 
 @dataclass(frozen=True)
@@ -35,39 +32,6 @@ class DemoConfig:
     batch: int = 64
     lr: float = 0.003
     seed: int = 0
-
-
-def random_io_dag(num_inputs: int, num_hidden: int, num_outputs: int, p: float, fan_in: int,
-                  fan_out: int, seed: int | None = None) -> Wiring:
-    """Return a random DAG with the given numbers of input, hidden and output neurons.
-
-    Hidden neurons form an Erdős–Rényi DAG (edge ``i -> j`` for ``i < j`` with
-    probability ``p``); each hidden neuron without a hidden predecessor gets
-    ``fan_in`` random inputs, every other one a single random input (a skip
-    connection); each output reads ``fan_out`` random hidden neurons. Nodes are
-    labelled ``("in", i)``, ``("h", i)`` and ``("out", i)``.
-
-    Examples
-    --------
-    >>> w = random_io_dag(4, 10, 2, 0.2, 2, 3, seed=0)
-    >>> w.labels[0], w.labels[-1]
-    (('in', 0), ('out', 1))
-    """
-    rng = numpy_rng(seed)
-    hidden = erdos_renyi_dag(num_hidden, p, seed=rng, as_wiring=True)
-    n_in, n_h = num_inputs, num_hidden
-    has_pred = np.bincount(hidden.target, minlength=n_h) > 0
-    k = np.where(has_pred, 1, min(fan_in, n_in))
-    in_dst = np.repeat(np.arange(n_h), k)
-    in_src = np.concatenate([rng.choice(n_in, size=int(c), replace=False) for c in k])
-    out_src = np.concatenate([rng.choice(n_h, size=min(fan_out, n_h), replace=False)
-                              for _ in range(num_outputs)])
-    out_dst = np.repeat(np.arange(num_outputs), min(fan_out, n_h))
-    source = np.concatenate([in_src, n_in + hidden.source, n_in + out_src])
-    target = np.concatenate([n_in + in_dst, n_in + hidden.target, n_in + n_h + out_dst])
-    labels = ([("in", i) for i in range(n_in)] + [("h", i) for i in range(n_h)]
-              + [("out", i) for i in range(num_outputs)])
-    return Wiring(n_in + n_h + num_outputs, source, target, labels=labels)
 
 
 def _count(model: nn.Module) -> int:
@@ -104,7 +68,7 @@ def run_demo(cfg: DemoConfig = DemoConfig(), out=..., progress: bool = False) ->
 
     The SET-MLP is 64-``width``-``width``-10 with SET's Erdős–Rényi layers
     (``epsilon``); the DAGNetwork is a random DAG of ``hidden`` neurons
-    (:func:`random_io_dag`); the dense MLP (``torch.nn.Linear`` layers) has
+    (:func:`dagnet.topology.random_io_dag`); the dense MLP (``torch.nn.Linear`` layers) has
     the SET-MLP's widths. All
     train with Adam on the same shuffled batches (``seed``); both sparse
     models evolve with :class:`dagnet.evolve.SET` after every epoch but the

@@ -16,6 +16,7 @@ from .neuroadaptation import Neuroadaptation
 from .neuron_pruning import NeuronPruning, neuron_importance
 from .pruning import IterativeMagnitudePruning, MagnitudePruning, magnitude_removal
 from .rigl import RigL, top_gradient_pairs
+from .schedules import ScheduledRule, every_epoch_but_last, every_epochs, every_steps
 from .set import SET, set_removal
 
 __all__ = [
@@ -37,4 +38,8 @@ __all__ = [
     "masked_weight",
     "step_ste",
     "Neuroadaptation",
+    "every_epoch_but_last",
+    "every_steps",
+    "every_epochs",
+    "ScheduledRule",
 ]

@@ -9,8 +9,8 @@ from torch import nn
 from .._checks import check_bool, check_float, check_int
 from ..nn.dag_network import DAGNetwork
 from ..nn.sparse_linear import SparseLinear
-from ..train.loop import every_epochs
 from ._base import EvolutionRule, sparse_modules
+from .schedules import every_epochs
 
 __all__ = ["NeuronPruning", "neuron_importance"]
 

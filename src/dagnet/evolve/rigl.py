@@ -10,6 +10,7 @@ from torch import nn
 
 from .._checks import check_float
 from ._base import EvolutionRule, edge_keys, sparse_modules
+from .schedules import every_steps
 from .set import smallest
 
 __all__ = ["RigL", "top_gradient_pairs"]
@@ -160,7 +161,6 @@ class RigL(EvolutionRule):
     @property
     def schedule(self):
         """``fit``'s default schedule for this rule: every ``update_every`` optimizer steps."""
-        from ..train.loop import every_steps
 
         return every_steps(self.update_every)
 

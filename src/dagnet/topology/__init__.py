@@ -7,7 +7,7 @@ networkx; randomness comes only from its ``seed=`` argument.
 
 from .connectome import connectome
 from .describe import GraphSummary, describe
-from .erdos_renyi import erdos_renyi_dag
+from .erdos_renyi import erdos_renyi_dag, random_io_dag
 from .feedback import FeedforwardCut, feedforward_cut
 from .io import from_adjacency, read_edgelist, read_graphml, to_adjacency, write_edgelist, write_graphml
 from .layered import layered_sparse
@@ -21,6 +21,7 @@ from .small_world import small_world_dag
 __all__ = [
     # generators
     "erdos_renyi_dag",
+    "random_io_dag",
     "scale_free_dag",
     "small_world_dag",
     "layered_sparse",

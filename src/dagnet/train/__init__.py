@@ -17,7 +17,8 @@ Examples
 """
 
 from .degrees import in_degrees, plot_in_degrees
-from .loop import FitResult, ScheduledRule, evaluate, every_epoch_but_last, every_epochs, every_steps, fit
+from ..evolve.schedules import ScheduledRule, every_epoch_but_last, every_epochs, every_steps
+from .loop import FitResult, evaluate, fit
 from .progress import ProgressBar
 from .records import load_checkpoint, plot_training, save_checkpoint, write_metrics
 

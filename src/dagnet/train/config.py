@@ -296,7 +296,7 @@ def build_model(cfg: dict, num_features: int, num_classes: int) -> nn.Module:
 
     import networkx as nx
 
-    from ..demo import random_io_dag
+    from ..topology import random_io_dag
     from ..nn import DAGNetwork, IsotropicMLP, sparse_mlp
 
     m, seed = cfg["model"], cfg["seed"]
@@ -349,7 +349,7 @@ def build_rules(cfg: dict) -> list:
     [SET(zeta=0.2, init='he_uniform', init_scale=0.1, seed=0)]
     """
     from .. import evolve
-    from .loop import every_epochs, every_steps
+    from ..evolve.schedules import every_epochs, every_steps
 
     rules = []
     for i, table in enumerate(cfg["evolve"]):

@@ -21,12 +21,13 @@ from .._checks import check_bool, check_int
 from ..data.batching import batches, num_batches
 from ..data.datasets import Dataset
 from ..errors import CheckpointMismatchError, DivergenceError, FileFormatError
+from ..evolve.schedules import ScheduledRule, every_epoch_but_last, per_step
 from ..seeding import resolve_seed, torch_generator
 from .degrees import in_degrees, plot_in_degrees
 from .progress import ProgressBar
 from .records import atomic_write, load_checkpoint, plot_training, save_checkpoint, to_record, write_metrics
 
-__all__ = ["fit", "evaluate", "FitResult", "ScheduledRule", "every_epoch_but_last", "every_epochs", "every_steps"]
+__all__ = ["fit", "evaluate", "FitResult"]
 
 _LOSSES = {"cross_entropy": nn.functional.cross_entropy}
 _SUMMED = ("removed", "added", "grown", "shrunk")
@@ -39,110 +40,6 @@ _PROBE = ".dagnet-write-check"
 
 def _fail(name: str, what: str, value: Any) -> ValueError:
     return ValueError(f"The '{name}' parameter of fit must be {what}. Got {value!r} instead.")
-
-
-@dataclass(frozen=True)
-class every_epoch_but_last:  # noqa: N801  (a schedule, used like a function)
-    """The default schedule of an evolution rule: run after every epoch except the last.
-
-    SET's schedule (Mocanu et al. 2018): the network that is evaluated and
-    returned is never one just rewired.
-
-    Examples
-    --------
-    >>> when = every_epoch_but_last(epochs=3)
-    >>> [when(e) for e in (1, 2, 3)]
-    [True, True, False]
-    """
-
-    epochs: int
-
-    def __call__(self, epoch: int) -> bool:
-        return epoch < self.epochs
-
-
-@dataclass(frozen=True)
-class every_steps:  # noqa: N801  (a schedule, used like a function)
-    """A schedule in optimizer steps: run after every ``n``-th step (RigL's ΔT).
-
-    ``fit`` calls a rule with this schedule inside the epoch, right after the
-    optimizer step, while the gradients of that batch are still there.
-
-    Examples
-    --------
-    >>> when = every_steps(100)
-    >>> [when(s) for s in (99, 100, 200)]
-    [False, True, True]
-    """
-
-    n: int
-    unit = "step"
-
-    def __post_init__(self):
-        if isinstance(self.n, bool) or not isinstance(self.n, int) or self.n < 1:
-            raise ValueError(f"The 'n' parameter of every_steps must be an int >= 1. Got {self.n!r} instead.")
-
-    def __call__(self, step: int) -> bool:
-        return step % self.n == 0
-
-
-@dataclass(frozen=True)
-class every_epochs:  # noqa: N801  (a schedule, used like a function)
-    """A schedule in epochs: run after epoch ``start`` and every ``every`` epochs after it.
-
-    Examples
-    --------
-    >>> when = every_epochs(every=10, start=200)
-    >>> [e for e in (1, 199, 200, 205, 210, 220) if when(e)]
-    [200, 210, 220]
-    """
-
-    every: int = 1
-    start: int = 1
-
-    def __post_init__(self):
-        check_int(self.every, "every", "every_epochs")
-        check_int(self.start, "start", "every_epochs", low=0)
-
-    def __call__(self, epoch: int) -> bool:
-        return epoch >= self.start and (epoch - self.start) % self.every == 0
-
-
-def _per_step(when) -> bool:
-    return getattr(when, "unit", "epoch") == "step"
-
-
-@dataclass(frozen=True)
-class ScheduledRule:
-    """An evolution rule, its name in the metrics, and when it runs.
-
-    Parameters
-    ----------
-    rule : object
-        Has ``step(model, optimizer=None) -> dict`` (what changed, recorded in
-        the metrics as ``"<name>.<key>"``); optionally ``state_dict()`` and
-        ``load_state_dict(state)`` for the state it owns (its random
-        generator, counters), saved in checkpoints and restored on resume.
-    when : callable
-        ``when(epoch) -> bool`` for the 1-based epoch just finished, or a
-        schedule in optimizer steps such as :class:`every_steps` (an object
-        whose ``unit`` is ``"step"``), called with the 1-based step count.
-    name : str
-        Prefix of its entries in the metrics.
-
-    Examples
-    --------
-    >>> class Noop:
-    ...     def step(self, model, optimizer=None):
-    ...         return {"changed": 0}
-    >>> r = ScheduledRule(Noop(), lambda epoch: epoch % 2 == 0, "noop")
-    >>> r.when(2), r.rule.step(None)
-    (True, {'changed': 0})
-    """
-
-    rule: Any
-    when: Callable[[int], bool]
-    name: str
 
 
 def _schedule(rules: Iterable, epochs: int) -> list[ScheduledRule]:
@@ -278,7 +175,7 @@ def _run_rules(schedule: Sequence[ScheduledRule], which: Sequence[bool], model, 
         for key, value in _flatten(changes, r.name):
             value = to_record(value)
             before = row.get(key)
-            if _per_step(r.when) and key.rsplit(".", 1)[-1] in _SUMMED and isinstance(before, (int, float)) \
+            if per_step(r.when) and key.rsplit(".", 1)[-1] in _SUMMED and isinstance(before, (int, float)) \
                     and isinstance(value, (int, float)):
                 value = before + value  # changes add up over the epoch; other values are the latest
             row[key] = value
@@ -751,7 +648,7 @@ def fit(
                 "afresh in another out_dir (or without resume) with a lower learning rate.")
         degrees = {int(e): {k: np.asarray(v) for k, v in d.items()} for e, d in state.get("degrees", {}).items()}
         if 0 < done < epochs:
-            missing = [not _per_step(r.when) and r.when(done) and not was for r, was in zip(schedule, ran)]
+            missing = [not per_step(r.when) and r.when(done) and not was for r, was in zip(schedule, ran)]
             _run_rules(schedule, missing, model, opt, metrics[-1])
             ran = [a or b for a, b in zip(ran, missing)]
 
@@ -760,7 +657,7 @@ def fit(
     device = _device(model)
     n = data.X_train.shape[0]
     top_label = int(max(data.y_train.max(), data.y_test.max())) if loss == "cross_entropy" else None
-    stepwise = [_per_step(r.when) for r in schedule]
+    stepwise = [per_step(r.when) for r in schedule]
     for epoch in range(done + 1, epochs + 1):
         row: dict = {}
         step = (epoch - 1) * num_batches(n, batch_size)
