@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from dagnet import CycleError, DAGNetwork, InputShapeError, Wiring
 from dagnet.bench import FourWardNet, SequentialNet, fourward_dense_size
 from dagnet.bench import engine
-from dagnet.bench.cli import add_bench_parser
+from dagnet.cli.bench import add_bench_parser
 from dagnet.errors import GraphError
 from dagnet.layering import alap
 from dagnet.topology import erdos_renyi_dag

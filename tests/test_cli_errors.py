@@ -143,7 +143,7 @@ def test_runtime_errors_from_anywhere_are_one_line(monkeypatch, tmp_path, capsys
     def fail(*args, **kwargs):
         raise error
 
-    monkeypatch.setattr("dagnet.train.config.run_config", fail)
+    monkeypatch.setattr("dagnet.cli.commands.run_config", fail)
     assert main(["train", _config(tmp_path, SMALL)]) == code
     line = _one_line(capsys.readouterr().err)
     assert all(w in line for w in words), line
@@ -153,14 +153,14 @@ def test_bugs_keep_their_traceback_and_ctrl_c_is_130(monkeypatch, tmp_path, caps
     def bug(*args, **kwargs):
         raise TypeError("unsupported operand type(s)")
 
-    monkeypatch.setattr("dagnet.train.config.run_config", bug)
+    monkeypatch.setattr("dagnet.cli.commands.run_config", bug)
     with pytest.raises(TypeError, match="unsupported operand"):
         main(["train", _config(tmp_path, SMALL)])
 
     def interrupted(*args, **kwargs):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("dagnet.train.config.run_config", interrupted)
+    monkeypatch.setattr("dagnet.cli.commands.run_config", interrupted)
     assert main(["train", _config(tmp_path, SMALL)]) == 130
     assert "interrupted" in capsys.readouterr().err
 

@@ -3,7 +3,7 @@
 * :mod:`dagnet.bench.baselines`: :class:`FourWardNet` (4Ward's dense masked
   matmul per layer) and :class:`SequentialNet` (one neuron at a time).
 * :mod:`dagnet.bench.engine`: the ``dagnet bench engine`` harness.
-* :mod:`dagnet.bench.cli`: :func:`add_bench_parser` for the ``dagnet`` command.
+* :mod:`dagnet.cli.bench`: the ``dagnet bench`` command that runs it.
 """
 
 from .baselines import FourWardNet, SequentialNet, fourward_dense_size

@@ -44,9 +44,17 @@ import os
 import sys
 from pathlib import Path
 from typing import Any
+from xml.etree import ElementTree
 
+import networkx as nx
 import torch
 from torch import nn
+
+from .. import data, evolve
+from ..evolve.schedules import every_epochs, every_steps
+from ..nn import DAGNetwork, IsotropicMLP, sparse_mlp
+from ..topology import random_io_dag, read_edgelist, read_graphml
+from ..train.loop import fit
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -269,8 +277,6 @@ def _validated(given: dict) -> dict:
 
 def load_data(cfg: dict):
     """Return the configuration's :class:`~dagnet.data.Dataset`."""
-    from .. import data
-
     name, path = cfg["data"]["name"], cfg["data"]["path"]
     if name == "digits":
         return data.load_digits(seed=cfg["seed"])
@@ -292,13 +298,6 @@ def build_model(cfg: dict, num_features: int, num_classes: int) -> nn.Module:
     >>> m(torch.zeros(1, 8)).shape
     torch.Size([1, 3])
     """
-    from xml.etree import ElementTree
-
-    import networkx as nx
-
-    from ..topology import random_io_dag
-    from ..nn import DAGNetwork, IsotropicMLP, sparse_mlp
-
     m, seed = cfg["model"], cfg["seed"]
     kind = m["kind"]
     if kind == "isotropic_mlp":  # widths adapt under [[evolve]] rule = "Neuroadaptation"
@@ -315,8 +314,6 @@ def build_model(cfg: dict, num_features: int, num_classes: int) -> nn.Module:
         return sparse_mlp(sizes, density=density, epsilon=epsilon, activation=m["activation"],
                           dropout=m["dropout"], seed=seed)
     if m["graph"] is not None:
-        from ..topology import read_edgelist, read_graphml
-
         path = Path(m["graph"])
         if path.suffix.lower() == ".graphml":
             try:
@@ -348,9 +345,6 @@ def build_rules(cfg: dict) -> list:
     >>> build_rules(load_config({"evolve": [{"rule": "SET", "zeta": 0.2}]}))
     [SET(zeta=0.2, init='he_uniform', init_scale=0.1, seed=0)]
     """
-    from .. import evolve
-    from ..evolve.schedules import every_epochs, every_steps
-
     rules = []
     for i, table in enumerate(cfg["evolve"]):
         table = dict(table)
@@ -379,8 +373,6 @@ def build_rules(cfg: dict) -> list:
 
 def run_config(cfg: dict, resume: bool = False, progress: bool = True):
     """Build everything a configuration names and train; return :class:`~dagnet.train.FitResult`."""
-    from .loop import fit
-
     data = load_data(cfg)
     model = build_model(cfg, data.X_train.shape[1], data.num_classes)
     o = cfg["optimizer"]

@@ -8,7 +8,7 @@ import networkx as nx
 import pytest
 
 from dagnet.topology import read_edgelist, read_graphml
-from dagnet.topology.cli import add_graph_parser
+from dagnet.cli.graph import add_graph_parser
 
 
 def run(*argv: str) -> int:

@@ -1,110 +1,22 @@
-"""The ``dagnet`` command line: ``dagnet demo``, ``dagnet train``, ``dagnet bench ...``, ``dagnet graph ...``.
+"""The ``dagnet`` command: ``dagnet demo``, ``dagnet train``, ``dagnet bench ...``, ``dagnet graph ...``.
 
-Errors
-------
-A mistake of the user's is reported on one line of standard error,
-``dagnet <command>: error: <what is wrong and what to do>``, without a
-traceback, and sets the exit code:
-
-* **2, usage errors**: what was asked for is wrong: a bad option (argparse), a
-  bad configuration key or value, a malformed TOML, GraphML or edge-list file,
-  a file or folder named by the user that does not exist, a checkpoint written
-  for another configuration (``ValueError`` and its dagnet subclasses,
-  ``FileNotFoundError``, XML parse errors);
-* **1, runtime errors**: what was asked for cannot be done here and now: a file
-  or folder cannot be written (``PermissionError``, a file where a folder
-  should be, a full disk: any other ``OSError``), memory runs out
-  (``MemoryError``, ``torch.OutOfMemoryError``), training diverges
-  (``FloatingPointError``), another dagnet error;
-* **130**: interrupted (Ctrl-C).
-
-Any other exception (``TypeError``, ``KeyError``, ``RuntimeError``, ...) is a
-bug in dagnet and is raised with its traceback.
+Errors are reported as :mod:`dagnet.cli.report` says.
 """
 
 from __future__ import annotations
 
 import argparse
-import errno
 import sys
-from xml.etree import ElementTree
 
 import torch
 
-from .errors import DagnetError
+from ..demo import DemoConfig, run_demo
+from .bench import add_bench_parser
+from .config import load_config, run_config
+from .graph import add_graph_parser
+from .report import USAGE, report_error
 
-__all__ = ["main", "build_parser", "exit_code", "error_message", "report_error", "USAGE", "RUNTIME"]
-
-#: Exit code of a usage error (as argparse's).
-USAGE = 2
-#: Exit code of a runtime error.
-RUNTIME = 1
-
-_OUT_OF_MEMORY = tuple(t for t in (MemoryError, getattr(torch, "OutOfMemoryError", None),
-                                   getattr(torch.cuda, "OutOfMemoryError", None)) if isinstance(t, type))
-
-
-def exit_code(err: BaseException) -> int | None:
-    """Return the exit code for ``err``: 2 (usage), 1 (runtime), or None for a bug (an unexpected exception).
-
-    Examples
-    --------
-    >>> exit_code(ValueError("bad key")), exit_code(PermissionError("read-only")), exit_code(TypeError("bug"))
-    (2, 1, None)
-    """
-    if isinstance(err, _OUT_OF_MEMORY):
-        return RUNTIME
-    if isinstance(err, (ValueError, FileNotFoundError, ElementTree.ParseError)):
-        return USAGE
-    if isinstance(err, (OSError, FloatingPointError, DagnetError)):
-        return RUNTIME
-    return None
-
-
-def _lines(text: str) -> list[str]:
-    return [line.strip() for line in text.splitlines() if line.strip()]
-
-
-def error_message(err: BaseException) -> str:
-    """Return ``err`` as one line that says what is wrong (and, for system errors, what to do).
-
-    Examples
-    --------
-    >>> error_message(PermissionError(13, "Permission denied", "runs/a"))
-    "Permission denied: 'runs/a' (check its permissions, or choose another path)"
-    >>> error_message(ValueError("optimizer.lr must be a number > 0, got 'fast' (a string)."))
-    "optimizer.lr must be a number > 0, got 'fast' (a string)."
-    """
-    if isinstance(err, _OUT_OF_MEMORY):
-        first = (_lines(str(err)) or ["out of memory"])[0]
-        return f"{first} (out of memory: lower batch_size or the model's size, or use a machine with more memory)"
-    if isinstance(err, ElementTree.ParseError):
-        return f"not well-formed XML ({err})"
-    if isinstance(err, OSError) and err.strerror and err.filename is not None:
-        where = repr(str(err.filename)) + ("" if err.filename2 is None else f" -> {str(err.filename2)!r}")
-        hint = {
-            PermissionError: "check its permissions, or choose another path",
-            FileExistsError: "something is in the way: choose another path, or move it away",
-            NotADirectoryError: "a part of the path is a file, not a folder: choose another path",
-            IsADirectoryError: "it is a folder: name a file",
-        }.get(type(err))
-        if err.errno == errno.ENOSPC:
-            hint = "free some space, or choose another disk"
-        return f"{err.strerror}: {where}" + (f" ({hint})" if hint else "")
-    return " ".join(_lines(str(err))) or type(err).__name__
-
-
-def report_error(err: BaseException, prog: str = "dagnet") -> int | None:
-    """Print ``err`` on one line of stderr as ``prog: error: ...`` and return its exit code.
-
-    Returns None, printing nothing, when ``err`` is not a user error (see
-    :func:`exit_code`): the caller re-raises it, traceback and all.
-    """
-    code = exit_code(err)
-    if code is not None:
-        print(f"{prog}: error: {error_message(err)}", file=sys.stderr)
-    return code
-
+__all__ = ["main", "build_parser"]
 
 def _count(low: int):
     def parse(text: str) -> int:
@@ -126,8 +38,6 @@ def _threads(args: argparse.Namespace) -> None:
 
 
 def _demo(args: argparse.Namespace) -> int:
-    from .demo import DemoConfig, run_demo
-
     _threads(args)
     cfg = DemoConfig(epochs=args.epochs, seed=args.seed, hidden=args.hidden)
     run_demo(cfg, progress=args.progress)
@@ -135,8 +45,6 @@ def _demo(args: argparse.Namespace) -> int:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from .train.config import load_config, run_config
-
     _threads(args)
     cfg = load_config(args.config)
     if args.epochs is not None:
@@ -161,7 +69,7 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _add_train_parser(sub) -> None:
-    p = sub.add_parser("train", help="train the model a TOML configuration describes (see dagnet.train.config)")
+    p = sub.add_parser("train", help="train the model a TOML configuration describes (see dagnet.cli.config)")
     p.add_argument("config", help="TOML file: data, model, optimizer, evolve rules, epochs, seed, out_dir")
     p.add_argument("--epochs", type=_count(1), default=None, help="override the configuration's epochs")
     p.add_argument("--out-dir", default=None, help="override the configuration's output folder")
@@ -192,8 +100,6 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", required=True)
     _add_demo_parser(sub)
     _add_train_parser(sub)
-    from .bench.cli import add_bench_parser
-    from .topology.cli import add_graph_parser
 
     add_bench_parser(sub)
     add_graph_parser(sub)

@@ -17,7 +17,7 @@ from dagnet.evolve import SET
 from dagnet.nn import Dropout, sparse_mlp
 from dagnet.topology import write_edgelist
 from dagnet.train import every_steps, fit, in_degrees, load_checkpoint
-from dagnet.train.config import build_model, build_rules, load_config
+from dagnet.cli.config import build_model, build_rules, load_config
 
 TOML = """
 seed = 3

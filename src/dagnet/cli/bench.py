@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import argparse
 
-from . import engine
+from ..bench import engine
+from .report import report_error
 
 __all__ = ["add_bench_parser"]
 
 
 def _run_engine(args: argparse.Namespace) -> int:
-    from ..cli import report_error
 
     try:
         return engine.run_from_args(args)

@@ -25,17 +25,18 @@ import networkx as nx
 from matplotlib.figure import Figure
 
 from ..wiring import Wiring
+from .report import report_error
 
-from .connectome import connectome
-from .describe import describe
-from .erdos_renyi import erdos_renyi_dag
-from .feedback import feedforward_cut
-from .io import read_edgelist, read_graphml, write_edgelist, write_graphml
-from .layered import layered_sparse
-from .paths import random_walk_paths, sobol_paths
-from .plot import draw_layered, plot_degree_distribution
-from .scale_free import scale_free_dag
-from .small_world import small_world_dag
+from ..topology.connectome import connectome
+from ..topology.describe import describe
+from ..topology.erdos_renyi import erdos_renyi_dag
+from ..topology.feedback import feedforward_cut
+from ..topology.io import read_edgelist, read_graphml, write_edgelist, write_graphml
+from ..topology.layered import layered_sparse
+from ..topology.paths import random_walk_paths, sobol_paths
+from ..topology.plot import draw_layered, plot_degree_distribution
+from ..topology.scale_free import scale_free_dag
+from ..topology.small_world import small_world_dag
 
 __all__ = ["add_graph_parser"]
 
@@ -82,7 +83,6 @@ def _generate(args: argparse.Namespace):
 
 def _failed(err: Exception, prog: str) -> int:
     """Report a user error on one line and return its exit code; raise anything else again."""
-    from ..cli import report_error
 
     code = report_error(err, prog)
     if code is None:
