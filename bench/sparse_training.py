@@ -153,7 +153,7 @@ def cmd_degrees(args) -> None:
     """The Madelon SET run's degrees before and after evolution."""
     import numpy as np
 
-    from dagnet.topology.powerlaw import fit_power_law
+    from dagnet.analysis import fit_power_law
 
     data = load_madelon()
     mlp = madelon_mlp("set", 0)
@@ -164,7 +164,7 @@ def cmd_degrees(args) -> None:
     fig.savefig(args.plot, dpi=100)
     print(f"### Degrees of the Madelon SET-MLP before and after {args.epochs} epochs of SET (seed 0)\n")
     print("In-degree of each layer's neurons (ER at epoch 0), with the power-law fit of the tail "
-          "(`dagnet.topology.powerlaw.fit_power_law`, the fit `describe` uses):\n")
+          "(`dagnet.analysis.fit_power_law`, the fit `describe` uses):\n")
     print("| layer | epoch | mean | std | max | power-law alpha (xmin) | vs log-normal | vs exponential |")
     print("|---|---|---|---|---|---|---|---|")
     for name in res.degrees[0]:

@@ -12,6 +12,7 @@ import re
 
 import numpy as np
 import pytest
+from scipy.stats import qmc
 
 import dagnet.nn.sparse_linear as sparse_linear_module
 import dagnet.topology.erdos_renyi as er_module
@@ -53,7 +54,7 @@ def no_sampling(monkeypatch):
     for module in GENERATOR_MODULES:
         monkeypatch.setattr(module, "numpy_rng", _never)
     monkeypatch.setattr(paths_module, "layer_labels", _never)
-    monkeypatch.setattr(paths_module.qmc, "Sobol", _never)
+    monkeypatch.setattr(qmc, "Sobol", _never)
 
 
 @pytest.fixture

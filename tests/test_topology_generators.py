@@ -124,7 +124,7 @@ def test_scale_free_has_hubs_far_above_the_mean_degree():
 
 
 def test_scale_free_degree_tail_is_a_power_law_near_three():
-    from dagnet.topology import fit_power_law
+    from dagnet.analysis import fit_power_law
 
     w = scale_free_dag(20000, 3, seed=1, as_wiring=True)
     fit = fit_power_law(w.in_degree() + w.out_degree())

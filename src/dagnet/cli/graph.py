@@ -24,17 +24,16 @@ import networkx as nx
 
 from matplotlib.figure import Figure
 
+from ..analysis import describe, draw_layered, plot_degree_distribution
 from ..wiring import Wiring
 from .report import report_error
 
 from ..topology.connectome import connectome
-from ..topology.describe import describe
 from ..topology.erdos_renyi import erdos_renyi_dag
 from ..topology.feedback import feedforward_cut
 from ..topology.io import read_edgelist, read_graphml, write_edgelist, write_graphml
 from ..topology.layered import layered_sparse
 from ..topology.paths import random_walk_paths, sobol_paths
-from ..topology.plot import draw_layered, plot_degree_distribution
 from ..topology.scale_free import scale_free_dag
 from ..topology.small_world import small_world_dag
 

@@ -1,4 +1,4 @@
-"""Where wirings come from: random graphs, paths, connectomes, and their statistics.
+"""Where wirings come from: random graphs, paths, connectomes, files; their statistics are in :mod:`dagnet.analysis`.
 
 Every generator returns an acyclic ``networkx.DiGraph``, or with
 ``as_wiring=True`` the array form :class:`dagnet.Wiring` for graphs too big for
@@ -6,15 +6,12 @@ networkx; randomness comes only from its ``seed=`` argument.
 """
 
 from .connectome import connectome
-from .describe import GraphSummary, describe
 from .erdos_renyi import erdos_renyi_dag, random_io_dag
 from .feedback import FeedforwardCut, feedforward_cut
 from .io import from_adjacency, read_edgelist, read_graphml, to_adjacency, write_edgelist, write_graphml
 from .layered import layered_sparse
 from .orient import to_dag
 from .paths import path_network, random_walk_paths, sobol_paths
-from .plot import draw_layered, plot_degree_distribution
-from .powerlaw import Comparison, PowerLawFit, fit_power_law
 from .scale_free import scale_free_dag
 from .small_world import small_world_dag
 
@@ -40,12 +37,4 @@ __all__ = [
     "write_graphml",
     "to_adjacency",
     "from_adjacency",
-    # statistics and pictures
-    "describe",
-    "GraphSummary",
-    "fit_power_law",
-    "PowerLawFit",
-    "Comparison",
-    "plot_degree_distribution",
-    "draw_layered",
 ]

@@ -8,7 +8,6 @@ from typing import Sequence
 
 import networkx as nx
 import numpy as np
-from scipy.stats import qmc
 
 from ..csr import group_by
 from ..seeding import numpy_rng
@@ -233,6 +232,8 @@ def sobol_paths(
     sizes = check_sizes(sizes, func)
     num_paths = check_int(num_paths, "num_paths", func, low=0)
     _check_path_size(func, f"sizes={sizes.tolist()}, num_paths={num_paths}", sizes, num_paths, as_wiring)
+    from scipy.stats import qmc  # scipy.stats takes longer to import than the rest of dagnet
+
     engine = qmc.Sobol(
         sizes.size,
         scramble=scramble_seed is not None,

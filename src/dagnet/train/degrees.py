@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Mapping
+from typing import TYPE_CHECKING, Mapping
 
 import numpy as np
-from matplotlib.figure import Figure
 from torch import nn
+
+from ..evolve import sparse_modules
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 __all__ = ["in_degrees", "plot_in_degrees"]
 
@@ -23,8 +27,6 @@ def in_degrees(model: nn.Module) -> dict[str, np.ndarray]:
     >>> {k: v.tolist() for k, v in d.items()}
     {'0': [4, 4, 4], '2': [3, 3]}
     """
-    from ..evolve import sparse_modules
-
     out = {}
     for name, net in sparse_modules(model):
         src, dst = net.edge_endpoints()
@@ -40,7 +42,7 @@ def plot_in_degrees(snapshots: Mapping[int, Mapping[str, np.ndarray]], module: s
 
     Each epoch's degrees are drawn as ``P(K >= k)`` on log-log axes (left)
     and as a histogram (right); the legend gives the power-law exponent of
-    the tail (:func:`dagnet.topology.powerlaw.fit_power_law`) and whether the
+    the tail (:func:`dagnet.analysis.fit_power_law`) and whether the
     likelihood-ratio test prefers it to a log-normal and an exponential tail.
     An Erdős–Rényi layer gives a narrow, binomial hump; SET's evolution
     spreads it into a heavy tail.
@@ -60,7 +62,9 @@ def plot_in_degrees(snapshots: Mapping[int, Mapping[str, np.ndarray]], module: s
     >>> [ax.get_xlabel() for ax in fig.axes]
     ['in-degree k', 'in-degree k']
     """
-    from ..topology.powerlaw import fit_power_law
+    from matplotlib.figure import Figure  # matplotlib and scipy load only when a picture is drawn
+
+    from ..analysis.powerlaw import fit_power_law
 
     epochs = sorted(snapshots)
     if not epochs:

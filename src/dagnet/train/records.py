@@ -10,13 +10,15 @@ import numbers
 import os
 import tempfile  # noqa: F401 (the examples use it)
 from pathlib import Path
-from typing import Any, Sequence
+from typing import TYPE_CHECKING, Any, Sequence
 
 import numpy as np
 import torch
-from matplotlib.figure import Figure
 
 from ..fileio import atomic_write, read_checked, write_checked
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 __all__ = ["atomic_write", "write_metrics", "save_checkpoint", "load_checkpoint", "plot_training",
            "to_record"]
@@ -175,6 +177,8 @@ def plot_training(metrics: Sequence[dict]) -> Figure:
     >>> [ax.get_ylabel() for ax in fig.axes]
     ['loss', 'accuracy']
     """
+    from matplotlib.figure import Figure  # matplotlib loads only when a picture is drawn
+
     fig = Figure(figsize=(9, 3.5), layout="constrained")
     ax_loss, ax_acc = fig.subplots(1, 2)
     for ax, what in ((ax_loss, "loss"), (ax_acc, "accuracy")):

@@ -10,8 +10,8 @@ import numpy as np
 from ..errors import CycleError
 from ..layering import topological_levels
 from ..wiring import Wiring
-from ._arrays import edge_arrays
-from ._checks import check_choice
+from ..topology._arrays import edge_arrays
+from ..topology._checks import check_choice
 from .powerlaw import PowerLawFit, fit_power_law, fittable
 
 __all__ = ["GraphSummary", "describe"]
@@ -140,7 +140,7 @@ def describe(graph: nx.DiGraph | Wiring, weight: str | None = "weight", fit: str
         counts); None for none.
     fit : {"total", "in", "out"} or None
         Which degree's tail to fit a power law to (see
-        :func:`dagnet.topology.powerlaw.fit_power_law`); None skips the fit.
+        :func:`dagnet.analysis.fit_power_law`); None skips the fit.
 
     Returns
     -------

@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 from matplotlib.axes import Axes
 
 from dagnet import Wiring
-from dagnet.topology import describe, draw_layered, fit_power_law, plot_degree_distribution, scale_free_dag
+from dagnet.analysis import describe, draw_layered, fit_power_law, plot_degree_distribution
+from dagnet.topology import scale_free_dag
 from dagnet.errors import CycleError
 
 FEW = settings(max_examples=20, deadline=None)

@@ -7,24 +7,27 @@ them with ``ax.figure.savefig(...)``.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import networkx as nx
 import numpy as np
-from matplotlib.axes import Axes
-from matplotlib.collections import LineCollection
-from matplotlib.figure import Figure
-
 from ..csr import group_by
 from ..errors import CycleError
 from ..layering import alap_levels, topological_levels
 from ..wiring import Wiring
-from ._arrays import edge_arrays
-from ._checks import check_choice
+from ..topology._arrays import edge_arrays
+from ..topology._checks import check_choice
 from .describe import GraphSummary, describe
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
 
 __all__ = ["plot_degree_distribution", "draw_layered"]
 
 
 def _axes(ax: Axes | None, size: tuple[float, float]) -> Axes:
+    from matplotlib.figure import Figure  # matplotlib loads only when a picture is drawn
+
     return Figure(figsize=size).add_subplot() if ax is None else ax
 
 
@@ -168,6 +171,8 @@ def draw_layered(
     if edge_alpha is None:
         edge_alpha = float(np.clip(30.0 / max(source.size, 1) ** 0.5, 0.05, 0.6))
     segments = np.stack([np.column_stack([x[source], y[source]]), np.column_stack([x[target], y[target]])], axis=1)
+    from matplotlib.collections import LineCollection
+
     ax.add_collection(LineCollection(segments, colors="0.3", linewidths=0.6, alpha=edge_alpha, zorder=1))
     ax.scatter(x, y, s=node_size, c=level, cmap="viridis", zorder=2, edgecolors="k", linewidths=0.3)
     if with_labels or (with_labels is None and n <= 60):

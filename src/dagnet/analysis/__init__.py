@@ -1,0 +1,22 @@
+"""Looking at wirings: statistics, the power-law fit of degree tails, and pictures.
+
+:func:`describe` summarises a graph (degrees, strengths, depth, level widths
+and a power-law fit of the degree tail, compared by likelihood ratio with
+exponential and log-normal tails); :func:`plot_degree_distribution` and
+:func:`draw_layered` draw it. matplotlib is imported only when a picture is
+drawn.
+"""
+
+from .describe import GraphSummary, describe
+from .plot import draw_layered, plot_degree_distribution
+from .powerlaw import Comparison, PowerLawFit, fit_power_law
+
+__all__ = [
+    "describe",
+    "GraphSummary",
+    "fit_power_law",
+    "PowerLawFit",
+    "Comparison",
+    "plot_degree_distribution",
+    "draw_layered",
+]
