@@ -22,7 +22,7 @@ from dagnet.errors import DagnetError, FileFormatError
 from dagnet.fileio import read_checked, write_checked
 from dagnet.nn.dag_network import _INDEX_BUFFERS
 from dagnet.train import load_checkpoint, save_checkpoint
-from dagnet.train.records import atomic_write
+from dagnet.fileio import atomic_write
 
 NET_FORMAT, NET_VERSION = "dagnet.DAGNetwork", 2
 

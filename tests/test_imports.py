@@ -16,7 +16,7 @@ SRC = Path(__file__).resolve().parent.parent / "src" / "dagnet"
 FORBIDDEN = {
     "wiring": {"layering", "plan", "engine", "nn", "evolve", "train", "topology", "analysis", "cli", "bench"},
     "layering": {"plan", "engine", "nn", "evolve", "train", "topology", "analysis", "cli", "bench"},
-    "validation": {"plan", "engine", "nn", "evolve", "train", "topology", "analysis", "cli", "bench"},
+    "roles": {"plan", "engine", "nn", "evolve", "train", "topology", "analysis", "cli", "bench"},
     "plan": {"engine.runtime", "engine.function", "nn", "evolve", "train", "topology", "analysis", "cli", "bench"},
     "engine": {"activations", "plan", "nn", "evolve", "train", "topology", "analysis", "cli", "bench"},
     "topology": {"nn", "evolve", "train", "analysis", "cli", "bench", "engine", "plan"},

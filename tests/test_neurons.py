@@ -18,7 +18,7 @@ from dagnet.nn.active_dendrites import ActiveDendrites, k_winners_take_all
 from dagnet.nn.dendrite_activated import DendriteActivatedLinear
 from dagnet.nn.dendritic_tree import DendriticTree
 from dagnet.nn.randomly_wired import RandomlyWiredBlocks
-from dagnet.nn.rewiring import rewire_pa_
+from dagnet.nn.preferential_attachment import rewire_pa_
 from dagnet.seeding import torch_generator
 from dagnet.topology import erdos_renyi_dag
 

@@ -17,7 +17,7 @@ from strategies import Scaled, build_case, dag_cases, max_rows, swish
 
 import dagnet
 from dagnet import CycleError, DAGNetwork
-from dagnet.nn.resize import remap_parameter_, remap_rows
+from dagnet.nn.remap import remap_parameter_, remap_rows
 
 SETTINGS = settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 TOL = 1e-10

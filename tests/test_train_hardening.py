@@ -17,7 +17,7 @@ from dagnet.evolve import SET, RigL
 from dagnet.nn import sparse_mlp
 from dagnet.train import every_steps, fit, load_checkpoint, save_checkpoint, write_metrics
 from dagnet.train import loop
-from dagnet.train.records import to_record
+from dagnet.train.metrics import to_record
 
 
 @pytest.fixture(scope="module")

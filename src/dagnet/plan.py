@@ -20,10 +20,10 @@ from .activations.registry import resolve_activation
 from .errors import EmptyGraphError, GraphError, InputHasPredecessorsError
 from .csr import csr
 from .engine.codes import CUSTOM, IDENTITY
-from .validation import check_duplicate_edges, dead_nodes, resolve_roles
+from .roles import dead_nodes, resolve_roles
 from .wiring import Wiring
 
-__all__ = ["Plan", "compile_plan", "LAYERINGS"]
+__all__ = ["Plan", "compile_plan", "check_duplicate_edges", "LAYERINGS"]
 
 LAYERINGS = ("asap", "alap", "bounded")
 
@@ -402,3 +402,17 @@ def _subwiring(wiring: Wiring, drop: np.ndarray) -> tuple[Wiring, np.ndarray]:
         branch_bias=None if wiring.branch_bias is None else [wiring.branch_bias[i] for i in keep],
     )
     return sub, keep
+
+
+def check_duplicate_edges(wiring: Wiring, ptr: np.ndarray, col: np.ndarray, perm: np.ndarray) -> None:
+    """Raise :class:`GraphError` if an edge appears twice, given the CSR by target."""
+    if col.size < 2:
+        return
+    rows = np.repeat(np.arange(ptr.size - 1), np.diff(ptr))
+    same = (col[1:] == col[:-1]) & (rows[1:] == rows[:-1])
+    if same.any():
+        k = perm[int(np.flatnonzero(same)[0])]
+        raise GraphError(
+            f"Edge {wiring.label(wiring.source[k])!r} -> {wiring.label(wiring.target[k])!r} "
+            "appears twice; merge parallel edges into one."
+        )

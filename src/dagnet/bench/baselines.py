@@ -34,7 +34,8 @@ from ..errors import GraphError, InputShapeError
 from ..layering import alap, topological_levels
 from ..nn.init import initial_values
 from ..seeding import resolve_seed, torch_generator
-from ..validation import check_duplicate_edges, resolve_roles
+from ..plan import check_duplicate_edges
+from ..roles import resolve_roles
 from ..wiring import Wiring
 
 __all__ = ["FourWardNet", "SequentialNet", "fourward_dense_size"]

@@ -9,7 +9,7 @@ from torch import nn
 from torch.autograd.function import once_differentiable
 
 from ..nn.dag_network import DAGNetwork
-from ..nn.resize import remap_parameter_
+from ..nn.remap import remap_parameter_
 from ._base import EvolutionRule, sparse_modules
 
 __all__ = ["LearnedMasks", "ScoreMask", "masked_weight", "step_ste"]

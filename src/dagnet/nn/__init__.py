@@ -7,7 +7,7 @@ from .dendritic_tree import DendriticTree
 from .dropout import Dropout
 from .isotropic import IsotropicMLP, check_isotropic
 from .randomly_wired import RandomlyWiredBlocks
-from .rewiring import rewire_pa_
+from .preferential_attachment import rewire_pa_
 from .sparse_linear import SparseLinear
 from .sparse_mlp import erk_densities, sparse_mlp
 

@@ -21,7 +21,7 @@ from ..topology._budget import NETWORK_EDGE, NETWORK_NODE, check_size
 from ..wiring import Wiring
 from ._common import as_batch
 from .init import network_values
-from .resize import remap_parameter_
+from .remap import remap_parameter_
 
 __all__ = ["DAGNetwork"]
 

@@ -20,7 +20,9 @@ from .degrees import in_degrees, plot_in_degrees
 from ..evolve.schedules import ScheduledRule, every_epoch_but_last, every_epochs, every_steps
 from .loop import FitResult, evaluate, fit
 from .progress import ProgressBar
-from .records import load_checkpoint, plot_training, save_checkpoint, write_metrics
+from .checkpoints import load_checkpoint, save_checkpoint
+from .metrics import write_metrics
+from .plots import plot_training
 
 __all__ = [
     "fit",

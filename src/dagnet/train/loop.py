@@ -25,7 +25,10 @@ from ..evolve.schedules import ScheduledRule, every_epoch_but_last, per_step
 from ..seeding import resolve_seed, torch_generator
 from .degrees import in_degrees, plot_in_degrees
 from .progress import ProgressBar
-from .records import atomic_write, load_checkpoint, plot_training, save_checkpoint, to_record, write_metrics
+from ..fileio import atomic_write
+from .checkpoints import load_checkpoint, save_checkpoint
+from .metrics import to_record, write_metrics
+from .plots import plot_training
 
 __all__ = ["fit", "evaluate", "FitResult"]
 

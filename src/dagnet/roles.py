@@ -1,7 +1,8 @@
-"""Checks that turn a wiring plus the user's choices into a valid network description.
+"""The roles of a network's nodes: inputs and outputs resolved from labels, and the nodes that cannot matter.
 
-Inputs and outputs are resolved from labels, the graph is checked for the
-errors that make it untrainable, and nodes that cannot matter are found.
+Inputs and outputs are checked for the errors that make a network untrainable
+(unknown or repeated labels, inputs with predecessors); reachability finds the
+nodes no input reaches and those that reach no output.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from .errors import (
 )
 from .wiring import Wiring
 
-__all__ = ["resolve_roles", "reachability", "dead_nodes", "check_duplicate_edges"]
+__all__ = ["resolve_roles", "reachability", "dead_nodes"]
 
 
 def _indices(wiring: Wiring, labels: Sequence[Hashable], role: str) -> np.ndarray:
@@ -160,17 +161,3 @@ def dead_nodes(wiring: Wiring, order: np.ndarray, inputs: np.ndarray, outputs: n
                 )
     dead = np.union1d(unreached, useless)
     return dead[~is_in[dead] & ~is_out[dead]]
-
-
-def check_duplicate_edges(wiring: Wiring, ptr: np.ndarray, col: np.ndarray, perm: np.ndarray) -> None:
-    """Raise :class:`GraphError` if an edge appears twice, given the CSR by target."""
-    if col.size < 2:
-        return
-    rows = np.repeat(np.arange(ptr.size - 1), np.diff(ptr))
-    same = (col[1:] == col[:-1]) & (rows[1:] == rows[:-1])
-    if same.any():
-        k = perm[int(np.flatnonzero(same)[0])]
-        raise GraphError(
-            f"Edge {wiring.label(wiring.source[k])!r} -> {wiring.label(wiring.target[k])!r} "
-            "appears twice; merge parallel edges into one."
-        )
