@@ -214,7 +214,7 @@ def test_networks_and_dense_neuron_layers_refuse_absurd_sizes_before_allocating(
 
 
 def test_an_absurd_isotropic_mlp_in_a_configuration_is_refused(machine):
-    from dagnet.train.config import build_model, load_config
+    from dagnet.cli.config import build_model, load_config
 
     cfg = load_config({"model": {"kind": "isotropic_mlp", "hidden": [10**9]}})
     _refused(lambda: build_model(cfg, 64, 10), "IsotropicMLP([64, 1000000000, 10])", "7.4e+10 edges")
