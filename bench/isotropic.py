@@ -69,8 +69,7 @@ def change(net: IsotropicMLP, x: torch.Tensor, before: torch.Tensor) -> float:
 def trained_net(digits: Dataset) -> IsotropicMLP:
     """[64, 32, 48, 32, 10]: layer 2 is wider than its input, so 16 of its directions are constant."""
     net = IsotropicMLP([64, 32, 48, 32, 10], intrinsic_length=0.1, seed=0)
-    fit(net, digits, optimizer=lambda p: torch.optim.Adam(p, lr=3e-3), epochs=5, batch_size=64, seed=0,
-        progress=False)
+    fit(net, digits, optimizer=lambda p: torch.optim.Adam(p, lr=3e-3), epochs=5, batch_size=64, seed=0, progress=False)
     return net
 
 
@@ -80,8 +79,10 @@ def section_operations(net: IsotropicMLP, x: torch.Tensor, out: list[str]) -> No
         ("grow(2, 4): 4 scaffold neurons", lambda m: m.grow(2, 4, seed=0)),
         ("diagonalise(2, 'left')", lambda m: m.diagonalise(2, "left")),
         ("diagonalise(2, 'full')", lambda m: m.diagonalise(2, "full")),
-        ("grow(1, 4) then shrink(1, 4): scaffold removed (s = 0, b* = 0)",
-         lambda m: (m.grow(1, 4, seed=0), m.shrink(1, 4))),
+        (
+            "grow(1, 4) then shrink(1, 4): scaffold removed (s = 0, b* = 0)",
+            lambda m: (m.grow(1, 4, seed=0), m.shrink(1, 4)),
+        ),
         ("shrink(2, 16): the 16 constant directions (s = 0, b* != 0)", lambda m: m.shrink(2, 16)),
         ("sparsify()", lambda m: m.sparsify()),
         ("all of the above, in turn", None),
@@ -105,14 +106,21 @@ def section_operations(net: IsotropicMLP, x: torch.Tensor, out: list[str]) -> No
         rows.append(row)
     with torch.no_grad():
         scale = float(net(x).abs().max())
-    out += ["## 1. Operations that keep the function", "",
-            "A trained `IsotropicMLP([64, 32, 48, 32, 10], intrinsic_length=0.1)` (5 epochs of Adam on digits); "
-            f"each operation on a fresh copy. Max |change of output| over the 450 test digits (outputs up to "
-            f"{scale:.1f} in size). Bounds asked for: 1e-6 in float32, 1e-12 in float64.", ""]
+    out += [
+        "## 1. Operations that keep the function",
+        "",
+        "A trained `IsotropicMLP([64, 32, 48, 32, 10], intrinsic_length=0.1)` (5 epochs of Adam on digits); "
+        f"each operation on a fresh copy. Max |change of output| over the 450 test digits (outputs up to "
+        f"{scale:.1f} in size). Bounds asked for: 1e-6 in float32, 1e-12 in float64.",
+        "",
+    ]
     out += table(["operation", "max abs change, float32", "max abs change, float64", "hidden widths after"], rows)
-    out += ["`grow` only appends zero rows and new columns, so nothing is rounded. The other operations rotate "
-            "the weights (computed in float64, whatever the model's dtype) and store them in the model's dtype: "
-            "what remains is that rounding.", ""]
+    out += [
+        "`grow` only appends zero rows and new columns, so nothing is rounded. The other operations rotate "
+        "the weights (computed in float64, whatever the model's dtype) and store them in the model's dtype: "
+        "what remains is that rounding.",
+        "",
+    ]
 
 
 # --------------------------------------------------------------------------- 2. small singular values
@@ -127,10 +135,14 @@ def section_small(net: IsotropicMLP, x: torch.Tensor, out: list[str]) -> None:
             m = copy.deepcopy(base)
             report = m.shrink(layer, n)
             rows.append([layer, n, f"{report.singular_values[0]:.3f}", f"{change(m, x, before):.3f}"])
-    out += ["## 2. Removing directions of non-zero singular value", "",
-            "The same trained network (float64). `shrink(layer, n)` removes the n smallest singular directions; "
-            "the change of the layer's pre-activation is at most the largest removed singular value times the norm "
-            "of the layer's input (below 1 after an isotropic tanh; the digits' norm, about 8, for layer 1).", ""]
+    out += [
+        "## 2. Removing directions of non-zero singular value",
+        "",
+        "The same trained network (float64). `shrink(layer, n)` removes the n smallest singular directions; "
+        "the change of the layer's pre-activation is at most the largest removed singular value times the norm "
+        "of the layer's input (below 1 after an isotropic tanh; the digits' norm, about 8, for layer 1).",
+        "",
+    ]
     out += table(["layer", "n removed", "largest removed singular value", "max abs change of output"], rows)
     rows = []
     g = torch_generator(1)
@@ -152,40 +164,73 @@ def section_small(net: IsotropicMLP, x: torch.Tensor, out: list[str]) -> None:
 # --------------------------------------------------------------------------- 3. sparsify
 def section_sparsify(out: list[str]) -> None:
     rows = []
-    for sizes in ([64, 32, 48, 32, 10], [64] + [128] * 4 + [10], [64] + [256] * 8 + [10], [784] + [512] * 6 + [10],
-                  [100] + [200] * 20 + [10]):
+    for sizes in (
+        [64, 32, 48, 32, 10],
+        [64] + [128] * 4 + [10],
+        [64] + [256] * 8 + [10],
+        [784] + [512] * 6 + [10],
+        [100] + [200] * 20 + [10],
+    ):
         net = IsotropicMLP(sizes, seed=0, dtype=torch.float64)
         x = torch.randn(256, sizes[0], generator=torch_generator(0), dtype=torch.float64)
         with torch.no_grad():
             before = net(x)
         report = net.sparsify()
-        label = f"[{sizes[0]}, {sizes[1]} x {len(sizes) - 2}, {sizes[-1]}]" if len(set(sizes[1:-1])) == 1 else str(sizes)
-        rows.append([label, list(report.layers), report.parameters_before, report.parameters_after,
-                     f"{100 * report.ratio:.1f}%", sci(change(net, x, before))])
-    out += ["## 3. sparsify(): alternate layers stored as their diagonals", "",
-            "Parameters = every number in the state_dict (weights, biases, intrinsic lengths); a diagonal layer "
-            "counts its diagonal and the forward pass uses it as such. Float64; change over 256 random inputs.", ""]
-    out += table(["sizes", "diagonal layers", "parameters before", "after", "after / before",
-                  "max abs change of output"], rows)
+        label = (
+            f"[{sizes[0]}, {sizes[1]} x {len(sizes) - 2}, {sizes[-1]}]" if len(set(sizes[1:-1])) == 1 else str(sizes)
+        )
+        rows.append(
+            [
+                label,
+                list(report.layers),
+                report.parameters_before,
+                report.parameters_after,
+                f"{100 * report.ratio:.1f}%",
+                sci(change(net, x, before)),
+            ]
+        )
+    out += [
+        "## 3. sparsify(): alternate layers stored as their diagonals",
+        "",
+        "Parameters = every number in the state_dict (weights, biases, intrinsic lengths); a diagonal layer "
+        "counts its diagonal and the forward pass uses it as such. Float64; change over 256 random inputs.",
+        "",
+    ]
+    out += table(
+        ["sizes", "diagonal layers", "parameters before", "after", "after / before", "max abs change of output"], rows
+    )
 
 
 # --------------------------------------------------------------------------- 4. neuroadaptation on digits
-def adaptive_run(digits: Dataset, phases: list[Dataset], epochs: int, seed: int, start: int, lr: float,
-                 adapt: bool, widths: list[int] | None = None) -> dict:
+def adaptive_run(
+    digits: Dataset,
+    phases: list[Dataset],
+    epochs: int,
+    seed: int,
+    start: int,
+    lr: float,
+    adapt: bool,
+    widths: list[int] | None = None,
+) -> dict:
     hidden = widths or [start, start]
     net = IsotropicMLP([64, *hidden, 10], seed=seed)
     opt = torch.optim.Adam(net.parameters(), lr=lr)
     rules = [(Neuroadaptation(threshold=0.1, scaffold=2, seed=seed), lambda epoch: True)] if adapt else []
     history, accs = [], []
     for p, ds in enumerate(phases):
-        result = fit(net, ds, optimizer=opt, epochs=epochs, batch_size=64, rules=rules, seed=100 * seed + p,
-                     progress=False)
+        result = fit(
+            net, ds, optimizer=opt, epochs=epochs, batch_size=64, rules=rules, seed=100 * seed + p, progress=False
+        )
         for row in result.metrics:
             history.append([row.get(f"Neuroadaptation.layer{k}.width", net.sizes[k]) for k in (1, 2)])
             accs.append(row["test_accuracy"])
-    return {"net": net, "widths": history, "acc": accs,
-            "first": evaluate(net, phases[0].X_test, phases[0].y_test)[1],
-            "all": evaluate(net, digits.X_test, digits.y_test)[1]}
+    return {
+        "net": net,
+        "widths": history,
+        "acc": accs,
+        "first": evaluate(net, phases[0].X_test, phases[0].y_test)[1],
+        "all": evaluate(net, digits.X_test, digits.y_test)[1],
+    }
 
 
 def section_neuroadaptation(digits: Dataset, out: list[str], epochs: int, seeds: list[int]) -> None:
@@ -195,26 +240,47 @@ def section_neuroadaptation(digits: Dataset, out: list[str], epochs: int, seeds:
     rows = []
     for s, r in zip(seeds, runs):
         w = r["widths"]
-        rows.append([s, f"{start}, {start}", f"{w[epochs - 1][0]}, {w[epochs - 1][1]}", f"{w[-1][0]}, {w[-1][1]}",
-                     r["net"].parameter_count(), f"{100 * r['acc'][epochs - 1]:.1f}", f"{100 * r['all']:.1f}",
-                     f"{100 * r['first']:.1f}"])
+        rows.append(
+            [
+                s,
+                f"{start}, {start}",
+                f"{w[epochs - 1][0]}, {w[epochs - 1][1]}",
+                f"{w[-1][0]}, {w[-1][1]}",
+                r["net"].parameter_count(),
+                f"{100 * r['acc'][epochs - 1]:.1f}",
+                f"{100 * r['all']:.1f}",
+                f"{100 * r['first']:.1f}",
+            ]
+        )
     static = []
-    for label, widths in (("fixed, initial widths", [start, start]),
-                          ("fixed, final widths of seed 0", runs[0]["widths"][-1])):
+    for label, widths in (
+        ("fixed, initial widths", [start, start]),
+        ("fixed, final widths of seed 0", runs[0]["widths"][-1]),
+    ):
         accs = [adaptive_run(digits, phases, epochs, s, start, lr, False, widths=list(widths))["all"] for s in seeds]
-        static.append([label, str(list(widths)), f"{100 * statistics.mean(accs):.1f} ± "
-                       f"{100 * (statistics.stdev(accs) if len(accs) > 1 else 0):.1f}"])
+        static.append(
+            [
+                label,
+                str(list(widths)),
+                f"{100 * statistics.mean(accs):.1f} ± {100 * (statistics.stdev(accs) if len(accs) > 1 else 0):.1f}",
+            ]
+        )
     adaptive = [r["all"] for r in runs]
-    static.insert(0, ["Neuroadaptation (grows from the initial widths)", "see above",
-                      f"{100 * statistics.mean(adaptive):.1f} ± "
-                      f"{100 * (statistics.stdev(adaptive) if len(adaptive) > 1 else 0):.1f}"])
+    static.insert(
+        0,
+        [
+            "Neuroadaptation (grows from the initial widths)",
+            "see above",
+            f"{100 * statistics.mean(adaptive):.1f} ± "
+            f"{100 * (statistics.stdev(adaptive) if len(adaptive) > 1 else 0):.1f}",
+        ],
+    )
 
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 4))
     x = list(range(1, 2 * epochs + 1))
     for s, r in zip(seeds, runs):
         for k, style in ((0, "-"), (1, "--")):
-            ax1.plot(x, [w[k] for w in r["widths"]], style, color=f"C{s}",
-                     label=f"seed {s}, layer {k + 1}")
+            ax1.plot(x, [w[k] for w in r["widths"]], style, color=f"C{s}", label=f"seed {s}, layer {k + 1}")
         ax2.plot(x, [100 * a for a in r["acc"]], color=f"C{s}", label=f"seed {s}")
     for ax in (ax1, ax2):
         ax.axvline(epochs + 0.5, color="grey", lw=1, ls=":")
@@ -229,23 +295,42 @@ def section_neuroadaptation(digits: Dataset, out: list[str], epochs: int, seeds:
     fig.savefig(PLOT, dpi=100)
     plt.close(fig)
 
-    out += ["## 4. Neuroadaptation on digits, with a task added mid-run", "",
-            f"`IsotropicMLP([64, {start}, {start}, 10])`, Adam (lr {lr}), batch 64; "
-            f"`Neuroadaptation(threshold=0.1, scaffold=2)` after every epoch. {epochs} epochs on the digits of "
-            f"classes 0-4, then {epochs} on all ten (same model and optimizer; the 10 outputs exist from the "
-            f"start). Widths over the epochs: `bench/isotropic_widths.png` (dotted line: the new classes arrive).",
-            ""]
-    out += table(["seed", "widths at start", f"after epoch {epochs} (0-4)", f"after epoch {2 * epochs} (0-9)",
-                  "parameters at the end", f"test acc. 0-4 at epoch {epochs} (%)", "test acc. 0-9 at the end (%)",
-                  "test acc. 0-4 at the end (%)"], rows)
-    out += [f"Against fixed widths, same two-phase schedule, seeds {seeds} (test accuracy on all ten digits at "
-            "the end, mean ± std):", ""]
+    out += [
+        "## 4. Neuroadaptation on digits, with a task added mid-run",
+        "",
+        f"`IsotropicMLP([64, {start}, {start}, 10])`, Adam (lr {lr}), batch 64; "
+        f"`Neuroadaptation(threshold=0.1, scaffold=2)` after every epoch. {epochs} epochs on the digits of "
+        f"classes 0-4, then {epochs} on all ten (same model and optimizer; the 10 outputs exist from the "
+        f"start). Widths over the epochs: `bench/isotropic_widths.png` (dotted line: the new classes arrive).",
+        "",
+    ]
+    out += table(
+        [
+            "seed",
+            "widths at start",
+            f"after epoch {epochs} (0-4)",
+            f"after epoch {2 * epochs} (0-9)",
+            "parameters at the end",
+            f"test acc. 0-4 at epoch {epochs} (%)",
+            "test acc. 0-9 at the end (%)",
+            "test acc. 0-4 at the end (%)",
+        ],
+        rows,
+    )
+    out += [
+        f"Against fixed widths, same two-phase schedule, seeds {seeds} (test accuracy on all ten digits at "
+        "the end, mean ± std):",
+        "",
+    ]
     out += table(["network", "hidden widths", "test accuracy (%)"], static)
     steps = [b[k] - a[k] for r in runs for a, b in zip(r["widths"], r["widths"][1:]) for k in (0, 1)]
-    out += [f"A layer grows by at most `scaffold` = 2 neurons per step (largest step seen here: {max(steps)}): "
-            "after a step exactly 2 of its singular values are below the threshold, and only those can cross it "
-            "before the next. It shrinks when training leaves more than 2 directions below the threshold "
-            f"(largest shrink seen here: {max(0, -min(steps))}).", ""]
+    out += [
+        f"A layer grows by at most `scaffold` = 2 neurons per step (largest step seen here: {max(steps)}): "
+        "after a step exactly 2 of its singular values are below the threshold, and only those can cross it "
+        "before the next. It shrinks when training leaves more than 2 directions below the threshold "
+        f"(largest shrink seen here: {max(0, -min(steps))}).",
+        "",
+    ]
 
 
 def main(argv=None) -> int:
@@ -258,10 +343,15 @@ def main(argv=None) -> int:
     t0 = time.perf_counter()
     started = time.strftime("%Y-%m-%d %H:%M:%S %z")
     command = " ".join([".venv/bin/python", "bench/isotropic.py", *(argv if argv is not None else sys.argv[1:])])
-    out = ["# Isotropic networks that grow and shrink", "",
-           f"Command: `{command}`", "",
-           f"- Started {started}; Python {platform.python_version()}, torch {torch.__version__}, 1 thread; "
-           f"{platform.platform()}, {os.cpu_count()} logical CPUs.", ""]
+    out = [
+        "# Isotropic networks that grow and shrink",
+        "",
+        f"Command: `{command}`",
+        "",
+        f"- Started {started}; Python {platform.python_version()}, torch {torch.__version__}, 1 thread; "
+        f"{platform.platform()}, {os.cpu_count()} logical CPUs.",
+        "",
+    ]
     digits = load_digits(seed=0)
     x = digits.X_test
     net = trained_net(digits)

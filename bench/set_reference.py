@@ -48,8 +48,14 @@ import argparse
 import os
 import sys
 
-_THREAD_VARS = ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS",
-                "OPENBLAS_NUM_THREADS", "VECLIB_MAXIMUM_THREADS", "NUMEXPR_NUM_THREADS")
+_THREAD_VARS = (
+    "NUMBA_NUM_THREADS",
+    "OMP_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "VECLIB_MAXIMUM_THREADS",
+    "NUMEXPR_NUM_THREADS",
+)
 
 
 def _limit_threads_early(argv: list[str]) -> None:
@@ -118,6 +124,7 @@ def _csr_from_coo(rows, cols, vals, mom, shape):
 
 def _as_numpy(data):
     """Return ``(X_train, y_train, X_test, y_test)`` as float32 / int64 numpy arrays."""
+
     def conv(a, dtype):
         a = a.numpy() if hasattr(a, "numpy") else a
         return np.ascontiguousarray(a, dtype=dtype)
@@ -159,8 +166,7 @@ class SETMLP:
         self.dropout = float(dropout)
         self.n_layers = len(self.sizes) - 1
         # Slope for x < 0 of each hidden layer's activation (0: ReLU).
-        self.slopes = [(-alpha if k % 2 == 0 else alpha) if all_relu else 0.0
-                       for k in range(self.n_layers - 1)]
+        self.slopes = [(-alpha if k % 2 == 0 else alpha) if all_relu else 0.0 for k in range(self.n_layers - 1)]
         self.W, self.V, self.b, self.vb, self.evolvable = [], [], [], [], []
         for n_in, n_out in zip(self.sizes[:-1], self.sizes[1:]):
             p = 1.0 if dense else connection_probability(epsilon, n_in, n_out)
@@ -219,8 +225,7 @@ class SETMLP:
         for k in range(self.n_layers - 1, -1, -1):
             w = self.W[k]
             grad = np.empty_like(w.data)
-            sddmm_csr(w.indptr, w.indices, np.ascontiguousarray(a[k].T),
-                      np.ascontiguousarray(delta.T), grad)
+            sddmm_csr(w.indptr, w.indices, np.ascontiguousarray(a[k].T), np.ascontiguousarray(delta.T), grad)
             grad_b = delta.mean(0)
             if k > 0:
                 back = np.asarray(delta @ w.T)
@@ -255,8 +260,8 @@ class SETMLP:
         pos = pos[np.argsort(vals[pos], kind="stable")]
         neg = neg[np.argsort(-vals[neg], kind="stable")]
         remove = vals == 0
-        remove[pos[:int(zeta * pos.size)]] = True
-        remove[neg[:int(zeta * neg.size)]] = True
+        remove[pos[: int(zeta * pos.size)]] = True
+        remove[neg[: int(zeta * neg.size)]] = True
         keep = ~remove
         rows, cols, vals, mom = rows[keep], cols[keep], vals[keep], mom[keep]
         # Regrow as many, uniformly among the positions now absent.
@@ -275,9 +280,24 @@ class SETMLP:
 
 
 # ----------------------------------------------------------------- training
-def train_reference(mode="set", epochs=500, seed=0, epsilon=20, zeta=0.3, batch=128, lr=0.01,
-                    momentum=0.9, dropout=0.3, all_relu=False, data=None, log_every=0,
-                    hidden=(400, 100, 400), weight_decay=0.0, regrow_std=0.01, alpha=0.75) -> dict:
+def train_reference(
+    mode="set",
+    epochs=500,
+    seed=0,
+    epsilon=20,
+    zeta=0.3,
+    batch=128,
+    lr=0.01,
+    momentum=0.9,
+    dropout=0.3,
+    all_relu=False,
+    data=None,
+    log_every=0,
+    hidden=(400, 100, 400),
+    weight_decay=0.0,
+    regrow_std=0.01,
+    alpha=0.75,
+) -> dict:
     """Train a SET-MLP on a classification set and return the per-epoch record.
 
     Parameters
@@ -313,23 +333,40 @@ def train_reference(mode="set", epochs=500, seed=0, epsilon=20, zeta=0.3, batch=
         raise ValueError(f"The 'mode' parameter must be one of {MODES}. Got {mode!r} instead.")
     if data is None:
         from dagnet.data import load_madelon
+
         data = load_madelon()
     X_train, y_train, X_test, y_test = _as_numpy(data)
     n_classes = int(max(y_train.max(), y_test.max())) + 1
     Y_train = np.eye(n_classes, dtype=DTYPE)[y_train]
     sizes = (X_train.shape[1], *hidden, n_classes)
-    config = dict(mode=mode, epochs=epochs, seed=seed, epsilon=epsilon, zeta=zeta, batch=batch, lr=lr,
-                  momentum=momentum, dropout=dropout, all_relu=all_relu, weight_decay=weight_decay,
-                  regrow_std=regrow_std, alpha=alpha)
+    config = dict(
+        mode=mode,
+        epochs=epochs,
+        seed=seed,
+        epsilon=epsilon,
+        zeta=zeta,
+        batch=batch,
+        lr=lr,
+        momentum=momentum,
+        dropout=dropout,
+        all_relu=all_relu,
+        weight_decay=weight_decay,
+        regrow_std=regrow_std,
+        alpha=alpha,
+    )
 
     rng = np.random.default_rng(seed)
-    net = SETMLP(sizes, epsilon, rng, dense=(mode == "dense"), dropout=dropout,
-                 all_relu=all_relu, alpha=alpha)
+    net = SETMLP(sizes, epsilon, rng, dense=(mode == "dense"), dropout=dropout, all_relu=all_relu, alpha=alpha)
     nnz0 = net.nnz
     # Compile (or load from cache) the kernel outside the timed loop.
     w0 = net.W[0]
-    sddmm_csr(w0.indptr, w0.indices, np.zeros((w0.shape[0], 1), DTYPE),
-              np.zeros((w0.shape[1], 1), DTYPE), np.empty(w0.nnz, DTYPE))
+    sddmm_csr(
+        w0.indptr,
+        w0.indices,
+        np.zeros((w0.shape[0], 1), DTYPE),
+        np.zeros((w0.shape[1], 1), DTYPE),
+        np.empty(w0.nnz, DTYPE),
+    )
 
     rec = dict(test_acc=[], train_loss=[], train_s=[], evolve_s=[], eval_s=[])
     n = X_train.shape[0]
@@ -338,7 +375,7 @@ def train_reference(mode="set", epochs=500, seed=0, epsilon=20, zeta=0.3, batch=
         order = rng.permutation(n)
         losses = []
         for start in range(0, n, batch):
-            idx = order[start:start + batch]
+            idx = order[start : start + batch]
             losses.append(net.train_step(X_train[idx], Y_train[idx], lr, momentum, weight_decay))
         t1 = time.perf_counter()
         acc = float(np.mean(net.predict(X_test) == y_test))
@@ -352,10 +389,12 @@ def train_reference(mode="set", epochs=500, seed=0, epsilon=20, zeta=0.3, batch=
         rec["eval_s"].append(t2 - t1)
         rec["evolve_s"].append(t3 - t2)
         if log_every and (epoch + 1) % log_every == 0:
-            print(f"epoch {epoch + 1:4d}  loss {rec['train_loss'][-1]:.4f}  test acc {acc:.4f}  "
-                  f"train {t1 - t0:.3f} s  evolve {t3 - t2:.3f} s", flush=True)
-    rec.update(best_acc=max(rec["test_acc"]), final_acc=rec["test_acc"][-1], nnz=nnz0,
-               sizes=sizes, config=config)
+            print(
+                f"epoch {epoch + 1:4d}  loss {rec['train_loss'][-1]:.4f}  test acc {acc:.4f}  "
+                f"train {t1 - t0:.3f} s  evolve {t3 - t2:.3f} s",
+                flush=True,
+            )
+    rec.update(best_acc=max(rec["test_acc"]), final_acc=rec["test_acc"][-1], nnz=nnz0, sizes=sizes, config=config)
     return rec
 
 
@@ -363,10 +402,12 @@ def summary_line(rec: dict) -> str:
     """One line: mode, seed, best and final accuracy, mean seconds per epoch."""
     c = rec["config"]
     ev = rec["evolve_s"][:-1] if c["mode"] == "set" and len(rec["evolve_s"]) > 1 else rec["evolve_s"]
-    return (f"mode={c['mode']} seed={c['seed']} epochs={c['epochs']} best_acc={rec['best_acc']:.4f} "
-            f"final_acc={rec['final_acc']:.4f} train_s/epoch={np.mean(rec['train_s']):.4f} "
-            f"evolve_s/epoch={np.mean(ev):.4f} eval_s/epoch={np.mean(rec['eval_s']):.4f} "
-            f"nnz={sum(rec['nnz'])}")
+    return (
+        f"mode={c['mode']} seed={c['seed']} epochs={c['epochs']} best_acc={rec['best_acc']:.4f} "
+        f"final_acc={rec['final_acc']:.4f} train_s/epoch={np.mean(rec['train_s']):.4f} "
+        f"evolve_s/epoch={np.mean(ev):.4f} eval_s/epoch={np.mean(rec['eval_s']):.4f} "
+        f"nnz={sum(rec['nnz'])}"
+    )
 
 
 def main(argv=None) -> None:
@@ -389,16 +430,26 @@ def main(argv=None) -> None:
     numba.set_num_threads(min(threads, numba.config.NUMBA_NUM_THREADS))
     try:
         import torch
+
         torch.set_num_threads(threads)
     except ImportError:
         pass
-    rec = train_reference(mode=args.mode, epochs=args.epochs, seed=args.seed, epsilon=args.epsilon,
-                          zeta=args.zeta, dropout=args.dropout, all_relu=args.all_relu,
-                          weight_decay=args.weight_decay, regrow_std=args.regrow_std,
-                          log_every=args.log_every)
+    rec = train_reference(
+        mode=args.mode,
+        epochs=args.epochs,
+        seed=args.seed,
+        epsilon=args.epsilon,
+        zeta=args.zeta,
+        dropout=args.dropout,
+        all_relu=args.all_relu,
+        weight_decay=args.weight_decay,
+        regrow_std=args.regrow_std,
+        log_every=args.log_every,
+    )
     print(summary_line(rec), flush=True)
     if args.json:
         import json
+
         with open(args.json, "w") as f:
             json.dump(rec, f)
 

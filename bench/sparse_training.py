@@ -82,28 +82,48 @@ def madelon_run(mode: str, seed: int, epochs: int, activation: str = "all_relu",
     data = data or load_madelon()
     mlp = madelon_mlp(mode, seed, activation)
     rule = Timed(SET(zeta=0.3, seed=seed))
-    result = fit(mlp, data, optimizer=MADELON_SGD, epochs=epochs, batch_size=128, rules=[rule] if mode == "set" else [],
-                 seed=seed, progress=False)
+    result = fit(
+        mlp,
+        data,
+        optimizer=MADELON_SGD,
+        epochs=epochs,
+        batch_size=128,
+        rules=[rule] if mode == "set" else [],
+        seed=seed,
+        progress=False,
+    )
     acc = [r["test_accuracy"] for r in result.metrics]
     train = sum(r["seconds"] for r in result.metrics)
-    return {"mode": mode, "seed": seed, "epochs": epochs, "best": max(acc), "final": acc[-1],
-            "train_s": train / epochs, "evolve_s": rule.seconds / epochs,
-            "epoch_s": (train + rule.seconds) / epochs,
-            "params": sum(p.numel() for p in mlp.parameters())}
+    return {
+        "mode": mode,
+        "seed": seed,
+        "epochs": epochs,
+        "best": max(acc),
+        "final": acc[-1],
+        "train_s": train / epochs,
+        "evolve_s": rule.seconds / epochs,
+        "epoch_s": (train + rule.seconds) / epochs,
+        "params": sum(p.numel() for p in mlp.parameters()),
+    }
 
 
 def cmd_madelon(args) -> None:
     data = load_madelon()
-    print(f"### Madelon, SET-MLP {'-'.join(map(str, MADELON_SIZES))}, {args.epochs} epochs "
-          f"(dense: {args.dense_epochs}), 1 thread\n")
+    print(
+        f"### Madelon, SET-MLP {'-'.join(map(str, MADELON_SIZES))}, {args.epochs} epochs "
+        f"(dense: {args.dense_epochs}), 1 thread\n"
+    )
     print("| mode | seed | parameters | best test acc | final test acc | s/epoch (train+eval) | s/epoch evolution |")
     print("|---|---|---|---|---|---|---|")
     for seed in args.seeds:
         for mode in args.modes:
             epochs = args.dense_epochs if mode == "dense" else args.epochs
             r = madelon_run(mode, seed, epochs, args.activation, data)
-            print(f"| {mode} | {seed} | {r['params']} | {r['best']:.1%} | {r['final']:.1%} | "
-                  f"{r['train_s']:.3f} | {r['evolve_s']:.3f} |", flush=True)
+            print(
+                f"| {mode} | {seed} | {r['params']} | {r['best']:.1%} | {r['final']:.1%} | "
+                f"{r['train_s']:.3f} | {r['evolve_s']:.3f} |",
+                flush=True,
+            )
 
 
 def cmd_speed(args) -> None:
@@ -118,8 +138,7 @@ def cmd_speed(args) -> None:
         ref = train_reference(mode="set", epochs=args.epochs, seed=0, data=data, all_relu=True, weight_decay=2e-4)
         theirs.append((sum(ref["train_s"]) + sum(ref["evolve_s"]) + sum(ref["eval_s"])) / args.epochs)
     a, b = statistics.median(ours), statistics.median(theirs)
-    print(f"### Madelon SET epoch, back to back ({args.rounds} alternating rounds of {args.epochs} epochs, "
-          "1 thread)\n")
+    print(f"### Madelon SET epoch, back to back ({args.rounds} alternating rounds of {args.epochs} epochs, 1 thread)\n")
     print("s/epoch = training + test evaluation + evolution.\n")
     print("| implementation | s/epoch per round | median |")
     print("|---|---|---|")
@@ -130,8 +149,10 @@ def cmd_speed(args) -> None:
 
 def cmd_density(args) -> None:
     loaders = {"digits": lambda: load_digits(seed=0), "coil20": lambda: load_coil20(seed=0)}
-    print(f"### SET vs static sparse vs dense at whole-model density {args.density:.0%} (ERK), "
-          f"{args.epochs} epochs, Adam lr {args.lr}\n")
+    print(
+        f"### SET vs static sparse vs dense at whole-model density {args.density:.0%} (ERK), "
+        f"{args.epochs} epochs, Adam lr {args.lr}\n"
+    )
     print("| data | model | mode | parameters | best test acc | final test acc |")
     print("|---|---|---|---|---|---|")
     for name in args.data:
@@ -141,12 +162,23 @@ def cmd_density(args) -> None:
             for mode in ("set", "static", "dense"):
                 mlp = sparse_mlp(sizes, density=1.0 if mode == "dense" else args.density, seed=seed)
                 rules = [SET(zeta=0.3, seed=seed)] if mode == "set" else []
-                res = fit(mlp, data, optimizer=functools.partial(torch.optim.Adam, lr=args.lr), epochs=args.epochs,
-                          batch_size=64, rules=rules, seed=seed, progress=False)
+                res = fit(
+                    mlp,
+                    data,
+                    optimizer=functools.partial(torch.optim.Adam, lr=args.lr),
+                    epochs=args.epochs,
+                    batch_size=64,
+                    rules=rules,
+                    seed=seed,
+                    progress=False,
+                )
                 acc = [r["test_accuracy"] for r in res.metrics]
                 params = sum(p.numel() for p in mlp.parameters())
-                print(f"| {name} | {'-'.join(map(str, sizes))} (seed {seed}) | {mode} | {params} | "
-                      f"{max(acc):.1%} | {acc[-1]:.1%} |", flush=True)
+                print(
+                    f"| {name} | {'-'.join(map(str, sizes))} (seed {seed}) | {mode} | {params} | "
+                    f"{max(acc):.1%} | {acc[-1]:.1%} |",
+                    flush=True,
+                )
 
 
 def cmd_degrees(args) -> None:
@@ -158,13 +190,24 @@ def cmd_degrees(args) -> None:
     data = load_madelon()
     mlp = madelon_mlp("set", 0)
     input_degree0 = np.bincount(mlp[0].edge_endpoints()[0], minlength=MADELON_SIZES[0])
-    res = fit(mlp, data, optimizer=MADELON_SGD, epochs=args.epochs, batch_size=128, rules=[SET(zeta=0.3, seed=0)], seed=0,
-              progress=False, degree_epochs=[0, args.epochs])
+    res = fit(
+        mlp,
+        data,
+        optimizer=MADELON_SGD,
+        epochs=args.epochs,
+        batch_size=128,
+        rules=[SET(zeta=0.3, seed=0)],
+        seed=0,
+        progress=False,
+        degree_epochs=[0, args.epochs],
+    )
     fig = plot_in_degrees(res.degrees, module="3")
     fig.savefig(args.plot, dpi=100)
     print(f"### Degrees of the Madelon SET-MLP before and after {args.epochs} epochs of SET (seed 0)\n")
-    print("In-degree of each layer's neurons (ER at epoch 0), with the power-law fit of the tail "
-          "(`dagnet.analysis.fit_power_law`, the fit `describe` uses):\n")
+    print(
+        "In-degree of each layer's neurons (ER at epoch 0), with the power-law fit of the tail "
+        "(`dagnet.analysis.fit_power_law`, the fit `describe` uses):\n"
+    )
     print("| layer | epoch | mean | std | max | power-law alpha (xmin) | vs log-normal | vs exponential |")
     print("|---|---|---|---|---|---|---|---|")
     for name in res.degrees[0]:
@@ -174,9 +217,13 @@ def cmd_degrees(args) -> None:
         for epoch in sorted(res.degrees):
             k = res.degrees[epoch][name]
             f = fit_power_law(k[k > 0])
-            comp = [f"{f.comparisons[c].favoured} (p={f.comparisons[c].p_value:.2g})" for c in ("lognormal", "exponential")]
-            print(f"| {mlp[i].in_features}->{mlp[i].out_features} | {epoch} | {k.mean():.1f} | {k.std():.1f} | "
-                  f"{k.max()} | {f.alpha:.1f} ({f.xmin:g}) | {comp[0]} | {comp[1]} |")
+            comp = [
+                f"{f.comparisons[c].favoured} (p={f.comparisons[c].p_value:.2g})" for c in ("lognormal", "exponential")
+            ]
+            print(
+                f"| {mlp[i].in_features}->{mlp[i].out_features} | {epoch} | {k.mean():.1f} | {k.std():.1f} | "
+                f"{k.max()} | {f.alpha:.1f} ({f.xmin:g}) | {comp[0]} | {comp[1]} |"
+            )
     X = data.X_train.numpy()
     corr = np.abs(np.corrcoef(X.T))
     np.fill_diagonal(corr, 0)
@@ -184,12 +231,14 @@ def cmd_degrees(args) -> None:
     degree = np.bincount(mlp[0].edge_endpoints()[0], minlength=MADELON_SIZES[0])
     top = np.argsort(-degree, kind="stable")[:20]
     others = np.setdiff1d(np.arange(degree.size), relevant)
-    print(f"\nConnections per input feature (out-degree of the inputs in the first layer): the "
-          f"{relevant.size} relevant features (the ones correlated with another feature) have "
-          f"{input_degree0[relevant].mean():.1f} on average at epoch 0 and {degree[relevant].mean():.1f} after "
-          f"evolution; the {others.size} probes {input_degree0[others].mean():.1f} and {degree[others].mean():.1f}. "
-          f"{np.isin(top, relevant).sum()} of the 20 best-connected inputs after evolution are relevant features "
-          f"(chance: {20 * relevant.size / degree.size:.1f}).")
+    print(
+        f"\nConnections per input feature (out-degree of the inputs in the first layer): the "
+        f"{relevant.size} relevant features (the ones correlated with another feature) have "
+        f"{input_degree0[relevant].mean():.1f} on average at epoch 0 and {degree[relevant].mean():.1f} after "
+        f"evolution; the {others.size} probes {input_degree0[others].mean():.1f} and {degree[others].mean():.1f}. "
+        f"{np.isin(top, relevant).sum()} of the 20 best-connected inputs after evolution are relevant features "
+        f"(chance: {20 * relevant.size / degree.size:.1f})."
+    )
     print(f"\nFinal test accuracy {res.metrics[-1]['test_accuracy']:.1%}; plot of the 400->100 layer: `{args.plot}`.")
 
 
@@ -213,24 +262,35 @@ def _memory_child(width: int, layers: int, batch: int) -> dict:
     base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     mlp = _train_briefly(width, layers, batch)
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return {"width": width, "params": sum(p.numel() for p in mlp.parameters()),
-            "peak_mib": (peak - base) / 1024}
+    return {"width": width, "params": sum(p.numel() for p in mlp.parameters()), "peak_mib": (peak - base) / 1024}
 
 
 def cmd_memory(args) -> None:
-    print(f"### Memory of a SET-MLP with {args.layers} hidden layers of width w (epsilon 20, batch {args.batch}; "
-          "3 SGD steps and one SET step, each width in a fresh process; the base is taken after "
-          "the same run at width 100, with the compiled kernels loaded)\n")
-    print("| width w | parameters | parameters / w | peak RSS above start (MiB) | MiB / 1000 w | "
-          "dense weights alone (MiB) |")
+    print(
+        f"### Memory of a SET-MLP with {args.layers} hidden layers of width w (epsilon 20, batch {args.batch}; "
+        "3 SGD steps and one SET step, each width in a fresh process; the base is taken after "
+        "the same run at width 100, with the compiled kernels loaded)\n"
+    )
+    print(
+        "| width w | parameters | parameters / w | peak RSS above start (MiB) | MiB / 1000 w | "
+        "dense weights alone (MiB) |"
+    )
     print("|---|---|---|---|---|---|")
     for w in args.widths:
-        out = subprocess.run([sys.executable, __file__, "_memory", str(w), str(args.layers), str(args.batch)],
-                             capture_output=True, text=True, check=True, env={**os.environ, "OMP_NUM_THREADS": "1"})
+        out = subprocess.run(
+            [sys.executable, __file__, "_memory", str(w), str(args.layers), str(args.batch)],
+            capture_output=True,
+            text=True,
+            check=True,
+            env={**os.environ, "OMP_NUM_THREADS": "1"},
+        )
         r = json.loads(out.stdout.strip().splitlines()[-1])
         dense = (args.layers * w * w + w * 10) * 4 / 2**20
-        print(f"| {w} | {r['params']} | {r['params'] / w:.1f} | {r['peak_mib']:.0f} | "
-              f"{1000 * r['peak_mib'] / w:.2f} | {dense:.0f} |", flush=True)
+        print(
+            f"| {w} | {r['params']} | {r['params'] / w:.1f} | {r['peak_mib']:.0f} | "
+            f"{1000 * r['peak_mib'] / w:.2f} | {dense:.0f} |",
+            flush=True,
+        )
 
 
 def cmd_scale(args) -> None:

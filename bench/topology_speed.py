@@ -40,11 +40,12 @@ def cases(quick: bool):
     yield f"erdos_renyi_dag({n_er:.0e}, p={p_er:.2g})", lambda: erdos_renyi_dag(n_er, p_er, seed=1, as_wiring=True)
     yield "scale_free_dag(1e5, m=5)", lambda: scale_free_dag(10**5, 5, seed=1, as_wiring=True)
     yield "scale_free_dag(1e6, m=5)", lambda: scale_free_dag(10**6 // scale, 5, seed=1, as_wiring=True)
-    yield "small_world_dag(1e6, k=10, p=0.1)", lambda: small_world_dag(10**6 // scale, 10, 0.1, seed=1,
-                                                                      as_wiring=True)
+    yield "small_world_dag(1e6, k=10, p=0.1)", lambda: small_world_dag(10**6 // scale, 10, 0.1, seed=1, as_wiring=True)
     yield "layered_sparse([10000]*4, epsilon=20)", lambda: layered_sparse([10000] * 4, 20, seed=1, as_wiring=True)
-    yield "random_walk_paths([10000]*4, 1e5 paths)", lambda: random_walk_paths([10000] * 4, 10**5, seed=1,
-                                                                              as_wiring=True)
+    yield (
+        "random_walk_paths([10000]*4, 1e5 paths)",
+        lambda: random_walk_paths([10000] * 4, 10**5, seed=1, as_wiring=True),
+    )
     yield "sobol_paths([10000]*4, 1e5 paths)", lambda: sobol_paths([10000] * 4, 10**5, as_wiring=True)
     yield "sobol_paths([16384]*4, 16*16384 paths)", lambda: sobol_paths([16384] * 4, 16 * 16384, as_wiring=True)
     yield "feedforward_cut(random 5e3 nodes, 3e4 edges)", lambda: feedforward_cut(cyclic)
@@ -55,8 +56,10 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="10x smaller ER, BA(1e6) and WS graphs")
     args = parser.parse_args()
-    print(f"dagnet.topology generation speed ({platform.processor() or platform.machine()}, "
-          f"best of {args.repeat}, one thread)\n")
+    print(
+        f"dagnet.topology generation speed ({platform.processor() or platform.machine()}, "
+        f"best of {args.repeat}, one thread)\n"
+    )
     print("| call | nodes | edges | seconds |")
     print("|---|---:|---:|---:|")
     for name, call in cases(args.quick):

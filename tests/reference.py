@@ -14,8 +14,9 @@ from dagnet.activations import resolve_activation
 from dagnet.activations.combine import apply_combine, resolve_combine
 
 
-def reference_forward(graph: nx.DiGraph, inputs, outputs, x, weight, bias, activation="relu",
-                      output_activation="identity"):
+def reference_forward(
+    graph: nx.DiGraph, inputs, outputs, x, weight, bias, activation="relu", output_activation="identity"
+):
     """Return the (batch, outputs) result of the DAG semantics.
 
     ``weight`` maps each edge (u, v) and ``bias`` each non-input node to a
@@ -57,9 +58,9 @@ def net_values(net):
     }
     inputs = set(net.inputs)
     bias = {
-        labels[i]: torch.tensor(0.0 if np.isnan(b) else b, dtype=torch.float64,
-                                requires_grad=net.bias is not None)
-        for i, b in enumerate(w.bias.tolist()) if labels[i] not in inputs
+        labels[i]: torch.tensor(0.0 if np.isnan(b) else b, dtype=torch.float64, requires_grad=net.bias is not None)
+        for i, b in enumerate(w.bias.tolist())
+        if labels[i] not in inputs
     }
     for i, values in enumerate(w.branch_bias or []):
         for k, b in enumerate(values or []):
@@ -77,7 +78,7 @@ def net_grads(net):
     dbias = {}
     if net.bias is not None:
         n = len(labels)
-        idx = net.node_index[net.in_features:].tolist()
+        idx = net.node_index[net.in_features :].tolist()
         for i, g in zip(idx, net.bias.grad.detach().cpu().double().tolist()):
             if i < n:
                 dbias[labels[i]] = g

@@ -89,18 +89,32 @@ def dag_cases(draw):
         k = draw(st.integers(1, n))
         outputs = [list(g.nodes)[i] for i in rng.permutation(n)[:k]]
     layering = draw(st.sampled_from(["asap", "alap", "bounded"]))
-    return dict(graph=g, inputs=inputs, outputs=outputs, layering=layering,
-                max_width=int(rng.integers(1, 4)), seed=seed,
-                activation=draw(st.sampled_from(["relu", "tanh", swish])),
-                output_activation=draw(st.sampled_from(["identity", "sigmoid"])),
-                batch=draw(st.integers(1, 5)))
+    return dict(
+        graph=g,
+        inputs=inputs,
+        outputs=outputs,
+        layering=layering,
+        max_width=int(rng.integers(1, 4)),
+        seed=seed,
+        activation=draw(st.sampled_from(["relu", "tanh", swish])),
+        output_activation=draw(st.sampled_from(["identity", "sigmoid"])),
+        batch=draw(st.integers(1, 5)),
+    )
 
 
 def build_case(case, dtype, backend):
     """The DAGNetwork a :func:`dag_cases` case describes, in ``dtype`` on ``backend``."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeadNodeWarning)
-        return DAGNetwork(case["graph"], inputs=case["inputs"], outputs=case["outputs"],
-                          activation=case["activation"], output_activation=case["output_activation"],
-                          layering=case["layering"], max_width=case["max_width"],
-                          seed=case["seed"] % 1000, dtype=dtype, backend=backend)
+        return DAGNetwork(
+            case["graph"],
+            inputs=case["inputs"],
+            outputs=case["outputs"],
+            activation=case["activation"],
+            output_activation=case["output_activation"],
+            layering=case["layering"],
+            max_width=case["max_width"],
+            seed=case["seed"] % 1000,
+            dtype=dtype,
+            backend=backend,
+        )

@@ -41,8 +41,27 @@ from dagnet.errors import InputShapeError
 from dagnet.seeding import torch_generator
 
 F64 = torch.float64
-POINTS = [-1e4, -100.0, -30.0, -2.5, -1.0, -1e-3, -1e-300, 0.0, 1e-300, 1e-3, 0.5, 1.0, 2.0, 9.99,
-          10.0, 10.01, 30.0, 100.0, 1e4]
+POINTS = [
+    -1e4,
+    -100.0,
+    -30.0,
+    -2.5,
+    -1.0,
+    -1e-3,
+    -1e-300,
+    0.0,
+    1e-300,
+    1e-3,
+    0.5,
+    1.0,
+    2.0,
+    9.99,
+    10.0,
+    10.01,
+    30.0,
+    100.0,
+    1e4,
+]
 
 
 def _t(values, dtype=F64, grad=False):
@@ -160,7 +179,7 @@ def test_ail_gradients():
     y = (torch.rand(40, dtype=F64, generator=g) * 6 - 3).requires_grad_()
     for fn in (and_ail, or_ail, xnor_ail):
         assert gradcheck(fn, (x, y))
-        assert gradcheck(lambda a, b: fn(a, b, normalized=True), (x, y))
+        assert gradcheck(lambda a, b: fn(a, b, normalized=True), (x, y))  # noqa: B023 (called here)
     # XNOR's sign carries no gradient: d/dx = sign(y) where |x| < |y|, 0 where |x| > |y|
     xn, yn = _t([0.5, -0.5, 2.0], grad=True), _t([-2.0, -2.0, 0.5], grad=True)
     xnor_ail(xn, yn).sum().backward()
@@ -220,8 +239,9 @@ def test_exact_logic_limits():
 
 
 # ----------------------------------------------------------------------------- pairing
-@pytest.mark.parametrize("kind,approx,exact", [("and", and_ail, and_exact), ("or", or_ail, or_exact),
-                                               ("xnor", xnor_ail, xnor_exact)])
+@pytest.mark.parametrize(
+    "kind,approx,exact", [("and", and_ail, and_exact), ("or", or_ail, or_exact), ("xnor", xnor_ail, xnor_exact)]
+)
 def test_ail_pairs_first_half_with_second_half(kind, approx, exact):
     a, b = _randn(3, 4, seed=7), _randn(3, 4, seed=8)
     x = torch.cat([a, b], dim=-1)
@@ -236,8 +256,7 @@ def test_ail_validation():
         ail(torch.zeros(2, 5))
     with pytest.raises(InputShapeError, match="even"):
         AIL("or")(torch.zeros(3))
-    with pytest.raises(ValueError,
-                       match=r"The 'kind' parameter of AIL must be one of \('and', 'or', 'xnor'\)"):
+    with pytest.raises(ValueError, match=r"The 'kind' parameter of AIL must be one of \('and', 'or', 'xnor'\)"):
         AIL("nand")
     with pytest.raises(ValueError, match="normalized=True is defined for the AIL approximations only"):
         AIL("and", exact=True, normalized=True)
@@ -312,7 +331,7 @@ def test_isotropic_tanh_continuous_across_series_limit(dtype):
 
 def test_isotropic_tanh_jacobian_at_zero():
     for o in (0.0, 0.25, 4.0):
-        jac = torch.autograd.functional.jacobian(lambda h: isotropic_tanh(h, o), torch.zeros(4, dtype=F64))
+        jac = torch.autograd.functional.jacobian(lambda h: isotropic_tanh(h, o), torch.zeros(4, dtype=F64))  # noqa: B023 (called here)
         factor = 1.0 if o == 0 else math.tanh(math.sqrt(o)) / math.sqrt(o)
         torch.testing.assert_close(jac, factor * torch.eye(4, dtype=F64), rtol=1e-14, atol=1e-15)
 
@@ -344,8 +363,12 @@ def _orthogonal(d: int, seed: int) -> torch.Tensor:
 
 
 @settings(max_examples=40, deadline=None)
-@given(d=st.integers(1, 8), seed=st.integers(0, 2**31), log_scale=st.floats(-8, 3),
-       o=st.sampled_from([0.0, 1e-4, 0.5, 3.0]))
+@given(
+    d=st.integers(1, 8),
+    seed=st.integers(0, 2**31),
+    log_scale=st.floats(-8, 3),
+    o=st.sampled_from([0.0, 1e-4, 0.5, 3.0]),
+)
 def test_isotropic_tanh_rotation_equivariance(d, seed, log_scale, o):
     rot = _orthogonal(d, seed)
     h = _randn(6, d, seed=seed + 1) * 10.0**log_scale
@@ -355,8 +378,9 @@ def test_isotropic_tanh_rotation_equivariance(d, seed, log_scale, o):
 
 
 def test_isotropic_tanh_validation():
-    with pytest.raises(ValueError, match="The 'intrinsic_length' parameter of isotropic_tanh must "
-                                         "be a finite float >= 0"):
+    with pytest.raises(
+        ValueError, match="The 'intrinsic_length' parameter of isotropic_tanh must be a finite float >= 0"
+    ):
         isotropic_tanh(torch.zeros(3), -1.0)
     with pytest.raises(ValueError, match="must be a float > 0 when trainable=True"):
         IsotropicTanh(0.0, trainable=True)
@@ -395,12 +419,18 @@ def _linear(n_in, n_out, g):
 def test_modules_train_in_a_pytorch_model():
     g = torch_generator(20)
     model = nn.Sequential(
-        _linear(5, 16, g), ADA(0.2, trainable=True, dtype=F64),
-        _linear(16, 16, g), LeakyADA(trainable=True, dtype=F64),
-        _linear(16, 16, g), AllReLU(0),
-        _linear(16, 16, g), AIL("and"),  # 16 -> 8
-        _linear(8, 8, g), AIL("xnor", exact=True),  # 8 -> 4
-        _linear(4, 6, g), IsotropicTanh(0.5, trainable=True, dtype=F64),
+        _linear(5, 16, g),
+        ADA(0.2, trainable=True, dtype=F64),
+        _linear(16, 16, g),
+        LeakyADA(trainable=True, dtype=F64),
+        _linear(16, 16, g),
+        AllReLU(0),
+        _linear(16, 16, g),
+        AIL("and"),  # 16 -> 8
+        _linear(8, 8, g),
+        AIL("xnor", exact=True),  # 8 -> 4
+        _linear(4, 6, g),
+        IsotropicTanh(0.5, trainable=True, dtype=F64),
         _linear(6, 2, g),
     )
     x = torch.randn(32, 5, generator=g, dtype=F64)
@@ -419,9 +449,14 @@ def test_modules_train_in_a_pytorch_model():
 
 def test_modules_gradcheck():
     x = _randn(3, 4, seed=21).requires_grad_()
-    for module in (ADA(0.3, trainable=True, dtype=F64), LeakyADA(0.2, trainable=True, dtype=F64),
-                   IsotropicTanh(0.4, trainable=True, dtype=F64), AIL("or"), AIL("xnor", exact=True),
-                   AllReLU(1)):
+    for module in (
+        ADA(0.3, trainable=True, dtype=F64),
+        LeakyADA(0.2, trainable=True, dtype=F64),
+        IsotropicTanh(0.4, trainable=True, dtype=F64),
+        AIL("or"),
+        AIL("xnor", exact=True),
+        AllReLU(1),
+    ):
         params = list(module.parameters())
         names = [n for n, _ in module.named_parameters()]
 
@@ -456,8 +491,10 @@ def _graph(act):
 @pytest.mark.parametrize("name,ref", [("ada", ada), ("leaky_ada", leaky_ada)])
 def test_dag_network_node_uses_named_activation(backend, name, ref):
     x = torch.stack([torch.linspace(-20, 20, 41, dtype=F64), torch.linspace(15, -15, 41, dtype=F64)], 1)
-    for net in (DAGNetwork(_graph(None), activation=name, backend=backend, dtype=F64),
-                DAGNetwork(_graph(name), backend=backend, dtype=F64)):
+    for net in (
+        DAGNetwork(_graph(None), activation=name, backend=backend, dtype=F64),
+        DAGNetwork(_graph(name), backend=backend, dtype=F64),
+    ):
         z = 1.5 * x[:, 0] - 2.0 * x[:, 1] + 0.25
         alpha, slope = 0.1, 0.01
         h = torch.where(z > 0, z * torch.exp(-alpha * z), (slope * z if name == "leaky_ada" else 0 * z))

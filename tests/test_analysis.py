@@ -13,8 +13,8 @@ from matplotlib.axes import Axes
 
 from dagnet import Wiring
 from dagnet.analysis import describe, draw_layered, fit_power_law, plot_degree_distribution
-from dagnet.topology import scale_free_dag
 from dagnet.errors import CycleError
+from dagnet.topology import scale_free_dag
 
 FEW = settings(max_examples=20, deadline=None)
 

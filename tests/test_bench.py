@@ -12,8 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from dagnet import CycleError, DAGNetwork, InputShapeError, Wiring
-from dagnet.bench import FourWardNet, SequentialNet, fourward_dense_size
-from dagnet.bench import engine
+from dagnet.bench import FourWardNet, SequentialNet, engine, fourward_dense_size
 from dagnet.cli.bench import add_bench_parser
 from dagnet.errors import GraphError
 from dagnet.layering import alap
@@ -47,10 +46,14 @@ def dag_cases(draw):
             g.nodes[v]["activation"] = ACTIVATIONS[rng.integers(len(ACTIVATIONS))]
         if rng.random() < 0.2:
             g.nodes[v]["bias"] = float(rng.normal())
-    return dict(graph=g, seed=seed, layering=draw(st.sampled_from(["asap", "alap"])),
-                activation=draw(st.sampled_from(["relu", "tanh"])),
-                output_activation=draw(st.sampled_from(["identity", "sigmoid"])),
-                batch=draw(st.integers(1, 4)))
+    return dict(
+        graph=g,
+        seed=seed,
+        layering=draw(st.sampled_from(["asap", "alap"])),
+        activation=draw(st.sampled_from(["relu", "tanh"])),
+        output_activation=draw(st.sampled_from(["identity", "sigmoid"])),
+        batch=draw(st.integers(1, 4)),
+    )
 
 
 def _close(a, b, what):
@@ -65,8 +68,14 @@ def _close(a, b, what):
 @settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 def test_baselines_match_dagnetwork_outputs_and_gradients(case):
     g = case["graph"]
-    net = DAGNetwork(g, activation=case["activation"], output_activation=case["output_activation"],
-                     layering=case["layering"], seed=case["seed"] % 1000, dtype=torch.float64)
+    net = DAGNetwork(
+        g,
+        activation=case["activation"],
+        output_activation=case["output_activation"],
+        layering=case["layering"],
+        seed=case["seed"] % 1000,
+        dtype=torch.float64,
+    )
     wiring = net.to_wiring()
     gen = torch.Generator().manual_seed(case["seed"])
     x = torch.randn(case["batch"], net.in_features, generator=gen, dtype=torch.float64)
@@ -81,8 +90,9 @@ def test_baselines_match_dagnetwork_outputs_and_gradients(case):
     want_w = np.array([dweight[e] for e in edges])
 
     for cls in BASELINES:
-        base = cls(wiring, activation=case["activation"], output_activation=case["output_activation"],
-                   dtype=torch.float64)
+        base = cls(
+            wiring, activation=case["activation"], output_activation=case["output_activation"], dtype=torch.float64
+        )
         name = cls.__name__
         assert base.inputs == net.inputs and base.outputs == net.outputs, name
         assert (base.in_features, base.out_features) == (net.in_features, net.out_features)
@@ -193,8 +203,11 @@ def test_time_alternating_interleaves_and_rotates():
 
 
 def test_grid_and_options_are_validated():
-    assert [(g.n, g.density) for g in engine.make_grid([1000, 2000], ["10/N", "0.01"])] == \
-        [(1000, "10/N"), (2000, "10/N"), (2000, "0.01")]
+    assert [(g.n, g.density) for g in engine.make_grid([1000, 2000], ["10/N", "0.01"])] == [
+        (1000, "10/N"),
+        (2000, "10/N"),
+        (2000, "0.01"),
+    ]
     with pytest.raises(ValueError, match="'repeats' parameter must be an int >= 1"):
         engine.BenchConfig(repeats=0)
     with pytest.raises(ValueError, match="density"):
@@ -214,8 +227,23 @@ def test_grid_and_options_are_validated():
 
 def test_harness_quick_end_to_end(tmp_path, capsys):
     out = tmp_path / "report.md"
-    code = engine.main(["--quick", "--sizes", "100", "--threads", "1", "--repeats", "2", "--warmup", "1",
-                        "--memory-jobs", "3", "--output", str(out)])
+    code = engine.main(
+        [
+            "--quick",
+            "--sizes",
+            "100",
+            "--threads",
+            "1",
+            "--repeats",
+            "2",
+            "--warmup",
+            "1",
+            "--memory-jobs",
+            "3",
+            "--output",
+            str(out),
+        ]
+    )
     assert code == 0
     captured = capsys.readouterr()
     report = out.read_text()
@@ -242,8 +270,7 @@ def test_scale_run_report(monkeypatch):
     result = engine.run_benchmark(cfg, command="dagnet bench engine --scale")
     (row,) = result.scale
     assert (row.n, row.threads) == (400, 1) and row.edges > 0 and row.levels > 1
-    assert row.fourward_dense == fourward_dense_size(erdos_renyi_dag(400, row_p(400, 2000), seed=0,
-                                                                     as_wiring=True))
+    assert row.fourward_dense == fourward_dense_size(erdos_renyi_dag(400, row_p(400, 2000), seed=0, as_wiring=True))
     report = engine.format_report(result)
     header = [ln for ln in report.splitlines() if ln.startswith("| run")][0]
     assert [c.strip() for c in header.strip("|").split("|")] == list(engine.SCALE_COLUMNS)

@@ -45,8 +45,7 @@ def test_gradcheck_multi_branch(backend, combine):
     g.add_edge("x1", "y")
     net = DAGNetwork(g, dtype=torch.float64, seed=1, backend=backend)
     run = net._get_runtime()
-    x = torch.randn(4, 2, dtype=torch.float64, requires_grad=True,
-                    generator=torch.Generator().manual_seed(2))
+    x = torch.randn(4, 2, dtype=torch.float64, requires_grad=True, generator=torch.Generator().manual_seed(2))
     fn = lambda x, w, b: DAGFunction.apply(x, w, b, run)  # noqa: E731
     assert torch.autograd.gradcheck(fn, (x, net.weight, net.bias))
 

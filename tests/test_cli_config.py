@@ -11,13 +11,13 @@ import torch
 
 from dagnet import DAGNetwork, SparseLinear
 from dagnet.cli import main
+from dagnet.cli.config import build_model, build_rules, load_config
 from dagnet.data import Dataset, load_digits
 from dagnet.demo import DemoConfig, compile_kernels, run_demo
 from dagnet.evolve import SET
 from dagnet.nn import Dropout, sparse_mlp
 from dagnet.topology import write_edgelist
 from dagnet.train import every_steps, fit, in_degrees, load_checkpoint
-from dagnet.cli.config import build_model, build_rules, load_config
 
 TOML = """
 seed = 3
@@ -50,26 +50,29 @@ def test_config_defaults_and_overrides():
     assert cfg["model"]["kind"] == "set_mlp" and cfg["optimizer"]["name"] == "adam"
 
 
-@pytest.mark.parametrize("given, message", [
-    ({"epoch": 3}, "Unknown key 'epoch'"),
-    ({"model": {"hiden": [3]}}, "Unknown key model.'hiden'"),
-    ({"model": 3}, "'model' must be a table"),
-    ({"data": {"name": "cifar"}}, "data.name must be one of"),
-    ({"model": {"kind": "cnn"}}, "model.kind must be one of"),
-    ({"optimizer": {"name": "lbfgs"}}, "optimizer.name must be one of"),
-    ({"evolve": {"rule": "SET"}}, "'evolve' must be a list of tables"),
-    ({"optimizer": {"lr": "fast"}}, r"optimizer.lr must be a number > 0, got 'fast' \(a string\)"),
-    ({"optimizer": {"momentum": -0.5}}, r"optimizer.momentum must be a number >= 0, got -0.5\."),
-    ({"batch_size": True}, r"batch_size must be an integer >= 1, got True \(a boolean\)"),
-    ({"model": {"hidden": [16, "8"]}}, "model.hidden must be an array of integers >= 1"),
-    ({"model": {"density": 1.5}}, r"model.density must be a number in \(0, 1\] or left out"),
-    ({"model": {"dropout": 1}}, r"model.dropout must be a number in \[0, 1\)"),
-    ({"data": {"path": 7}}, "data.path must be a path"),
-    ({"on_nonfinite": "ignore"}, "on_nonfinite must be one of 'raise', 'continue'"),
-    ({"evolve": [{"rule": "SET", "every_epochs": "2"}]}, r"evolve\[0\].every_epochs must be an integer >= 1"),
-    ({"evolve": [{"rule": "SET", "every_steps": 2, "every_epochs": 2}]}, "choose one schedule"),
-    ({"evolve": [{"rule": "SET", "zeta": 2.0}]}, r"evolve\[0\] \(SET\): The 'zeta' parameter of SET"),
-])
+@pytest.mark.parametrize(
+    "given, message",
+    [
+        ({"epoch": 3}, "Unknown key 'epoch'"),
+        ({"model": {"hiden": [3]}}, "Unknown key model.'hiden'"),
+        ({"model": 3}, "'model' must be a table"),
+        ({"data": {"name": "cifar"}}, "data.name must be one of"),
+        ({"model": {"kind": "cnn"}}, "model.kind must be one of"),
+        ({"optimizer": {"name": "lbfgs"}}, "optimizer.name must be one of"),
+        ({"evolve": {"rule": "SET"}}, "'evolve' must be a list of tables"),
+        ({"optimizer": {"lr": "fast"}}, r"optimizer.lr must be a number > 0, got 'fast' \(a string\)"),
+        ({"optimizer": {"momentum": -0.5}}, r"optimizer.momentum must be a number >= 0, got -0.5\."),
+        ({"batch_size": True}, r"batch_size must be an integer >= 1, got True \(a boolean\)"),
+        ({"model": {"hidden": [16, "8"]}}, "model.hidden must be an array of integers >= 1"),
+        ({"model": {"density": 1.5}}, r"model.density must be a number in \(0, 1\] or left out"),
+        ({"model": {"dropout": 1}}, r"model.dropout must be a number in \[0, 1\)"),
+        ({"data": {"path": 7}}, "data.path must be a path"),
+        ({"on_nonfinite": "ignore"}, "on_nonfinite must be one of 'raise', 'continue'"),
+        ({"evolve": [{"rule": "SET", "every_epochs": "2"}]}, r"evolve\[0\].every_epochs must be an integer >= 1"),
+        ({"evolve": [{"rule": "SET", "every_steps": 2, "every_epochs": 2}]}, "choose one schedule"),
+        ({"evolve": [{"rule": "SET", "zeta": 2.0}]}, r"evolve\[0\] \(SET\): The 'zeta' parameter of SET"),
+    ],
+)
 def test_config_errors_name_the_key(given, message):
     with pytest.raises(ValueError, match=message):
         load_config(given)
@@ -115,8 +118,9 @@ def test_build_model_kinds(tmp_path):
 
 
 def test_build_rules():
-    rules = build_rules(load_config({"seed": 4, "evolve": [{"rule": "SET", "zeta": 0.1},
-                                                          {"rule": "RigL", "every_steps": 7}]}))
+    rules = build_rules(
+        load_config({"seed": 4, "evolve": [{"rule": "SET", "zeta": 0.1}, {"rule": "RigL", "every_steps": 7}]})
+    )
     assert isinstance(rules[0], SET) and rules[0].zeta == 0.1 and rules[0].seed == 4
     rule, when = rules[1]
     assert type(rule).__name__ == "RigL" and when == every_steps(7)
@@ -135,8 +139,9 @@ def test_cli_train_runs_and_resumes_bit_exactly(tmp_path, capsys):
     for name in ("metrics.csv", "metrics.json", "checkpoint.pt", "training.png"):
         assert (tmp_path / "full" / name).is_file()
     assert main(["train", str(config), "--out-dir", str(tmp_path / "split"), "--quiet"]) == 0
-    assert main(["train", str(config), "--out-dir", str(tmp_path / "split"), "--epochs", "3", "--resume",
-                 "--quiet"]) == 0
+    assert (
+        main(["train", str(config), "--out-dir", str(tmp_path / "split"), "--epochs", "3", "--resume", "--quiet"]) == 0
+    )
     full = load_checkpoint(tmp_path / "full" / "checkpoint.pt")["model"]
     split = load_checkpoint(tmp_path / "split" / "checkpoint.pt")["model"]
     assert full.keys() == split.keys()
@@ -187,8 +192,14 @@ class Counter:
 
 def test_step_schedules_run_inside_epochs(small):
     rule = Counter()
-    result = fit(sparse_mlp([64, 10], epsilon=2, seed=0), small, epochs=2, batch_size=50,
-                 rules=[(rule, every_steps(4))], progress=False)
+    result = fit(
+        sparse_mlp([64, 10], epsilon=2, seed=0),
+        small,
+        epochs=2,
+        batch_size=50,
+        rules=[(rule, every_steps(4))],
+        progress=False,
+    )
     assert rule.steps == 12 // 4  # 6 batches per epoch, 12 steps
     assert [r["Counter.removed"] for r in result.metrics] == [1, 2]  # steps 4 | 8, 12: changes add up
     assert [r["Counter.edges"] for r in result.metrics] == [99, 97]  # totals: the latest
@@ -200,8 +211,16 @@ def test_degree_snapshots(small, tmp_path):
     mlp = sparse_mlp([64, 40, 10], epsilon=3, seed=0)
     before = in_degrees(mlp)
     assert before["0"].sum() == mlp[0].num_edges and before["0"].size == 40
-    result = fit(mlp, small, epochs=2, batch_size=100, rules=[SET(seed=0)], progress=False, out_dir=tmp_path,
-                 degree_epochs=[0, 2])
+    result = fit(
+        mlp,
+        small,
+        epochs=2,
+        batch_size=100,
+        rules=[SET(seed=0)],
+        progress=False,
+        out_dir=tmp_path,
+        degree_epochs=[0, 2],
+    )
     assert sorted(result.degrees) == [0, 2]
     assert np.array_equal(result.degrees[0]["0"], before["0"])
     assert result.degrees[2]["0"].sum() == mlp[0].num_edges  # SET keeps the count
@@ -260,8 +279,13 @@ def test_rule_penalties_join_the_loss_and_missing_parameters_are_reported(small)
 def test_every_exported_rule_builds_from_a_config():
     import dagnet.evolve as evolve
 
-    names = [n for n in evolve.__all__ if isinstance(getattr(evolve, n), type)
-             and issubclass(getattr(evolve, n), evolve.EvolutionRule) and n != "EvolutionRule"]
+    names = [
+        n
+        for n in evolve.__all__
+        if isinstance(getattr(evolve, n), type)
+        and issubclass(getattr(evolve, n), evolve.EvolutionRule)
+        and n != "EvolutionRule"
+    ]
     assert len(names) >= 8
     rules = build_rules(load_config({"evolve": [{"rule": n} for n in names]}))
     assert [type(r).__name__ for r in rules] == names

@@ -34,14 +34,17 @@ def _config(tmp_path, text: str):
     return str(path)
 
 
-@pytest.mark.parametrize("text, words", [
-    ('[optimizer]\nlr = "fast"\n', ["run.toml", "optimizer.lr must be a number > 0", "'fast' (a string)"]),
-    ("epochs = 2.5\n", ["epochs must be an integer >= 1", "2.5 (a float)"]),
-    ('on_nonfinite = "skip"\n', ["on_nonfinite must be one of 'raise', 'continue'"]),
-    ('[[evolve]]\nrule = "SET"\nzeta = 3\n', ["evolve[0] (SET)", "'zeta'"]),
-    ("epochs = = 3\n", ["run.toml"]),
-    ("epochz = 3\n", ["Unknown key 'epochz'"]),
-])
+@pytest.mark.parametrize(
+    "text, words",
+    [
+        ('[optimizer]\nlr = "fast"\n', ["run.toml", "optimizer.lr must be a number > 0", "'fast' (a string)"]),
+        ("epochs = 2.5\n", ["epochs must be an integer >= 1", "2.5 (a float)"]),
+        ('on_nonfinite = "skip"\n', ["on_nonfinite must be one of 'raise', 'continue'"]),
+        ('[[evolve]]\nrule = "SET"\nzeta = 3\n', ["evolve[0] (SET)", "'zeta'"]),
+        ("epochs = = 3\n", ["run.toml"]),
+        ("epochz = 3\n", ["Unknown key 'epochz'"]),
+    ],
+)
 def test_bad_configurations_are_usage_errors(tmp_path, capsys, text, words):
     assert main(["train", _config(tmp_path, text)]) == 2
     line = _one_line(capsys.readouterr().err)
@@ -124,21 +127,26 @@ def test_malformed_graph_files_are_usage_errors(tmp_path, capsys):
 def test_unwritable_graph_output_is_a_runtime_error(tmp_path, capsys):
     a_file = tmp_path / "f"
     a_file.write_text("")
-    assert main(["graph", "generate", "erdos-renyi", "--n", "5", "--p", "0.5", "-o", str(a_file / "g.graphml")]) \
-        == 1
+    assert main(["graph", "generate", "erdos-renyi", "--n", "5", "--p", "0.5", "-o", str(a_file / "g.graphml")]) == 1
     line = _one_line(capsys.readouterr().err, "dagnet graph generate")
     assert "Not a directory" in line and "g.graphml" in line
 
 
-@pytest.mark.parametrize("error, code, words", [
-    (MemoryError(), 1, ["out of memory", "batch_size"]),
-    (PermissionError(errno.EACCES, "Permission denied", "runs/a/metrics.csv"), 1,
-     ["Permission denied: 'runs/a/metrics.csv'", "permissions"]),
-    (OSError(errno.ENOSPC, "No space left on device", "runs/a/checkpoint.pt"), 1, ["free some space"]),
-    (FileExistsError(errno.EEXIST, "File exists", "runs"), 1, ["File exists: 'runs'"]),
-    (FloatingPointError("Training diverged in epoch 3"), 1, ["epoch 3"]),
-    (ValueError("line one\nline two"), 2, ["line one line two"]),
-])
+@pytest.mark.parametrize(
+    "error, code, words",
+    [
+        (MemoryError(), 1, ["out of memory", "batch_size"]),
+        (
+            PermissionError(errno.EACCES, "Permission denied", "runs/a/metrics.csv"),
+            1,
+            ["Permission denied: 'runs/a/metrics.csv'", "permissions"],
+        ),
+        (OSError(errno.ENOSPC, "No space left on device", "runs/a/checkpoint.pt"), 1, ["free some space"]),
+        (FileExistsError(errno.EEXIST, "File exists", "runs"), 1, ["File exists: 'runs'"]),
+        (FloatingPointError("Training diverged in epoch 3"), 1, ["epoch 3"]),
+        (ValueError("line one\nline two"), 2, ["line one line two"]),
+    ],
+)
 def test_runtime_errors_from_anywhere_are_one_line(monkeypatch, tmp_path, capsys, error, code, words):
     def fail(*args, **kwargs):
         raise error
@@ -185,17 +193,25 @@ def test_exit_codes():
 
 
 def test_python_dash_m_dagnet(tmp_path):
-    done = subprocess.run([sys.executable, "-m", "dagnet", "train", str(tmp_path / "nope.toml")],
-                          capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-m", "dagnet", "train", str(tmp_path / "nope.toml")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 2
-    assert done.stderr.strip().splitlines() == [f"dagnet train: error: No configuration file at "
-                                                f"{tmp_path / 'nope.toml'}."]
+    assert done.stderr.strip().splitlines() == [
+        f"dagnet train: error: No configuration file at {tmp_path / 'nope.toml'}."
+    ]
 
 
-@pytest.mark.parametrize("text, words", [
-    ("seed = 100000000000000000000\n", ["run.toml", "seed must be an integer in [0, 2**64)"]),
-    ('[optimizer]\nname = "adam"\nmomentum = 0.9\n', ["run.toml", "optimizer.momentum applies to name = 'sgd'"]),
-])
+@pytest.mark.parametrize(
+    "text, words",
+    [
+        ("seed = 100000000000000000000\n", ["run.toml", "seed must be an integer in [0, 2**64)"]),
+        ('[optimizer]\nname = "adam"\nmomentum = 0.9\n', ["run.toml", "optimizer.momentum applies to name = 'sgd'"]),
+    ],
+)
 def test_configuration_values_that_would_fail_later_are_usage_errors(tmp_path, capsys, text, words):
     assert main(["train", _config(tmp_path, text)]) == 2
     line = _one_line(capsys.readouterr().err)

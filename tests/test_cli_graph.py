@@ -7,8 +7,8 @@ import argparse
 import networkx as nx
 import pytest
 
-from dagnet.topology import read_edgelist, read_graphml
 from dagnet.cli.graph import add_graph_parser
+from dagnet.topology import read_edgelist, read_graphml
 
 
 def run(*argv: str) -> int:
@@ -38,8 +38,10 @@ def test_generate_writes_the_graph(tmp_path, capsys, kind, options, edges):
 
 def test_generate_edge_lists_and_random_walks(tmp_path):
     out = tmp_path / "walk.tsv"
-    assert run("graph", "generate", "random-walk", "--sizes", "6", "6", "--num-paths", "12", "--seed", "3",
-               "-o", str(out)) == 0
+    assert (
+        run("graph", "generate", "random-walk", "--sizes", "6", "6", "--num-paths", "12", "--seed", "3", "-o", str(out))
+        == 0
+    )
     g = read_edgelist(out)
     assert all(u[0] + 1 == v[0] for u, v in g.edges) and 1 <= g.number_of_edges() <= 12
 
@@ -68,8 +70,12 @@ def test_stats_prints_a_summary_and_saves_a_plot(tmp_path, capsys):
 
 
 def test_usage_errors_return_two_with_a_message(tmp_path, capsys):
-    assert run("graph", "generate", "small-world", "--n", "10", "--k", "3", "--p", "0.1", "-o",
-               str(tmp_path / "g.graphml")) == 2
+    assert (
+        run(
+            "graph", "generate", "small-world", "--n", "10", "--k", "3", "--p", "0.1", "-o", str(tmp_path / "g.graphml")
+        )
+        == 2
+    )
     assert "must be an even int" in capsys.readouterr().err
     assert run("graph", "generate", "scale-free", "--n", "10", "--m", "2", "-o", str(tmp_path / "g.xyz")) == 2
     assert "--format" in capsys.readouterr().err

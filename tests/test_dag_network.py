@@ -16,8 +16,20 @@ from dagnet.topology import erdos_renyi_dag
 
 def _mixed_graph():
     g = nx.DiGraph()
-    g.add_edges_from([("a", "h1"), ("b", "h1"), ("a", "h2"), ("h1", "h3"), ("h2", "h3"),
-                      ("b", "h3"), ("h3", "y1"), ("h1", "y2"), ("h2", "y2"), ("a", "y2")])
+    g.add_edges_from(
+        [
+            ("a", "h1"),
+            ("b", "h1"),
+            ("a", "h2"),
+            ("h1", "h3"),
+            ("h2", "h3"),
+            ("b", "h3"),
+            ("h3", "y1"),
+            ("h1", "y2"),
+            ("h2", "y2"),
+            ("a", "y2"),
+        ]
+    )
     g.nodes["h2"]["activation"] = "tanh"
     g.nodes["h3"]["activation"] = "gelu"
     g.nodes["y2"]["activation"] = "sigmoid"
@@ -28,8 +40,7 @@ def _mixed_graph():
 def test_gradcheck(backend):
     net = DAGNetwork(_mixed_graph(), seed=1, dtype=torch.float64, backend=backend)
     run = net._get_runtime()
-    x = torch.randn(3, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(0),
-                    requires_grad=True)
+    x = torch.randn(3, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(0), requires_grad=True)
     fn = lambda x, w, b: DAGFunction.apply(x, w, b, run)  # noqa: E731
     assert torch.autograd.gradcheck(fn, (x, net.weight, net.bias))
 
@@ -39,8 +50,9 @@ def test_gradcheck_random_dag(backend):
     g = erdos_renyi_dag(40, 0.15, seed=4)
     net = DAGNetwork(g, seed=2, dtype=torch.float64, backend=backend, activation="tanh")
     run = net._get_runtime()
-    x = torch.randn(4, net.in_features, dtype=torch.float64, requires_grad=True,
-                    generator=torch.Generator().manual_seed(1))
+    x = torch.randn(
+        4, net.in_features, dtype=torch.float64, requires_grad=True, generator=torch.Generator().manual_seed(1)
+    )
     fn = lambda x, w, b: DAGFunction.apply(x, w, b, run)  # noqa: E731
     assert torch.autograd.gradcheck(fn, (x, net.weight, net.bias), fast_mode=True)
 
@@ -112,8 +124,9 @@ def test_float32_and_float64_share_initial_values():
 def test_layerings_compute_the_same_function():
     g = erdos_renyi_dag(60, 0.1, seed=5)
     x = torch.randn(7, sum(1 for v in g if g.in_degree(v) == 0), dtype=torch.float64)
-    outs = [DAGNetwork(g, seed=0, dtype=torch.float64, layering=lay, max_width=4)(x)
-            for lay in ("asap", "alap", "bounded")]
+    outs = [
+        DAGNetwork(g, seed=0, dtype=torch.float64, layering=lay, max_width=4)(x) for lay in ("asap", "alap", "bounded")
+    ]
     for o in outs[1:]:
         torch.testing.assert_close(o, outs[0], rtol=1e-12, atol=1e-12)
 
@@ -134,8 +147,9 @@ def test_composes_cnn_dag_linear_and_trains():
     y = (x[:, 0, :4].sum((1, 2)) > x[:, 0, 4:].sum((1, 2))).long()
     g = erdos_renyi_dag(40, 0.2, seed=0)
     sources = [v for v in g if g.in_degree(v) == 0]
-    conv = nn.Sequential(nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(2), nn.Flatten(),
-                         nn.Linear(16, len(sources)))
+    conv = nn.Sequential(
+        nn.Conv2d(1, 4, 3, padding=1), nn.ReLU(), nn.AdaptiveAvgPool2d(2), nn.Flatten(), nn.Linear(16, len(sources))
+    )
     dag = DAGNetwork(g, seed=0)
     model = nn.Sequential(conv, dag, nn.Linear(dag.out_features, 2))
     opt = torch.optim.Adam(model.parameters(), lr=0.01)

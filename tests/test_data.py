@@ -121,8 +121,12 @@ def _write_idx(path, array: np.ndarray, gz: bool = False) -> None:
 
 def _tiny_mnist(seed: int = 0):
     rng = np.random.default_rng(seed)
-    return (rng.integers(0, 256, (5, 28, 28), dtype=np.uint8), rng.integers(0, 10, 5).astype(np.uint8),
-            rng.integers(0, 256, (3, 28, 28), dtype=np.uint8), np.array([9, 0, 4], np.uint8))
+    return (
+        rng.integers(0, 256, (5, 28, 28), dtype=np.uint8),
+        rng.integers(0, 10, 5).astype(np.uint8),
+        rng.integers(0, 256, (3, 28, 28), dtype=np.uint8),
+        np.array([9, 0, 4], np.uint8),
+    )
 
 
 def test_mnist_idx_round_trip(tmp_path):
@@ -160,7 +164,7 @@ def test_mnist_npz_file_or_folder(tmp_path):
 
 
 def test_batches_cover_everything_once_and_are_reproducible():
-    X, y = torch.arange(20.).reshape(10, 2), torch.arange(10)
+    X, y = torch.arange(20.0).reshape(10, 2), torch.arange(10)
     first = [yb for _, yb in batches(X, y, 3, seed=5)]
     assert [len(b) for b in first] == [3, 3, 3, 1]
     assert sorted(torch.cat(first).tolist()) == list(range(10))

@@ -55,8 +55,13 @@ def coil(data_dir):
 # ----------------------------------------------------------------- Madelon
 def test_madelon_transposed_features_are_named(data_dir, tmp_path, madelon):
     file = _copy(data_dir, "madelon.npz", tmp_path, X_train=madelon["X_train"].T)
-    _raises(load_madelon, file, "X_train has shape (500, 2000)", "500 features per sample",
-            "It looks transposed: store X_train.T")
+    _raises(
+        load_madelon,
+        file,
+        "X_train has shape (500, 2000)",
+        "500 features per sample",
+        "It looks transposed: store X_train.T",
+    )
 
 
 def test_madelon_other_feature_count(data_dir, tmp_path, madelon):
@@ -100,8 +105,9 @@ def test_madelon_float_labels_integral_accepted_fractional_refused(data_dir, tmp
 
 def test_madelon_column_of_labels_and_string_labels(data_dir, tmp_path, madelon):
     file = _copy(data_dir, "madelon.npz", tmp_path, y_train=madelon["y_train"][:, None])
-    _raises(load_madelon, file, "y_train must be 1-D, one label per sample. Got shape (2000, 1)",
-            "Store y_train.ravel().")
+    _raises(
+        load_madelon, file, "y_train must be 1-D, one label per sample. Got shape (2000, 1)", "Store y_train.ravel()."
+    )
     file = _copy(data_dir, "madelon.npz", tmp_path, y_valid=madelon["y_valid"].astype(str))
     _raises(load_madelon, file, "y_valid must hold integer labels. Got dtype <U")
 
@@ -126,8 +132,9 @@ def test_madelon_unchanged_copy_still_loads(data_dir, tmp_path):
 # ----------------------------------------------------------------- COIL-20
 def test_coil20_transposed(data_dir, tmp_path, coil):
     file = _copy(data_dir, "coil20.npz", tmp_path, X=coil["X"].T)
-    _raises(load_coil20, file, "X has shape (1024, 1440)", "COIL-20 has 1024 features per sample",
-            "It looks transposed")
+    _raises(
+        load_coil20, file, "X has shape (1024, 1440)", "COIL-20 has 1024 features per sample", "It looks transposed"
+    )
 
 
 def test_coil20_fewer_labels(data_dir, tmp_path, coil):
@@ -160,24 +167,27 @@ def test_coil20_has_twenty_classes_whatever_the_labels_present(tmp_path):
 # ----------------------------------------------------------------- MNIST
 def _write_idx(path, array: np.ndarray) -> None:
     code = {np.dtype(np.uint8): 0x08, np.dtype(np.int8): 0x09}[array.dtype]
-    path.write_bytes(bytes([0, 0, code, array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape)
-                     + array.tobytes())
+    path.write_bytes(bytes([0, 0, code, array.ndim]) + struct.pack(f">{array.ndim}I", *array.shape) + array.tobytes())
 
 
 def _mnist_arrays(n_train=5, n_test=3):
     rng = np.random.default_rng(0)
-    return {"x_train": rng.integers(0, 256, (n_train, 28, 28), dtype=np.uint8),
-            "y_train": rng.integers(0, 10, n_train).astype(np.uint8),
-            "x_test": rng.integers(0, 256, (n_test, 28, 28), dtype=np.uint8),
-            "y_test": rng.integers(0, 10, n_test).astype(np.uint8)}
+    return {
+        "x_train": rng.integers(0, 256, (n_train, 28, 28), dtype=np.uint8),
+        "y_train": rng.integers(0, 10, n_train).astype(np.uint8),
+        "x_test": rng.integers(0, 256, (n_test, 28, 28), dtype=np.uint8),
+        "y_test": rng.integers(0, 10, n_test).astype(np.uint8),
+    }
 
 
 def test_mnist_npz_checks(tmp_path):
     file = tmp_path / "mnist.npz"
     cases = [
         ({"y_train": np.arange(4, dtype=np.uint8)}, "y_train has 4 labels but x_train has 5 rows."),
-        ({"x_test": np.zeros((3, 32, 32), np.uint8)},
-         "x_test has samples of shape (32, 32), but the training samples have shape (28, 28)."),
+        (
+            {"x_test": np.zeros((3, 32, 32), np.uint8)},
+            "x_test has samples of shape (32, 32), but the training samples have shape (28, 28).",
+        ),
         ({"y_test": np.array([1, -1, 3], np.int8)}, "y_test must hold labels >= 0 only. Got [-1] too."),
         ({"x_train": np.full((5, 784), np.nan)}, "x_train has 3920 NaN or infinite value(s)"),
         ({"x_train": np.zeros(5, np.uint8)}, "x_train must hold one sample per row"),
@@ -192,22 +202,30 @@ def test_mnist_npz_checks(tmp_path):
 def test_mnist_idx_label_count_names_both_files(tmp_path):
     arrays = _mnist_arrays()
     arrays["y_test"] = arrays["y_test"][:2]
-    names = {"x_train": "train-images-idx3-ubyte", "y_train": "train-labels-idx1-ubyte",
-             "x_test": "t10k-images-idx3-ubyte", "y_test": "t10k-labels-idx1-ubyte"}
+    names = {
+        "x_train": "train-images-idx3-ubyte",
+        "y_train": "train-labels-idx1-ubyte",
+        "x_test": "t10k-images-idx3-ubyte",
+        "y_test": "t10k-labels-idx1-ubyte",
+    }
     for key, name in names.items():
         _write_idx(tmp_path / name, arrays[key])
     with pytest.raises(FileFormatError) as info:
         load_mnist(tmp_path)
     assert info.value.path == tmp_path / names["y_test"]
-    assert str(info.value) == (f"{tmp_path / names['y_test']} (y_test) has 2 labels but "
-                               f"{tmp_path / names['x_test']} (x_test) has 3 rows.")
+    assert str(info.value) == (
+        f"{tmp_path / names['y_test']} (y_test) has 2 labels but {tmp_path / names['x_test']} (x_test) has 3 rows."
+    )
 
 
 def test_read_idx_truncated_and_garbage(tmp_path):
     file = tmp_path / "head"
     file.write_bytes(bytes([0, 0, 8, 3, 0, 0, 0, 5]))
-    with pytest.raises(FileFormatError, match=rf"{re.escape(str(file))} is truncated: its header announces 3 "
-                                         r"dimensions \(16 header bytes\), but the file has 8 bytes"):
+    with pytest.raises(
+        FileFormatError,
+        match=rf"{re.escape(str(file))} is truncated: its header announces 3 "
+        r"dimensions \(16 header bytes\), but the file has 8 bytes",
+    ):
         read_idx(file)
     file = tmp_path / "cut"
     file.write_bytes(bytes([0, 0, 8, 2, 0, 0, 0, 2, 0, 0, 0, 3, 1, 2, 3]))
@@ -232,11 +250,17 @@ def test_dataset_refuses_non_finite_features_and_labels_outside_the_classes():
     X, y = torch.zeros(4, 2), torch.tensor([0, 1, 1, 0])
     bad = X.clone()
     bad[2, 1] = float("nan")
-    with pytest.raises(ValueError, match=r"Dataset 'toy': X_test has 1 NaN or infinite value\(s\), "
-                                         r"the first at row 2, column 1 \(nan\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"Dataset 'toy': X_test has 1 NaN or infinite value\(s\), "
+        r"the first at row 2, column 1 \(nan\)",
+    ):
         Dataset(X, y, bad, y, "toy", 2)
-    with pytest.raises(ValueError, match=r"Dataset 'toy': y_train\[1\] is 2, outside the labels 0 \.\. 1 "
-                                         r"\(num_classes = 2\)"):
+    with pytest.raises(
+        ValueError,
+        match=r"Dataset 'toy': y_train\[1\] is 2, outside the labels 0 \.\. 1 "
+        r"\(num_classes = 2\)",
+    ):
         Dataset(X, torch.tensor([0, 2, 1, 0]), X, y, "toy", 2)
     with pytest.raises(ValueError, match=r"y_test\[3\] is -1"):
         Dataset(X, y, X, torch.tensor([0, 1, 1, -1]), "toy", 2)
@@ -248,8 +272,11 @@ def test_dataset_refuses_non_finite_features_and_labels_outside_the_classes():
 
 def test_dataset_refuses_arrays_that_are_not_tensors_and_empty_sets():
     X, y = torch.zeros(4, 2), torch.tensor([0, 1, 1, 0])
-    with pytest.raises(TypeError, match=r"X_train must be a torch.Tensor of float32. Got a ndarray instead; pass "
-                                        r"torch.as_tensor\(X_train, dtype=torch.float32\)"):
+    with pytest.raises(
+        TypeError,
+        match=r"X_train must be a torch.Tensor of float32. Got a ndarray instead; pass "
+        r"torch.as_tensor\(X_train, dtype=torch.float32\)",
+    ):
         Dataset(X.numpy(), y, X, y, "toy", 2)
     with pytest.raises(TypeError, match=r"y_test must be a torch.Tensor of int64. Got a list instead"):
         Dataset(X, y, X, [0, 1, 1, 0], "toy", 2)
@@ -257,12 +284,24 @@ def test_dataset_refuses_arrays_that_are_not_tensors_and_empty_sets():
         Dataset(X, y, X[:0], y[:0], "toy", 2)
 
 
-@pytest.mark.parametrize("load, name, arrays, key", [
-    (load_madelon, "madelon.npz", {"X_train": np.full((8, 500), 1e39), "y_train": np.array([-1, 1] * 4),
-                                   "X_valid": np.zeros((4, 500)), "y_valid": np.array([1, -1, 1, 1])}, "X_train"),
-    (load_coil20, "coil20.npz", {"X": np.full((8, 1024), -1e300), "y": np.arange(8)}, "X"),
-    (load_mnist, "mnist.npz", {**_mnist_arrays(), "x_test": np.full((3, 28, 28), 1e300)}, "x_test"),
-])
+@pytest.mark.parametrize(
+    "load, name, arrays, key",
+    [
+        (
+            load_madelon,
+            "madelon.npz",
+            {
+                "X_train": np.full((8, 500), 1e39),
+                "y_train": np.array([-1, 1] * 4),
+                "X_valid": np.zeros((4, 500)),
+                "y_valid": np.array([1, -1, 1, 1]),
+            },
+            "X_train",
+        ),
+        (load_coil20, "coil20.npz", {"X": np.full((8, 1024), -1e300), "y": np.arange(8)}, "X"),
+        (load_mnist, "mnist.npz", {**_mnist_arrays(), "x_test": np.full((3, 28, 28), 1e300)}, "x_test"),
+    ],
+)
 def test_values_beyond_float32_are_named_in_their_file_not_made_inf(tmp_path, load, name, arrays, key):
     np.savez(tmp_path / name, **arrays)
     _raises(load, tmp_path / name, f"{key} has ")

@@ -10,8 +10,9 @@ import pytest
 
 import dagnet
 
-MODULES = sorted(m.name for m in pkgutil.walk_packages(dagnet.__path__, "dagnet.")
-                 if not m.name.startswith("dagnet.topology"))  # topology: test_topology_docs.py
+MODULES = sorted(
+    m.name for m in pkgutil.walk_packages(dagnet.__path__, "dagnet.") if not m.name.startswith("dagnet.topology")
+)  # topology: test_topology_docs.py
 
 
 @pytest.mark.parametrize("name", MODULES)

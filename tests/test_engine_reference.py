@@ -34,8 +34,9 @@ def _check(case, dtype, backend, tol):
         for m in modules:
             del m.alpha
             m.alpha = ref_params[m]
-        ref = reference_forward(case["graph"], net.inputs, net.outputs, xr, weight, bias,
-                                case["activation"], case["output_activation"])
+        ref = reference_forward(
+            case["graph"], net.inputs, net.outputs, xr, weight, bias, case["activation"], case["output_activation"]
+        )
         (ref * upstream).sum().backward()
     finally:
         for m in modules:
@@ -79,8 +80,13 @@ def test_float32_matches_reference(case, backend):
 
 @pytest.mark.parametrize("prefetch", [True, False])
 @settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(n=st.integers(50, 400), p=st.floats(0.01, 0.2), seed=st.integers(0, 2**31 - 1),
-       batch=st.integers(1, 40), act=st.sampled_from(["relu", "tanh", "sigmoid", "leaky_relu"]))
+@given(
+    n=st.integers(50, 400),
+    p=st.floats(0.01, 0.2),
+    seed=st.integers(0, 2**31 - 1),
+    batch=st.integers(1, 40),
+    act=st.sampled_from(["relu", "tanh", "sigmoid", "leaky_relu"]),
+)
 def test_backends_agree_on_larger_graphs(monkeypatch, prefetch, n, p, seed, batch, act):
     """High-degree nodes exercise the kernels' unrolled and prefetching paths."""
     import dagnet.engine.numba_runtime as runtime
@@ -94,8 +100,13 @@ def test_backends_agree_on_larger_graphs(monkeypatch, prefetch, n, p, seed, batc
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeadNodeWarning)
             net = DAGNetwork(w, seed=seed % 1000, dtype=torch.float64, backend=backend, activation=act)
-        x = torch.randn(batch, net.in_features, dtype=torch.float64,
-                        generator=torch.Generator().manual_seed(seed), requires_grad=True)
+        x = torch.randn(
+            batch,
+            net.in_features,
+            dtype=torch.float64,
+            generator=torch.Generator().manual_seed(seed),
+            requires_grad=True,
+        )
         out = net(x)
         out.square().sum().backward()
         results.append((out.detach(), x.grad, net.weight.grad, net.bias.grad))

@@ -20,7 +20,6 @@ from dagnet.evolve.learned_masks import LearnedMasks, ScoreMask, masked_weight, 
 from dagnet.nn import sparse_mlp
 from dagnet.topology import erdos_renyi_dag
 from dagnet.train import fit
-
 from reference import assert_state_shapes
 
 SETTINGS = settings(max_examples=15, deadline=None)
@@ -37,8 +36,6 @@ def _data(n_features: int, n_classes: int, seed: int = 0) -> Dataset:
     X = torch.randn(96, n_features, generator=gen)
     y = torch.randint(0, n_classes, (96,), generator=gen)
     return Dataset(X[:64], y[:64], X[64:], y[64:], "noise", n_classes)
-
-
 
 
 # ---------------------------------------------------------------- DropConnect
@@ -131,8 +128,18 @@ def test_fit_with_dropconnect_resumes_bit_for_bit(tmp_path):
 
     def run(epochs, out, resume=False, seed=0, rule_seed=5):
         mlp = sparse_mlp([12, 16, 3], epsilon=4, seed=seed)
-        fit(mlp, data, optimizer=sgd, epochs=epochs, batch_size=16, rules=[DropConnect(p=0.4, seed=rule_seed)],
-            seed=1, out_dir=out, resume=resume, progress=False)
+        fit(
+            mlp,
+            data,
+            optimizer=sgd,
+            epochs=epochs,
+            batch_size=16,
+            rules=[DropConnect(p=0.4, seed=rule_seed)],
+            seed=1,
+            out_dir=out,
+            resume=resume,
+            progress=False,
+        )
         return mlp
 
     full = run(4, None)  # the uninterrupted run needs no checkpoint
@@ -140,7 +147,7 @@ def test_fit_with_dropconnect_resumes_bit_for_bit(tmp_path):
     resumed = run(4, tmp_path / "split", resume=True, seed=9, rule_seed=99)  # all must come from the checkpoint
     plain = sparse_mlp([12, 16, 3], epsilon=4, seed=0)
     fit(plain, data, optimizer=sgd, epochs=4, batch_size=16, seed=1, progress=False)
-    for a, b, c in zip(full.parameters(), resumed.parameters(), plain.parameters()):
+    for a, b, _c in zip(full.parameters(), resumed.parameters(), plain.parameters()):
         assert torch.equal(a, b)
     assert not torch.equal(full[0].weight, plain[0].weight)  # the masks mattered
 
@@ -290,8 +297,9 @@ def test_scores_follow_any_rewiring():
     old = dict(zip(zip(src.tolist(), dst.tolist()), layer.weight_modifier.score.tolist()))
     absent = [(u, v) for u in range(10) for v in range(10, 22) if (u, v) not in old][:4]
     gone = list(old)[:3]
-    layer.rewire_(remove=[0, 1, 2], add_source=[u for u, _ in absent], add_target=[v for _, v in absent],
-                  optimizer=opt)  # the network passes the optimizer on to the mask
+    layer.rewire_(
+        remove=[0, 1, 2], add_source=[u for u, _ in absent], add_target=[v for _, v in absent], optimizer=opt
+    )  # the network passes the optimizer on to the mask
     src, dst = layer.edge_endpoints()
     new = dict(zip(zip(src.tolist(), dst.tolist()), layer.weight_modifier.score.tolist()))
     assert set(new) == (set(old) - set(gone)) | set(absent)
@@ -336,8 +344,19 @@ def test_fit_with_learned_masks_resumes_bit_for_bit(tmp_path):
         def loss(output, target):
             return torch.nn.functional.cross_entropy(output, target) + rule.penalty(mlp)
 
-        result = fit(mlp, data, loss=loss, optimizer=sgd, epochs=epochs, batch_size=16, rules=[rule], seed=1,
-                     out_dir=out, resume=resume, progress=False)
+        result = fit(
+            mlp,
+            data,
+            loss=loss,
+            optimizer=sgd,
+            epochs=epochs,
+            batch_size=16,
+            rules=[rule],
+            seed=1,
+            out_dir=out,
+            resume=resume,
+            progress=False,
+        )
         return mlp, result
 
     full, result = run(4, None)

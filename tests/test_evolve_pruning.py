@@ -20,7 +20,6 @@ from dagnet.evolve.pruning import IterativeMagnitudePruning, MagnitudePruning, m
 from dagnet.nn import SparseLinear, sparse_mlp
 from dagnet.topology import erdos_renyi_dag
 from dagnet.train import every_epochs, fit
-
 from reference import assert_state_shapes
 
 SETTINGS = settings(max_examples=20, deadline=None)
@@ -42,7 +41,7 @@ def _edges(net) -> dict:
 def _biases(net) -> dict:
     """{node label: bias} of a network without multi-branch nodes."""
     labels = net.node_labels
-    ids = net.node_index[net.in_features:].tolist()
+    ids = net.node_index[net.in_features :].tolist()
     return {labels[i]: b for i, b in zip(ids, net.bias.detach().tolist())}
 
 
@@ -62,11 +61,12 @@ def _train(model, optimizer, steps: int, seed: int = 0) -> None:
         optimizer.step()
 
 
-
-
 # ---------------------------------------------------------------- magnitude_removal
-@given(st.lists(st.floats(-3, 3, allow_nan=False, width=32), min_size=0, max_size=40),
-       st.floats(0, 1), st.integers(0, 2**31))
+@given(
+    st.lists(st.floats(-3, 3, allow_nan=False, width=32), min_size=0, max_size=40),
+    st.floats(0, 1),
+    st.integers(0, 2**31),
+)
 @SETTINGS
 def test_magnitude_removal_matches_brute_force(values, amount, seed):
     w = np.asarray(values, dtype=np.float32)
@@ -151,8 +151,7 @@ def test_optimizer_state_follows_every_rule(rule_index, model_name, opt_name):
     for round_ in range(3):
         edges = sum(m.num_edges for _, m in sparse_modules(model))
         changes = rule.step(model, optimizer=opt)
-        assert sum(c["removed"] for c in changes.values()) == edges - sum(m.num_edges for _, m in
-                                                                            sparse_modules(model))
+        assert sum(c["removed"] for c in changes.values()) == edges - sum(m.num_edges for _, m in sparse_modules(model))
         assert_state_shapes(opt)
         _train(model, opt, 2, seed=round_ + 1)
         assert_state_shapes(opt)
@@ -253,8 +252,18 @@ def test_fit_with_imp_resumes_bit_for_bit(tmp_path):
 
     def run(epochs, out, resume=False, seed=0):
         mlp = sparse_mlp([10, 16, 3], epsilon=4, seed=seed)
-        fit(mlp, data, optimizer=adam, epochs=epochs, batch_size=16, seed=1, out_dir=out, resume=resume,
-            rules=[IterativeMagnitudePruning(amount=0.3)], progress=False)
+        fit(
+            mlp,
+            data,
+            optimizer=adam,
+            epochs=epochs,
+            batch_size=16,
+            seed=1,
+            out_dir=out,
+            resume=resume,
+            rules=[IterativeMagnitudePruning(amount=0.3)],
+            progress=False,
+        )
         return mlp
 
     full = run(4, None)
@@ -287,8 +296,7 @@ def test_imp_validates_rewind():
 def _unit_importance(layer: SparseLinear) -> tuple[np.ndarray, np.ndarray]:
     rows, _ = layer.connections()
     w = np.abs(layer.weight.detach().double().numpy())
-    return (np.bincount(rows, weights=w, minlength=layer.out_features),
-            np.bincount(rows, minlength=layer.out_features))
+    return (np.bincount(rows, weights=w, minlength=layer.out_features), np.bincount(rows, minlength=layer.out_features))
 
 
 @pytest.mark.parametrize("percentile", [0, 20, 50, 100])
@@ -376,8 +384,7 @@ def test_fit_runs_neuron_pruning_on_its_schedule():
     data = Dataset(X, y, X[:16], y[:16], "noise", 3)
     mlp = sparse_mlp([10, 20, 3], density=1.0, seed=0)
     result = fit(mlp, data, epochs=5, batch_size=16, rules=[NeuronPruning(start=2, every=2)], progress=False)
-    assert [row.get("rules") for row in result.metrics] == [None, ["NeuronPruning"], None, ["NeuronPruning"],
-                                                            None]
+    assert [row.get("rules") for row in result.metrics] == [None, ["NeuronPruning"], None, ["NeuronPruning"], None]
     assert result.metrics[1]["NeuronPruning.0.neurons"] == 4  # 20th percentile of 20 units
 
 
@@ -391,8 +398,14 @@ def test_neuron_pruning_validates_its_arguments():
 def test_rewinding_keeps_apart_two_branches_fed_by_one_source():
     from dagnet import Wiring
 
-    w = Wiring(5, np.array([0, 0, 1, 2, 3, 0]), np.array([2, 2, 2, 3, 4, 4]), branch=np.array([0, 1, 1, 0, 0, 0]),
-               weight=np.array([1.0, 2.0, 3.0, 4.0, 5.0, 0.01]), combine=[None, None, "max", None, None])
+    w = Wiring(
+        5,
+        np.array([0, 0, 1, 2, 3, 0]),
+        np.array([2, 2, 2, 3, 4, 4]),
+        branch=np.array([0, 1, 1, 0, 0, 0]),
+        weight=np.array([1.0, 2.0, 3.0, 4.0, 5.0, 0.01]),
+        combine=[None, None, "max", None, None],
+    )
     net = DAGNetwork(w, seed=0)
     before = net.weight.detach().clone()
     rule = IterativeMagnitudePruning(amount=0.2)

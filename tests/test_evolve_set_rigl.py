@@ -13,16 +13,16 @@ import pytest
 import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from reference import assert_state_shapes, net_values, reference_forward
-from strategies import build_case, dag_cases
 
 from dagnet import DAGNetwork, DeadNodeWarning, SparseLinear
 from dagnet.data import Dataset
-from dagnet.topology import random_io_dag
 from dagnet.evolve import SET, RigL, set_removal, sparse_modules, top_gradient_pairs
 from dagnet.evolve._base import edge_keys, random_absent_pairs
 from dagnet.nn import sparse_mlp
+from dagnet.topology import random_io_dag
 from dagnet.train import every_steps, fit
+from reference import assert_state_shapes, net_values, reference_forward
+from strategies import build_case, dag_cases
 
 SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
@@ -46,8 +46,12 @@ def _allowed(net) -> set:
     limit, source_ok = net.growth_space()
     node_index = net.node_index.numpy()
     labels = net.node_labels
-    return {(labels[node_index[u]], labels[node_index[v]]) for v in range(limit.size)
-            for u in range(int(limit[v])) if source_ok[u]}
+    return {
+        (labels[node_index[u]], labels[node_index[v]])
+        for v in range(limit.size)
+        for u in range(int(limit[v]))
+        if source_ok[u]
+    }
 
 
 @st.composite
@@ -88,24 +92,24 @@ def _train(model, opt, x, y):
 
 
 # ---------------------------------------------------------------- set_removal
-values = st.one_of(st.sampled_from([-2.0, -1.0, -0.5, -0.0, 0.0, 0.5, 1.0, 2.0]),
-                   st.floats(-3, 3, allow_nan=False))
+values = st.one_of(st.sampled_from([-2.0, -1.0, -0.5, -0.0, 0.0, 0.5, 1.0, 2.0]), st.floats(-3, 3, allow_nan=False))
 
 
 def _brute_set_removal(w, zeta, cand):
     remove = [bool(c and x == 0) for x, c in zip(w, cand)]
     pos = [i for i, (x, c) in enumerate(zip(w, cand)) if c and x > 0]
     neg = [i for i, (x, c) in enumerate(zip(w, cand)) if c and x < 0]
-    for i in sorted(pos, key=lambda i: (w[i], i))[:math.floor(zeta * len(pos))]:
+    for i in sorted(pos, key=lambda i: (w[i], i))[: math.floor(zeta * len(pos))]:
         remove[i] = True
-    for i in sorted(neg, key=lambda i: (-w[i], i))[:math.floor(zeta * len(neg))]:
+    for i in sorted(neg, key=lambda i: (-w[i], i))[: math.floor(zeta * len(neg))]:
         remove[i] = True
     return remove
 
 
 @SETTINGS
-@given(data=st.data(), w=st.lists(values, max_size=40), zeta=st.one_of(st.sampled_from([0.0, 0.5, 1.0]),
-                                                                        st.floats(0, 1)))
+@given(
+    data=st.data(), w=st.lists(values, max_size=40), zeta=st.one_of(st.sampled_from([0.0, 0.5, 1.0]), st.floats(0, 1))
+)
 def test_set_removal_matches_brute_force(data, w, zeta):
     cand = data.draw(st.lists(st.booleans(), min_size=len(w), max_size=len(w)))
     got = set_removal(np.array(w, dtype=np.float64), zeta, np.array(cand, dtype=bool))
@@ -160,8 +164,10 @@ def test_set_keeps_edge_counts_of_a_sparse_mlp(init):
     for _ in range(4):
         _train(mlp, opt, x, y)
         before = {name: _edges(net) for name, net in sparse_modules(mlp)}
-        predicted = {name: {e for e, r in zip(_edge_list(net), set_removal(net.weight.detach().numpy(), 0.3)) if r}
-                     for name, net in sparse_modules(mlp)}
+        predicted = {
+            name: {e for e, r in zip(_edge_list(net), set_removal(net.weight.detach().numpy(), 0.3)) if r}
+            for name, net in sparse_modules(mlp)
+        }
         changes = rule.step(mlp, optimizer=opt)
         for name, net in sparse_modules(mlp):
             after = _edges(net)
@@ -211,8 +217,11 @@ def test_set_on_random_dags_keeps_edge_count_and_acyclicity(case, zeta, seed):
     for _ in range(2):
         before = _edges(net)
         fixed = {e: w for e, w in before.items() if e[1] in multi}
-        removed = {e for e, r in zip(_edge_list(net), set_removal(net.weight.detach().numpy(), zeta,
-                                                                   net.evolvable_edges())) if r}
+        removed = {
+            e
+            for e, r in zip(_edge_list(net), set_removal(net.weight.detach().numpy(), zeta, net.evolvable_edges()))
+            if r
+        }
         allowed = _allowed(net)
         changes = rule.step(net)
         after = _edges(net)
@@ -228,8 +237,9 @@ def test_set_on_random_dags_keeps_edge_count_and_acyclicity(case, zeta, seed):
     x = torch.randn(3, net.in_features, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
     weight, bias = net_values(net)
     with torch.no_grad():
-        ref = reference_forward(net.to_graph(), net.inputs, net.outputs, x, weight, bias, case["activation"],
-                                case["output_activation"])
+        ref = reference_forward(
+            net.to_graph(), net.inputs, net.outputs, x, weight, bias, case["activation"], case["output_activation"]
+        )
         torch.testing.assert_close(net(x), ref, rtol=1e-10, atol=1e-10)
 
 
@@ -237,7 +247,7 @@ def test_set_on_random_dags_keeps_edge_count_and_acyclicity(case, zeta, seed):
 def _brute_top(H, G, limit, source_ok, existing, count):
     m = limit.size
     scored = [(-abs(float((G[v] * H[u]).sum())), u * m + v) for u, v in _free(limit, source_ok, existing)]
-    keys = sorted(k for _, k in sorted(scored)[:max(count, 0)])
+    keys = sorted(k for _, k in sorted(scored)[: max(count, 0)])
     return [divmod(k, m) for k in keys]
 
 
@@ -415,8 +425,11 @@ OPTIMIZERS = {
 @pytest.mark.parametrize("make_opt", OPTIMIZERS.values(), ids=OPTIMIZERS.keys())
 @pytest.mark.parametrize("rule_name", ["set", "rigl"])
 def test_optimizer_state_never_dangles(make_opt, rule_name):
-    model = torch.nn.Sequential(sparse_mlp([10, 16, 12], epsilon=3, seed=0), torch.nn.ReLU(),
-                                DAGNetwork(random_io_dag(12, 10, 4, 0.2, 2, 3, seed=0), seed=0))
+    model = torch.nn.Sequential(
+        sparse_mlp([10, 16, 12], epsilon=3, seed=0),
+        torch.nn.ReLU(),
+        DAGNetwork(random_io_dag(12, 10, 4, 0.2, 2, 3, seed=0), seed=0),
+    )
     rule = SET(zeta=0.4, seed=0) if rule_name == "set" else RigL(drop_fraction=0.4, update_every=1, seed=0)
     if rule_name == "rigl":
         rule.attach(model)

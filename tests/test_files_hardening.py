@@ -19,10 +19,9 @@ from dagnet import DAGNetwork
 from dagnet.activations import ADA
 from dagnet.activations.functional import ada
 from dagnet.errors import DagnetError, FileFormatError
-from dagnet.fileio import read_checked, write_checked
+from dagnet.fileio import atomic_write, read_checked, write_checked
 from dagnet.nn.dag_network import _INDEX_BUFFERS
 from dagnet.train import load_checkpoint, save_checkpoint
-from dagnet.fileio import atomic_write
 
 NET_FORMAT, NET_VERSION = "dagnet.DAGNetwork", 2
 
@@ -47,8 +46,12 @@ def _graph() -> nx.DiGraph:
 def _net() -> DAGNetwork:
     net = DAGNetwork(_graph(), seed=0, dtype=torch.float64)
     k = [(net.node_labels[u], net.node_labels[v]) for u, v in zip(*net.edge_endpoints())].index(("x2", "y"))
-    net.rewire_(remove=[k], add_source=[net.node_labels.index("x1")], add_target=[net.node_labels.index("y2")],
-                add_weight=[0.25])
+    net.rewire_(
+        remove=[k],
+        add_source=[net.node_labels.index("x1")],
+        add_target=[net.node_labels.index("y2")],
+        add_weight=[0.25],
+    )
     return net
 
 
@@ -116,7 +119,8 @@ def test_a_module_in_the_current_folder_is_never_imported(tmp_path, monkeypatch)
     name = "dagnet_test_sentinel_module"
     marker = tmp_path / "imported"
     (tmp_path / f"{name}.py").write_text(
-        f"open({str(marker)!r}, 'w').close()\n\ndef act(z):\n    return z\n\nclass Act:\n    pass\n")
+        f"open({str(marker)!r}, 'w').close()\n\ndef act(z):\n    return z\n\nclass Act:\n    pass\n"
+    )
     monkeypatch.chdir(tmp_path)
     monkeypatch.syspath_prepend(str(tmp_path))  # importing it would succeed: loading must not try
     path = _saved(tmp_path)
@@ -286,31 +290,35 @@ def test_index_buffers_out_of_range_are_refused(tmp_path, name, how):
     _computes_the_same(fresh, net)
 
 
-@pytest.mark.parametrize("edit, match", [
-    (lambda p: p["source"].__setitem__(0, 99), "source holds node numbers"),
-    (lambda p: p["target"].__setitem__(0, -1), "target holds node numbers"),
-    (lambda p: p.__setitem__("target", p["target"][:-1]), "same length"),
-    (lambda p: p.__setitem__("source", p["source"].double()), "integer tensors"),
-    (lambda p: p["labels"].__setitem__(1, p["labels"][0]), "a label twice"),
-    (lambda p: p["labels"].__setitem__(1, {"a": 1}), "labels must be"),
-    (lambda p: p.__setitem__("num_nodes", 10**9), "labels must be a list of 1000000000"),
-    (lambda p: p.__setitem__("inputs", ["nowhere"]), "cannot be built"),
-    (lambda p: p.__setitem__("outputs", []), "outputs must be"),
-    (lambda p: p.__setitem__("dtype", "load"), "dtype is 'load'"),
-    (lambda p: p.__setitem__("dtype", "float32"), "state_dict\\['weight'\\] is torch.float64"),
-    (lambda p: p["config"].__setitem__("__import__", "os"), "config"),
-    (lambda p: p["config"].__setitem__("layering", "sideways"), "cannot be built"),
-    (lambda p: p["config"].__setitem__("activation", "no_such_name"), "Unknown activation 'no_such_name'"),
-    (lambda p: p["combine"].__setitem__(0, {"callable": "builtins:eval"}), "'builtins:eval'"),
-    (lambda p: p.__setitem__("branch", -p["branch"] - 1), "branch must be"),
-    (lambda p: p["state_dict"]["weight"].__setitem__(0, float("nan")), "NaN or infinite"),
-    (lambda p: p["state_dict"]["bias"].__setitem__(0, float("inf")), "NaN or infinite"),
-    (lambda p: p["state_dict"].__setitem__("weight", p["state_dict"]["weight"][:-1]), "weight"),
-    (lambda p: p["state_dict"].pop("bias"), "keys \\['bias'\\] differ"),
-    (lambda p: p["state_dict"].__setitem__("extra", torch.ones(1)), "keys \\['extra'\\] differ"),
-    (lambda p: p["state_dict"].__setitem__("in_src", p["state_dict"]["in_src"].flip(0)), "in_src"),
-    (lambda p: p.pop("labels"), "it has no 'labels'"),
-], ids=lambda v: v if isinstance(v, str) else "")
+@pytest.mark.parametrize(
+    "edit, match",
+    [
+        (lambda p: p["source"].__setitem__(0, 99), "source holds node numbers"),
+        (lambda p: p["target"].__setitem__(0, -1), "target holds node numbers"),
+        (lambda p: p.__setitem__("target", p["target"][:-1]), "same length"),
+        (lambda p: p.__setitem__("source", p["source"].double()), "integer tensors"),
+        (lambda p: p["labels"].__setitem__(1, p["labels"][0]), "a label twice"),
+        (lambda p: p["labels"].__setitem__(1, {"a": 1}), "labels must be"),
+        (lambda p: p.__setitem__("num_nodes", 10**9), "labels must be a list of 1000000000"),
+        (lambda p: p.__setitem__("inputs", ["nowhere"]), "cannot be built"),
+        (lambda p: p.__setitem__("outputs", []), "outputs must be"),
+        (lambda p: p.__setitem__("dtype", "load"), "dtype is 'load'"),
+        (lambda p: p.__setitem__("dtype", "float32"), "state_dict\\['weight'\\] is torch.float64"),
+        (lambda p: p["config"].__setitem__("__import__", "os"), "config"),
+        (lambda p: p["config"].__setitem__("layering", "sideways"), "cannot be built"),
+        (lambda p: p["config"].__setitem__("activation", "no_such_name"), "Unknown activation 'no_such_name'"),
+        (lambda p: p["combine"].__setitem__(0, {"callable": "builtins:eval"}), "'builtins:eval'"),
+        (lambda p: p.__setitem__("branch", -p["branch"] - 1), "branch must be"),
+        (lambda p: p["state_dict"]["weight"].__setitem__(0, float("nan")), "NaN or infinite"),
+        (lambda p: p["state_dict"]["bias"].__setitem__(0, float("inf")), "NaN or infinite"),
+        (lambda p: p["state_dict"].__setitem__("weight", p["state_dict"]["weight"][:-1]), "weight"),
+        (lambda p: p["state_dict"].pop("bias"), "keys \\['bias'\\] differ"),
+        (lambda p: p["state_dict"].__setitem__("extra", torch.ones(1)), "keys \\['extra'\\] differ"),
+        (lambda p: p["state_dict"].__setitem__("in_src", p["state_dict"]["in_src"].flip(0)), "in_src"),
+        (lambda p: p.pop("labels"), "it has no 'labels'"),
+    ],
+    ids=lambda v: v if isinstance(v, str) else "",
+)
 def test_inconsistent_content_is_refused_by_name(tmp_path, edit, match):
     path = _saved(tmp_path)
     payload = _payload(path)
@@ -354,7 +362,7 @@ def _damaged(data: bytes, rng: np.random.Generator, cases: int):
     for k in range(cases):
         b = bytearray(data)
         if k % 4 == 3:
-            b = b[:int(rng.integers(len(b)))]
+            b = b[: int(rng.integers(len(b)))]
         else:
             b[int(rng.integers(len(b)))] ^= 1 << int(rng.integers(8))
         yield k, bytes(b)
@@ -385,7 +393,7 @@ def test_fuzz_crafted_index_values_with_a_right_checksum_load_exactly_or_raise(t
     tensors = [(None, "source"), (None, "target"), (None, "branch")] + [("state_dict", k) for k in _INDEX_BUFFERS]
     rng = np.random.default_rng(11)
     outcomes = {"refused": 0, "identical": 0}
-    for k in range(200):
+    for _k in range(200):
         crafted = _payload(path)
         where, name = tensors[int(rng.integers(len(tensors)))]
         holder = crafted if where is None else crafted[where]
@@ -409,9 +417,17 @@ def test_fuzz_damaged_checkpoints_load_exactly_or_raise(tmp_path):
     net(X).sum().backward()
     opt.step()
     gen = torch.Generator().manual_seed(5)
-    state = {"epoch": 3, "model": net.state_dict(), "optimizer": opt.state_dict(), "generator": gen.get_state(),
-             "seed": 5, "metrics": [{"epoch": 1, "train_loss": 0.5, "test_accuracy": None}],
-             "rules_ran": [False], "rules": [None], "degrees": {0: {"in": [1, 2]}}}
+    state = {
+        "epoch": 3,
+        "model": net.state_dict(),
+        "optimizer": opt.state_dict(),
+        "generator": gen.get_state(),
+        "seed": 5,
+        "metrics": [{"epoch": 1, "train_loss": 0.5, "test_accuracy": None}],
+        "rules_ran": [False],
+        "rules": [None],
+        "degrees": {0: {"in": [1, 2]}},
+    }
     ckpt = tmp_path / "checkpoint.pt"
     save_checkpoint(ckpt, state)
     data = ckpt.read_bytes()
@@ -444,8 +460,9 @@ def test_save_refuses_a_network_in_a_dtype_it_could_not_load(tmp_path, dtype):
 
 def test_save_into_a_missing_folder_or_onto_a_folder_names_the_path(tmp_path):
     net = DAGNetwork(_graph(), seed=0)
-    with pytest.raises(FileNotFoundError, match=r"Cannot write .*nope.net.pt: its folder .*nope does not exist") \
-            as info:
+    with pytest.raises(
+        FileNotFoundError, match=r"Cannot write .*nope.net.pt: its folder .*nope does not exist"
+    ) as info:
         dagnet.save(net, tmp_path / "nope" / "net.pt")
     assert ".tmp" not in str(info.value)
     (tmp_path / "file").write_text("x")

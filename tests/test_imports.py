@@ -57,8 +57,9 @@ def _owner(path: Path) -> str:
 @pytest.mark.parametrize("path", sorted(SRC.rglob("*.py")), ids=lambda p: str(p.relative_to(SRC)))
 def test_imports_go_one_way(path):
     forbidden = FORBIDDEN.get(_owner(path), set())
-    bad = sorted(name for name in _dagnet_imports(path)
-                 if any(name == f or name.startswith(f + ".") for f in forbidden))
+    bad = sorted(
+        name for name in _dagnet_imports(path) if any(name == f or name.startswith(f + ".") for f in forbidden)
+    )
     assert not bad, f"{path.relative_to(SRC)} imports {bad}, above it in the layering"
 
 
@@ -70,7 +71,9 @@ def test_the_import_checker_sees_relative_imports_at_any_depth():
 
 
 def test_import_dagnet_loads_no_plotting_or_statistics_library():
-    code = ("import sys, dagnet; print(sorted(m for m in sys.modules if m.split('.')[0] == 'matplotlib' "
-            "or m.startswith('scipy.stats')))")
+    code = (
+        "import sys, dagnet; print(sorted(m for m in sys.modules if m.split('.')[0] == 'matplotlib' "
+        "or m.startswith('scipy.stats')))"
+    )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"

@@ -60,8 +60,13 @@ def nets(draw, min_hidden=1):
     trainable = draw(st.booleans())
     o = draw(length_st)
     o = o if (o > 0 or not trainable) else 0.5
-    net = _net(sizes, draw(st.integers(0, 2**16)), intrinsic_length=o, trainable_length=trainable,
-               bias=draw(st.sampled_from([True, True, False])))
+    net = _net(
+        sizes,
+        draw(st.integers(0, 2**16)),
+        intrinsic_length=o,
+        trainable_length=trainable,
+        bias=draw(st.sampled_from([True, True, False])),
+    )
     with torch.no_grad():  # larger biases than at initialisation, so that shrink has something to absorb
         for p in net.parameters():
             if p.dim() == 1 and p.shape[0] > 0 and p is not getattr(net, "log_o", None):
@@ -97,7 +102,9 @@ def test_seeded_init_never_touches_the_global_generator():
     a, b = IsotropicMLP([4, 6, 3], seed=7), IsotropicMLP([4, 6, 3], seed=7)
     a.grow(1, 2, seed=1)
     assert torch.equal(torch.get_rng_state(), state)
-    assert torch.equal(a.weight2[:, :6], b.weight2) and not torch.equal(a.weight1[:6], IsotropicMLP([4, 6, 3], seed=8).weight1)
+    assert torch.equal(a.weight2[:, :6], b.weight2) and not torch.equal(
+        a.weight1[:6], IsotropicMLP([4, 6, 3], seed=8).weight1
+    )
     c = IsotropicMLP([4, 6, 3], seed=7)
     c.grow(1, 2, seed=1)
     assert torch.equal(a.weight2, c.weight2)
@@ -166,8 +173,9 @@ def test_shrink_of_zero_singular_values_keeps_the_function(net, grow, seed, data
     report = net.shrink(k, n)
     assert isinstance(report, Shrunk) and report.removed == n and net.sizes[k] == report.width
     assert max(report.singular_values) < 1e-12
-    assert report.intrinsic_length >= o and math.isclose(float(net.intrinsic_length[k - 1].detach()), report.intrinsic_length,
-                                                         rel_tol=1e-12)
+    assert report.intrinsic_length >= o and math.isclose(
+        float(net.intrinsic_length[k - 1].detach()), report.intrinsic_length, rel_tol=1e-12
+    )
     assert _change(net, x, before) <= 1e-12
 
 
@@ -204,9 +212,10 @@ def test_shrink_of_a_small_singular_value_changes_little(layer, eps):
     # The layer's input has norm |x| (layer 1) or below 1 (after an isotropic tanh); the activation is
     # 1-Lipschitz, so the output moves by at most eps * |input| * the norms of the layers above.
     size_in = float(x.norm(dim=1).max()) if layer == 1 else 1.0
-    above = math.prod(float(torch.linalg.matrix_norm(net.incoming(j) if j <= net.num_hidden
-                                                     else net._weight(j).detach(), ord=2))
-                      for j in range(layer + 1, 4))
+    above = math.prod(
+        float(torch.linalg.matrix_norm(net.incoming(j) if j <= net.num_hidden else net._weight(j).detach(), ord=2))
+        for j in range(layer + 1, 4)
+    )
     change = _change(net, x, before)
     assert 0 < change <= eps * size_in * above
 
@@ -235,8 +244,16 @@ def test_sparsify_tends_to_half():
 
 
 @FAST
-@given(st.lists(st.tuples(st.sampled_from(["grow", "shrink0", "left", "full", "sparsify"]), st.integers(1, 4),
-                          st.integers(1, 3)), min_size=1, max_size=8), st.integers(0, 99))
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from(["grow", "shrink0", "left", "full", "sparsify"]), st.integers(1, 4), st.integers(1, 3)
+        ),
+        min_size=1,
+        max_size=8,
+    ),
+    st.integers(0, 99),
+)
 def test_any_sequence_of_operations_keeps_the_function(ops, seed):
     net = _net([4, 5, 3, 6, 2], intrinsic_length=0.2, seed=seed)
     x = _x(4, seed, scale=2.0)
@@ -280,8 +297,12 @@ def test_float32_invariance():
 
 # ----------------------------------------------------------------------------- gradients and optimizer state
 def test_surgery_keeps_parameter_objects_and_training_goes_on():
-    for make in (lambda p: torch.optim.SGD(p, lr=0.01, momentum=0.9), lambda p: torch.optim.Adam(p, lr=1e-3),
-                 lambda p: torch.optim.AdamW(p, lr=1e-3, foreach=False), lambda p: torch.optim.Adam(p, amsgrad=True)):
+    for make in (
+        lambda p: torch.optim.SGD(p, lr=0.01, momentum=0.9),
+        lambda p: torch.optim.Adam(p, lr=1e-3),
+        lambda p: torch.optim.AdamW(p, lr=1e-3, foreach=False),
+        lambda p: torch.optim.Adam(p, amsgrad=True),
+    ):
         net = _net([4, 5, 6, 3], intrinsic_length=0.3, trainable_length=True, seed=1)
         opt = make(net.parameters())
         params = list(net.parameters())
@@ -350,8 +371,9 @@ def test_sgd_momentum_continues_as_on_the_rotated_parametrisation():
         _step(start, ref, x)
     for a, b in zip(net.parameters(), start.parameters()):
         torch.testing.assert_close(a, b, rtol=0, atol=1e-10)
-    torch.testing.assert_close(opt.state[net.weight3]["momentum_buffer"], ref.state[start.weight3]["momentum_buffer"],
-                               rtol=0, atol=1e-10)
+    torch.testing.assert_close(
+        opt.state[net.weight3]["momentum_buffer"], ref.state[start.weight3]["momentum_buffer"], rtol=0, atol=1e-10
+    )
 
 
 @pytest.mark.parametrize("mode", ["left", "full"])
@@ -370,14 +392,22 @@ def test_adam_first_moment_exact_second_moment_squared_rotation(mode):
     state = {n: opt.state[p] for n, p in net.named_parameters()}
     if mode == "left":
         want_m = {"weight2": u.T @ m["weight2"], "bias2": u.T @ m["bias2"], "weight3": m["weight3"] @ u}
-        want_v = {"weight2": (u.T ** 2) @ v["weight2"], "bias2": (u.T ** 2) @ v["bias2"],
-                  "weight3": v["weight3"] @ u ** 2}
+        want_v = {"weight2": (u.T**2) @ v["weight2"], "bias2": (u.T**2) @ v["bias2"], "weight3": v["weight3"] @ u**2}
     else:
-        want_m = {"weight2": torch.diagonal(u.T @ m["weight2"] @ vv), "bias2": u.T @ m["bias2"],
-                  "weight3": m["weight3"] @ u, "weight1": vv.T @ m["weight1"], "bias1": vv.T @ m["bias1"]}
-        want_v = {"weight2": torch.diagonal((u.T ** 2) @ v["weight2"] @ vv ** 2), "bias2": (u.T ** 2) @ v["bias2"],
-                  "weight3": v["weight3"] @ u ** 2, "weight1": (vv.T ** 2) @ v["weight1"],
-                  "bias1": (vv.T ** 2) @ v["bias1"]}
+        want_m = {
+            "weight2": torch.diagonal(u.T @ m["weight2"] @ vv),
+            "bias2": u.T @ m["bias2"],
+            "weight3": m["weight3"] @ u,
+            "weight1": vv.T @ m["weight1"],
+            "bias1": vv.T @ m["bias1"],
+        }
+        want_v = {
+            "weight2": torch.diagonal((u.T**2) @ v["weight2"] @ vv**2),
+            "bias2": (u.T**2) @ v["bias2"],
+            "weight3": v["weight3"] @ u**2,
+            "weight1": (vv.T**2) @ v["weight1"],
+            "bias1": (vv.T**2) @ v["bias1"],
+        }
     for n in want_m:
         torch.testing.assert_close(state[n]["exp_avg"], want_m[n], rtol=0, atol=1e-14)
         torch.testing.assert_close(state[n]["exp_avg_sq"], want_v[n], rtol=0, atol=1e-14)
@@ -391,8 +421,9 @@ def test_adam_first_moment_exact_second_moment_squared_rotation(mode):
         torch.testing.assert_close(state["weight2"]["exp_avg"], u.T @ tm["weight2"], rtol=0, atol=1e-13)
         torch.testing.assert_close(state["weight3"]["exp_avg"], tm["weight3"] @ u, rtol=0, atol=1e-13)
     else:
-        torch.testing.assert_close(state["weight2"]["exp_avg"], torch.diagonal(u.T @ tm["weight2"] @ vv),
-                                   rtol=0, atol=1e-13)
+        torch.testing.assert_close(
+            state["weight2"]["exp_avg"], torch.diagonal(u.T @ tm["weight2"] @ vv), rtol=0, atol=1e-13
+        )
         torch.testing.assert_close(state["weight1"]["exp_avg"], vv.T @ tm["weight1"], rtol=0, atol=1e-13)
 
 
@@ -450,22 +481,32 @@ def test_loading_inconsistent_widths_fails_clearly():
 
 
 # ----------------------------------------------------------------------------- errors
-@pytest.mark.parametrize("call, error, message", [
-    (lambda n: n.grow(0), ValueError, "Got 0, the input layer"),
-    (lambda n: n.grow(3), ValueError, "Got 3, the output layer: it is linear"),
-    (lambda n: n.grow(4), ValueError, r"must be a hidden layer in \[1, 2\] \(sizes=\[4, 5, 6, 3\]\). Got 4"),
-    (lambda n: n.grow(True), TypeError, "The 'layer' parameter of IsotropicMLP.grow must be an int"),
-    (lambda n: n.shrink("1"), TypeError, "The 'layer' parameter of IsotropicMLP.shrink must be an int"),
-    (lambda n: n.grow(1, 0), ValueError, "The 'n' parameter of IsotropicMLP.grow must be an int >= 1. Got 0"),
-    (lambda n: n.grow(1, 1.5), TypeError, "The 'n' parameter of IsotropicMLP.grow must be an int"),
-    (lambda n: n.shrink(1, 5), ValueError, r"must be an int in \[1, 4\] \(layer 1 has width 5 and keeps at least"),
-    (lambda n: n.diagonalise(1, "right"), ValueError, "'mode' parameter of IsotropicMLP.diagonalise must be 'left'"),
-    (lambda n: n.diagonalise(1, "full"), ValueError, "Got 1: a full diagonalisation rotates the previous layer"),
-    (lambda n: n.diagonalise(1, optimizer="adam"), TypeError, "must be a torch.optim.Optimizer or None. Got str"),
-    (lambda n: n.grow(1, optimizer=torch.optim.SGD(nn.Linear(2, 2).parameters(), lr=1)), ValueError,
-     "holds none of this model's parameters"),
-    (lambda n: n.singular_values(3), ValueError, "the output layer"),
-])
+@pytest.mark.parametrize(
+    "call, error, message",
+    [
+        (lambda n: n.grow(0), ValueError, "Got 0, the input layer"),
+        (lambda n: n.grow(3), ValueError, "Got 3, the output layer: it is linear"),
+        (lambda n: n.grow(4), ValueError, r"must be a hidden layer in \[1, 2\] \(sizes=\[4, 5, 6, 3\]\). Got 4"),
+        (lambda n: n.grow(True), TypeError, "The 'layer' parameter of IsotropicMLP.grow must be an int"),
+        (lambda n: n.shrink("1"), TypeError, "The 'layer' parameter of IsotropicMLP.shrink must be an int"),
+        (lambda n: n.grow(1, 0), ValueError, "The 'n' parameter of IsotropicMLP.grow must be an int >= 1. Got 0"),
+        (lambda n: n.grow(1, 1.5), TypeError, "The 'n' parameter of IsotropicMLP.grow must be an int"),
+        (lambda n: n.shrink(1, 5), ValueError, r"must be an int in \[1, 4\] \(layer 1 has width 5 and keeps at least"),
+        (
+            lambda n: n.diagonalise(1, "right"),
+            ValueError,
+            "'mode' parameter of IsotropicMLP.diagonalise must be 'left'",
+        ),
+        (lambda n: n.diagonalise(1, "full"), ValueError, "Got 1: a full diagonalisation rotates the previous layer"),
+        (lambda n: n.diagonalise(1, optimizer="adam"), TypeError, "must be a torch.optim.Optimizer or None. Got str"),
+        (
+            lambda n: n.grow(1, optimizer=torch.optim.SGD(nn.Linear(2, 2).parameters(), lr=1)),
+            ValueError,
+            "holds none of this model's parameters",
+        ),
+        (lambda n: n.singular_values(3), ValueError, "the output layer"),
+    ],
+)
 def test_bad_requests_fail_clearly(call, error, message):
     net = _net([4, 5, 6, 3])
     before = copy.deepcopy(net.state_dict())
@@ -491,16 +532,24 @@ def test_a_network_without_hidden_layers_has_nothing_to_operate_on():
     assert net.sparsify().layers == () and net(_x(4)).shape == (16, 3)
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    (dict(sizes=[4]), "The 'sizes' parameter of IsotropicMLP must be a sequence of at least 2 ints"),
-    (dict(sizes=[4, 0, 2]), "The 'sizes' parameter of IsotropicMLP"),
-    (dict(sizes=[4, 3, 2], intrinsic_length=-1.0), "The 'intrinsic_length' parameter of IsotropicMLP must be a "
-                                                   "finite float >= 0"),
-    (dict(sizes=[4, 3, 3, 2], intrinsic_length=[1.0]), "or a sequence of 2 of them"),
-    (dict(sizes=[4, 3, 2], trainable_length=True), "must be > 0 when trainable_length=True"),
-    (dict(sizes=[4, 3, 2], init_scale=0.0), "The 'init_scale' parameter of IsotropicMLP must be a finite float > 0"),
-    (dict(sizes=[4, 3, 2], bias=1), "The 'bias' parameter of IsotropicMLP must be a bool"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(sizes=[4]), "The 'sizes' parameter of IsotropicMLP must be a sequence of at least 2 ints"),
+        (dict(sizes=[4, 0, 2]), "The 'sizes' parameter of IsotropicMLP"),
+        (
+            dict(sizes=[4, 3, 2], intrinsic_length=-1.0),
+            "The 'intrinsic_length' parameter of IsotropicMLP must be a finite float >= 0",
+        ),
+        (dict(sizes=[4, 3, 3, 2], intrinsic_length=[1.0]), "or a sequence of 2 of them"),
+        (dict(sizes=[4, 3, 2], trainable_length=True), "must be > 0 when trainable_length=True"),
+        (
+            dict(sizes=[4, 3, 2], init_scale=0.0),
+            "The 'init_scale' parameter of IsotropicMLP must be a finite float > 0",
+        ),
+        (dict(sizes=[4, 3, 2], bias=1), "The 'bias' parameter of IsotropicMLP must be a bool"),
+    ],
+)
 def test_bad_construction_fails_clearly(kwargs, message):
     with pytest.raises(ValueError, match=message):
         IsotropicMLP(**kwargs)

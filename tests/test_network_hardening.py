@@ -12,11 +12,14 @@ from dagnet.engine import DTYPES
 from dagnet.nn import ActiveDendrites, DendriteActivatedLinear, DendriticTree, IsotropicMLP, RandomlyWiredBlocks
 
 
-@pytest.mark.parametrize("edges", [
-    [(0, 1), (1, 2), (2, 0)],                  # no source and no sink
-    [(3, 0), (0, 1), (1, 2), (2, 0)],          # a source, no sink
-    [(0, 1), (1, 2), (2, 0), (2, 4)],          # a sink, no source
-])
+@pytest.mark.parametrize(
+    "edges",
+    [
+        [(0, 1), (1, 2), (2, 0)],  # no source and no sink
+        [(3, 0), (0, 1), (1, 2), (2, 0)],  # a source, no sink
+        [(0, 1), (1, 2), (2, 0), (2, 4)],  # a sink, no source
+    ],
+)
 def test_cycle_without_source_or_sink_is_a_cycle_error(edges):
     with pytest.raises(CycleError, match="cycle") as err:
         DAGNetwork(nx.DiGraph(edges))
@@ -92,8 +95,9 @@ def test_rewire_with_overflowing_weight_leaves_the_network_unchanged():
     assert net.num_edges == 4 and 0.25 in net.weight.tolist()
 
 
-@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16, torch.int32, torch.int64, torch.complex64,
-                                   torch.bool])
+@pytest.mark.parametrize(
+    "dtype", [torch.float16, torch.bfloat16, torch.int32, torch.int64, torch.complex64, torch.bool]
+)
 def test_unsupported_dtype_is_refused_at_construction(dtype):
     with pytest.raises(TypeError, match=r"float32, torch.float64; got dtype=" + str(dtype)):
         DAGNetwork(nx.DiGraph([(0, 1)]), dtype=dtype)
@@ -138,12 +142,15 @@ def test_converted_input_of_wrong_width_names_the_width():
         net(np.ones((1, 3)))
 
 
-@pytest.mark.parametrize("make", [
-    lambda: DendriticTree(2, branching=2, depth=2, seed=0),
-    lambda: DendriteActivatedLinear(4, 3, seed=0),
-    lambda: RandomlyWiredBlocks(4, 3, hidden=5, graph=nx.DiGraph([(0, 1), (0, 2), (1, 2)]), seed=0),
-    lambda: IsotropicMLP([4, 5, 3], seed=0),
-])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: DendriticTree(2, branching=2, depth=2, seed=0),
+        lambda: DendriteActivatedLinear(4, 3, seed=0),
+        lambda: RandomlyWiredBlocks(4, 3, hidden=5, graph=nx.DiGraph([(0, 1), (0, 2), (1, 2)]), seed=0),
+        lambda: IsotropicMLP([4, 5, 3], seed=0),
+    ],
+)
 def test_neuron_models_take_numpy_inputs(make):
     layer = make()
     x = np.random.default_rng(0).normal(size=(5, getattr(layer, "in_features", 4)))
@@ -185,8 +192,11 @@ def test_module_combine_is_refused_naming_the_node():
 def test_module_activation_on_a_multi_branch_node_is_refused():
     g = _two_branches()
     g.nodes["v"]["activation"] = _Tanh()
-    with pytest.raises(ValueError, match=r"Node 'v': an nn.Module activation is not supported on a node with a "
-                                         r"combine"):
+    with pytest.raises(
+        ValueError,
+        match=r"Node 'v': an nn.Module activation is not supported on a node with a "
+        r"combine",
+    ):
         DAGNetwork(g)
     g.nodes["v"]["activation"] = "tanh"
     assert DAGNetwork(g, seed=0).num_edges == 2
@@ -200,11 +210,14 @@ def test_unknown_combine_names_the_node():
 
 
 # ----------------------------------------------------------------- values beyond the dtype, converted inputs
-@pytest.mark.parametrize("make", [
-    lambda: DAGNetwork(nx.DiGraph([("a", "y"), ("b", "y")]), seed=0),
-    lambda: DendriteActivatedLinear(2, 3, seed=0),
-    lambda: IsotropicMLP([2, 4, 3], seed=0),
-])
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: DAGNetwork(nx.DiGraph([("a", "y"), ("b", "y")]), seed=0),
+        lambda: DendriteActivatedLinear(2, 3, seed=0),
+        lambda: IsotropicMLP([2, 4, 3], seed=0),
+    ],
+)
 @pytest.mark.parametrize("x", [np.array([[1e300, 1.0]]), [[1.0, -1e39]]])
 def test_an_array_input_beyond_float32_is_refused_not_made_inf(make, x):
     with pytest.raises(ValueError, match=r"input value -?1e\+(300|39), beyond the largest torch.float32"):

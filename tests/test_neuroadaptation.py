@@ -39,8 +39,12 @@ def _train(net, steps=20, seed=0, lr=0.05):
 
 
 @settings(max_examples=20, deadline=None)
-@given(st.lists(st.integers(1, 8), min_size=3, max_size=5), st.integers(0, 3), st.sampled_from([0.05, 0.3, 1.0]),
-       st.integers(0, 999))
+@given(
+    st.lists(st.integers(1, 8), min_size=3, max_size=5),
+    st.integers(0, 3),
+    st.sampled_from([0.05, 0.3, 1.0]),
+    st.integers(0, 999),
+)
 def test_step_leaves_exactly_scaffold_neurons_per_layer(sizes, scaffold, threshold, seed):
     net = IsotropicMLP(sizes, seed=seed, dtype=F64)
     rule = Neuroadaptation(threshold=threshold, scaffold=scaffold, seed=seed)
@@ -48,11 +52,16 @@ def test_step_leaves_exactly_scaffold_neurons_per_layer(sizes, scaffold, thresho
     changes = rule.step(net)
     for k, count in enumerate(_scaffold(net, threshold), start=1):
         assert count == scaffold or (net.sizes[k] == 1 and count == 1 > scaffold)
-        assert changes[f"layer{k}.width"] == net.sizes[k] == widths[k] + changes[f"layer{k}.grown"] - \
-            changes[f"layer{k}.shrunk"]
+        assert (
+            changes[f"layer{k}.width"]
+            == net.sizes[k]
+            == widths[k] + changes[f"layer{k}.grown"] - changes[f"layer{k}.shrunk"]
+        )
         assert not (changes[f"layer{k}.grown"] and changes[f"layer{k}.shrunk"])
     assert all(type(v) is int for v in changes.values())
-    assert set(changes) == {f"layer{k}.{what}" for k in range(1, len(sizes) - 1) for what in ("width", "grown", "shrunk")}
+    assert set(changes) == {
+        f"layer{k}.{what}" for k in range(1, len(sizes) - 1) for what in ("width", "grown", "shrunk")
+    }
 
 
 def test_steps_during_training_keep_the_scaffold_and_change_the_function_little():
@@ -127,8 +136,7 @@ def test_fit_with_neuroadaptation_resumes_bit_for_bit(small, tmp_path):
     fit(first, small, rules=[Neuroadaptation(seed=3)], out_dir=tmp_path / "split", **{**kwargs, "epochs": 2})
     resumed = IsotropicMLP([64, 10, 10, 10], seed=11)  # other widths and values: all must come from the checkpoint
     rule = Neuroadaptation(seed=99)
-    result = fit(resumed, small, rules=[rule], out_dir=tmp_path / "split", resume=True,
-                 **{**kwargs, "seed": 123})
+    result = fit(resumed, small, rules=[rule], out_dir=tmp_path / "split", resume=True, **{**kwargs, "seed": 123})
 
     assert resumed.sizes == full.sizes and resumed.sizes != [64, 10, 10, 10]
     assert list(resumed.state_dict()) == list(full.state_dict())

@@ -17,8 +17,8 @@ from dagnet.errors import CycleError, EmptyGraphError, InputShapeError
 from dagnet.nn.active_dendrites import ActiveDendrites, k_winners_take_all
 from dagnet.nn.dendrite_activated import DendriteActivatedLinear
 from dagnet.nn.dendritic_tree import DendriticTree
-from dagnet.nn.randomly_wired import RandomlyWiredBlocks
 from dagnet.nn.preferential_attachment import rewire_pa_
+from dagnet.nn.randomly_wired import RandomlyWiredBlocks
 from dagnet.seeding import torch_generator
 from dagnet.topology import erdos_renyi_dag
 
@@ -53,7 +53,7 @@ def _tree_reference(tree: DendriticTree, x: torch.Tensor) -> torch.Tensor:
         units, b = w.shape
         dense = torch.zeros(units, units * b, dtype=w.dtype)
         for u in range(units):
-            dense[u, u * b:(u + 1) * b] = w[u]
+            dense[u, u * b : (u + 1) * b] = w[u]
         h = h @ dense.T + (tree.biases[lvl] if len(tree.biases) else 0)
         if lvl < tree.depth - 1:
             h = torch.where(h > 0, h, 0.1 * h)
@@ -78,7 +78,7 @@ def test_dendritic_tree_output_depends_only_on_its_block():
     for n in range(out):
         (grad,) = torch.autograd.grad(y[:, n].sum(), x, retain_graph=True)
         inside = torch.zeros(tree.in_features, dtype=torch.bool)
-        inside[n * block:(n + 1) * block] = True
+        inside[n * block : (n + 1) * block] = True
         assert (grad[:, ~inside] == 0).all(), n
         assert (grad[:, inside] != 0).all(), n  # LeakyReLU: every input of the block matters
 
@@ -122,11 +122,13 @@ def test_dendritic_tree_init_and_attributes():
 
 
 def test_dendritic_tree_validation():
-    with pytest.raises(ValueError,
-                       match=r"The 'depth' parameter of DendriticTree must be an int >= 1\. Got 0"):
+    with pytest.raises(ValueError, match=r"The 'depth' parameter of DendriticTree must be an int >= 1\. Got 0"):
         DendriticTree(2, 2, 0)
-    with pytest.raises(ValueError, match=r"The 'dropout' parameter of DendriticTree must be a float "
-                                         r"in \[0, 1\)\. Got 1\.0"):
+    with pytest.raises(
+        ValueError,
+        match=r"The 'dropout' parameter of DendriticTree must be a float "
+        r"in \[0, 1\)\. Got 1\.0",
+    ):
         DendriticTree(2, 2, 1, dropout=1.0)
     with pytest.raises(InputShapeError, match=r"expected input of shape \(\*, 8\)"):
         DendriticTree(2, 2, 2)(torch.zeros(3, 7))
@@ -141,8 +143,9 @@ def test_dendritic_tree_gradcheck_and_training():
         return torch.func.functional_call(tree, dict(zip(names, ps)), (x,))
 
     assert gradcheck(fn, (x, *tree.parameters()))
-    model = nn.Sequential(DendriticTree(4, 2, 2, seed=12, dtype=F64), nn.Tanh(),
-                          DendriticTree(1, 4, 1, seed=13, dtype=F64))
+    model = nn.Sequential(
+        DendriticTree(4, 2, 2, seed=12, dtype=F64), nn.Tanh(), DendriticTree(1, 4, 1, seed=13, dtype=F64)
+    )
     xb, yb = _randn(16, 16, seed=14), _randn(16, 1, seed=15)
     model.eval()  # deterministic loss for the before/after comparison
     _one_step_changes_everything(model, lambda: nn.functional.mse_loss(model(xb), yb))
@@ -185,8 +188,10 @@ def test_dendrite_activated_chunks_give_the_same_values_and_gradients():
     for g0, g1 in zip(*grads):
         torch.testing.assert_close(g0, g1, rtol=1e-13, atol=1e-13)
     xr = x.clone().requires_grad_()
-    assert gradcheck(lambda x, w, c, b: torch.func.functional_call(
-        tiny, {"weight": w, "offset": c, "bias": b}, (x,)), (xr, *tiny.parameters()))
+    assert gradcheck(
+        lambda x, w, c, b: torch.func.functional_call(tiny, {"weight": w, "offset": c, "bias": b}, (x,)),
+        (xr, *tiny.parameters()),
+    )
 
 
 def test_dendrite_activated_module_activation_trains_and_bias_off():
@@ -204,9 +209,10 @@ def test_dendrite_activated_module_activation_trains_and_bias_off():
 
 
 def test_dendrite_activated_in_a_model():
-    model = nn.Sequential(DendriteActivatedLinear(3, 8, seed=10, dtype=F64),
-                          DendriteActivatedLinear(8, 2, activation="tanh", seed=11, dtype=F64,
-                                                  max_chunk_elements=16))
+    model = nn.Sequential(
+        DendriteActivatedLinear(3, 8, seed=10, dtype=F64),
+        DendriteActivatedLinear(8, 2, activation="tanh", seed=11, dtype=F64, max_chunk_elements=16),
+    )
     x, y = _randn(12, 3, seed=12), _randn(12, 2, seed=13)
     _one_step_changes_everything(model, lambda: nn.functional.mse_loss(model(x), y))
 
@@ -221,7 +227,7 @@ def _active_reference(layer, x, ctx):
         sel = d.max(-1).values
     y = t * torch.sigmoid(sel)
     keep = torch.zeros_like(y, dtype=torch.bool)
-    keep.scatter_(1, y.argsort(1, descending=True)[:, :layer.k], True)
+    keep.scatter_(1, y.argsort(1, descending=True)[:, : layer.k], True)
     return torch.where(keep, y, torch.zeros_like(y))
 
 
@@ -248,8 +254,10 @@ def test_active_dendrites_abs_max_keeps_the_sign():
         layer.bias.zero_()
     ctx = torch.ones(1, 1, dtype=F64)
     assert layer.dendrite_activations(ctx).item() == -2.0  # largest |d|, sign kept
-    torch.testing.assert_close(layer(torch.full((1, 1), 3.0, dtype=F64), ctx),
-                               torch.tensor([[3.0 * torch.sigmoid(torch.tensor(-2.0)).item()]], dtype=F64))
+    torch.testing.assert_close(
+        layer(torch.full((1, 1), 3.0, dtype=F64), ctx),
+        torch.tensor([[3.0 * torch.sigmoid(torch.tensor(-2.0)).item()]], dtype=F64),
+    )
     layer.abs_max = False
     assert layer.dendrite_activations(ctx).item() == 1.0
 
@@ -258,8 +266,11 @@ def test_active_dendrites_context_broadcasts_and_validation():
     layer = ActiveDendrites(3, 5, context_features=2, segments=2, k=2, seed=4)
     x, ctx = torch.ones(4, 3), torch.tensor([0.5, -1.0])
     torch.testing.assert_close(layer(x, ctx), layer(x, ctx.expand(4, 2)))
-    with pytest.raises(ValueError, match=r"The 'k' parameter of ActiveDendrites must be an int in "
-                                         r"\[1, out_features\] \(out_features is 5\). Got 0 instead."):
+    with pytest.raises(
+        ValueError,
+        match=r"The 'k' parameter of ActiveDendrites must be an int in "
+        r"\[1, out_features\] \(out_features is 5\). Got 0 instead.",
+    ):
         ActiveDendrites(3, 5, context_features=2, segments=2, k=0)
     with pytest.raises(ValueError, match="The 'k' parameter of ActiveDendrites"):
         ActiveDendrites(3, 5, context_features=2, segments=2, k=6)

@@ -12,12 +12,12 @@ import pytest
 import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from reference import net_grads, net_values, reference_forward
-from strategies import Scaled, build_case, dag_cases, max_rows, swish
 
 import dagnet
 from dagnet import CycleError, DAGNetwork
 from dagnet.nn.remap import remap_parameter_, remap_rows
+from reference import net_grads, net_values, reference_forward
+from strategies import Scaled, build_case, dag_cases, max_rows, swish
 
 SETTINGS = settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 TOL = 1e-10
@@ -40,7 +40,7 @@ def _bias_keys(net) -> list:
     """The key of each bias entry, as in :func:`reference.net_values`: a label, or (label, "branch", k)."""
     labels, n = net.node_labels, net.num_nodes
     keys = []
-    for i in net.node_index[net.in_features:].tolist():
+    for i in net.node_index[net.in_features :].tolist():
         if i < n:
             keys.append(labels[i])
         else:
@@ -80,8 +80,12 @@ def _allowed_absent(net, keep) -> list[tuple[int, int]]:
     node_index = net.node_index.cpu().numpy()
     src, dst = net.edge_endpoints()
     present = set(zip(src[keep].tolist(), dst[keep].tolist()))
-    pairs = [(int(node_index[u]), int(node_index[v])) for v in range(limit.size)
-             for u in range(int(limit[v])) if source_ok[u]]
+    pairs = [
+        (int(node_index[u]), int(node_index[v]))
+        for v in range(limit.size)
+        for u in range(int(limit[v]))
+        if source_ok[u]
+    ]
     return [p for p in pairs if p not in present]
 
 
@@ -105,8 +109,7 @@ def _check_reference(net, case, x, what):
     assert all(g.nodes[u]["layer"] < g.nodes[v]["layer"] for u, v in g.edges), what
     weight, bias = net_values(net)
     xr = x.clone().requires_grad_(True)
-    ref = reference_forward(g, net.inputs, net.outputs, xr, weight, bias, case["activation"],
-                            case["output_activation"])
+    ref = reference_forward(g, net.inputs, net.outputs, xr, weight, bias, case["activation"], case["output_activation"])
     net.zero_grad()
     xn = x.clone().requires_grad_(True)
     out = net(xn)
@@ -140,11 +143,21 @@ def _snapshot(net, opt=None):
         out = net(x)
     state = None
     if opt is not None:
-        state = {k: v.clone() if isinstance(v, torch.Tensor) else v
-                 for p in (net.weight, net.bias) for k, v in opt.state[p].items()}
-    return {"out": out, "x": x, "edges": net.num_edges, "weight": net.weight.detach().clone(),
-                "bias": net.bias.detach().clone(), "in_src": net.in_src.clone(), "node_index": net.node_index.clone(),
-                "state": state}
+        state = {
+            k: v.clone() if isinstance(v, torch.Tensor) else v
+            for p in (net.weight, net.bias)
+            for k, v in opt.state[p].items()
+        }
+    return {
+        "out": out,
+        "x": x,
+        "edges": net.num_edges,
+        "weight": net.weight.detach().clone(),
+        "bias": net.bias.detach().clone(),
+        "in_src": net.in_src.clone(),
+        "node_index": net.node_index.clone(),
+        "state": state,
+    }
 
 
 def _assert_unchanged(net, snap, opt=None):
@@ -170,8 +183,9 @@ def _assert_same_state(a, b):
 
 def _chain_net(**kwargs):
     """x1, x2 -> h1 -> h2 -> y, plus x1 -> h2, and a two-branch node m fed by x1 and x2 into y2."""
-    g = nx.DiGraph([("x1", "h1"), ("x2", "h1"), ("h1", "h2"), ("h2", "y"), ("x1", "h2"),
-                    ("x1", "m"), ("x2", "m"), ("m", "y2")])
+    g = nx.DiGraph(
+        [("x1", "h1"), ("x2", "h1"), ("h1", "h2"), ("h2", "y"), ("x1", "h2"), ("x1", "m"), ("x2", "m"), ("m", "y2")]
+    )
     g.nodes["m"]["combine"] = "max"
     g.edges["x2", "m"]["branch"] = 1
     return DAGNetwork(g, seed=0, dtype=torch.float64, **kwargs)
@@ -266,8 +280,12 @@ def test_cycle_closing_edge_raises_and_leaves_network_unchanged(case, rewire_see
     remove = evolvable[rng.random(evolvable.size) < 0.3]  # a removal in the same call is not applied either
     path = nx.shortest_path(g, u, v)
     with pytest.raises(CycleError):
-        net.rewire_(remove=np.setdiff1d(remove, _path_edges(net, path)),
-                    add_source=[_node(net, v)], add_target=[_node(net, u)], optimizer=opt)
+        net.rewire_(
+            remove=np.setdiff1d(remove, _path_edges(net, path)),
+            add_source=[_node(net, v)],
+            add_target=[_node(net, u)],
+            optimizer=opt,
+        )
     _assert_unchanged(net, snap, opt)
 
 
@@ -279,10 +297,13 @@ def _path_edges(net, path) -> np.ndarray:
 
 
 @SETTINGS
-@given(case=dag_cases(), p_remove=st.sampled_from([0.3, 1.0]), rewire_seed=st.integers(0, 2**32 - 1),
-       new_seed=st.integers(0, 999))
-def test_state_dict_after_rewiring_loads_into_a_network_of_the_original_graph(case, p_remove, rewire_seed,
-                                                                              new_seed):
+@given(
+    case=dag_cases(),
+    p_remove=st.sampled_from([0.3, 1.0]),
+    rewire_seed=st.integers(0, 2**32 - 1),
+    new_seed=st.integers(0, 999),
+)
+def test_state_dict_after_rewiring_loads_into_a_network_of_the_original_graph(case, p_remove, rewire_seed, new_seed):
     net = build_case(case, torch.float64, None)
     opt = torch.optim.Adam(net.parameters(), lr=0.01)
     x = _input(net, case["seed"])
@@ -307,8 +328,9 @@ def test_state_dict_after_rewiring_loads_into_a_network_of_the_original_graph(ca
     _check_reference(fresh, case, x, "loaded network")
 
 
-@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow,
-                                                                 HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture]
+)
 @given(case=dag_cases(), rewire_seed=st.integers(0, 2**32 - 1))
 def test_save_and_load_after_rewiring(case, rewire_seed, tmp_path):
     net = build_case(case, torch.float64, None)
@@ -347,11 +369,14 @@ def test_remap_rows_takes_old_rows_and_fills_new_ones():
     assert remap_rows(torch.tensor([1.0, 2.0]), torch.tensor([1, 1, -1])).tolist() == [2.0, 2.0, 0.0]
 
 
-@pytest.mark.parametrize("make_opt, names", [
-    (lambda p: torch.optim.Adam(p, lr=0.1), ("exp_avg", "exp_avg_sq")),
-    (lambda p: torch.optim.Adam(p, lr=0.1, amsgrad=True), ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")),
-    (lambda p: torch.optim.SGD(p, lr=0.1, momentum=0.9), ("momentum_buffer",)),
-])
+@pytest.mark.parametrize(
+    "make_opt, names",
+    [
+        (lambda p: torch.optim.Adam(p, lr=0.1), ("exp_avg", "exp_avg_sq")),
+        (lambda p: torch.optim.Adam(p, lr=0.1, amsgrad=True), ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")),
+        (lambda p: torch.optim.SGD(p, lr=0.1, momentum=0.9), ("momentum_buffer",)),
+    ],
+)
 def test_remap_parameter_keeps_the_object_and_carries_grad_and_state(make_opt, names):
     p = torch.nn.Parameter(torch.tensor([1.0, 2.0, 3.0]))
     other = torch.nn.Parameter(torch.tensor([0.5, 0.5, 0.5]))  # same shape, another parameter: untouched
@@ -418,7 +443,7 @@ def test_growth_space_allows_exactly_the_safe_new_edges(case):
             assert limit[v] == v  # every earlier position: the order is topological
     assert np.array_equal(source_ok, node_index < n)  # branch units are never sources
     evolvable = net.evolvable_edges()
-    for (u, v), ok in zip(_edge_keys(net), evolvable):
+    for (_u, v), ok in zip(_edge_keys(net), evolvable):
         assert ok == (v not in multi)
 
 
@@ -440,8 +465,8 @@ def test_retained_activity_gives_the_weight_and_bias_gradients(backend):
     src, dst = net.edge_positions()
     expected = (G[torch.from_numpy(dst)] * H[torch.from_numpy(src)]).sum(1)
     torch.testing.assert_close(net.weight.grad, expected, rtol=1e-12, atol=1e-12)
-    own = net.node_index[net.in_features:] == _node(net, "m")  # a multi-branch node's own bias is unused
-    torch.testing.assert_close(net.bias.grad[~own], G[net.in_features:].sum(1)[~own], rtol=1e-12, atol=1e-12)
+    own = net.node_index[net.in_features :] == _node(net, "m")  # a multi-branch node's own bias is unused
+    torch.testing.assert_close(net.bias.grad[~own], G[net.in_features :].sum(1)[~own], rtol=1e-12, atol=1e-12)
     assert net.bias.grad[own].item() == 0.0
     net.rewire_(remove=[_edge_keys(net).index(("h2", "y"))])
     assert net.last_activity() is None  # a change of wiring clears it
@@ -459,29 +484,41 @@ def test_cycle_error_names_the_cycle_and_changes_nothing():
     _train_step(net, opt, _input(net, 0))
     snap = _snapshot(net, opt)
     with pytest.raises(CycleError, match="h1") as info:
-        net.rewire_(remove=[_edge_keys(net).index(("x1", "h2"))], add_source=[_node(net, "h2")],
-                    add_target=[_node(net, "h1")], optimizer=opt)
+        net.rewire_(
+            remove=[_edge_keys(net).index(("x1", "h2"))],
+            add_source=[_node(net, "h2")],
+            add_target=[_node(net, "h1")],
+            optimizer=opt,
+        )
     assert set(info.value.cycle or []) >= {"h1", "h2"}
     _assert_unchanged(net, snap, opt)
 
 
-@pytest.mark.parametrize("what, kwargs, match", [
-    ("edge into an input", lambda n: {"add_source": [n("h1")], "add_target": [n("x1")]}, "x1"),
-    ("self-loop", lambda n: {"add_source": [n("h2")], "add_target": [n("h2")]}, "h2"),
-    ("existing edge", lambda n: {"add_source": [n("x1")], "add_target": [n("h1")]}, "x1"),
-    ("the same new edge twice", lambda n: {"add_source": [n("x2"), n("x2")], "add_target": [n("h2"), n("h2")]},
-     "x2"),
-    ("unknown source", lambda n: {"add_source": [99], "add_target": [n("y")]}, "99"),
-    ("negative target", lambda n: {"add_source": [n("x1")], "add_target": [-1]}, "-1"),
-    ("lengths differ", lambda n: {"add_source": [n("x1"), n("x2")], "add_target": [n("y")]}, "differ"),
-    ("too few weights", lambda n: {"add_source": [n("x2")], "add_target": [n("h2")], "add_weight": [1.0, 2.0]},
-     "add_weight"),
-    ("remove index too large", lambda n: {"remove": [8]}, "out of range"),
-    ("remove index too small", lambda n: {"remove": [-9]}, "out of range"),
-    ("mask of the wrong length", lambda n: {"remove": np.ones(3, dtype=bool)}, "one entry per edge"),
-    ("edge into a multi-branch node", lambda n: {"add_source": [n("h1")], "add_target": [n("m")]},
-     "multi-branch"),
-])
+@pytest.mark.parametrize(
+    "what, kwargs, match",
+    [
+        ("edge into an input", lambda n: {"add_source": [n("h1")], "add_target": [n("x1")]}, "x1"),
+        ("self-loop", lambda n: {"add_source": [n("h2")], "add_target": [n("h2")]}, "h2"),
+        ("existing edge", lambda n: {"add_source": [n("x1")], "add_target": [n("h1")]}, "x1"),
+        (
+            "the same new edge twice",
+            lambda n: {"add_source": [n("x2"), n("x2")], "add_target": [n("h2"), n("h2")]},
+            "x2",
+        ),
+        ("unknown source", lambda n: {"add_source": [99], "add_target": [n("y")]}, "99"),
+        ("negative target", lambda n: {"add_source": [n("x1")], "add_target": [-1]}, "-1"),
+        ("lengths differ", lambda n: {"add_source": [n("x1"), n("x2")], "add_target": [n("y")]}, "differ"),
+        (
+            "too few weights",
+            lambda n: {"add_source": [n("x2")], "add_target": [n("h2")], "add_weight": [1.0, 2.0]},
+            "add_weight",
+        ),
+        ("remove index too large", lambda n: {"remove": [8]}, "out of range"),
+        ("remove index too small", lambda n: {"remove": [-9]}, "out of range"),
+        ("mask of the wrong length", lambda n: {"remove": np.ones(3, dtype=bool)}, "one entry per edge"),
+        ("edge into a multi-branch node", lambda n: {"add_source": [n("h1")], "add_target": [n("m")]}, "multi-branch"),
+    ],
+)
 def test_invalid_rewirings_raise_value_error_and_change_nothing(what, kwargs, match):
     net = _chain_net()
     opt = torch.optim.Adam(net.parameters())
@@ -506,8 +543,11 @@ def test_removing_an_edge_of_a_multi_branch_node_raises():
 
 def test_remove_accepts_masks_negative_indices_and_tensors():
     keys = _edge_keys(_chain_net())
-    for remove in ([-1 - keys[::-1].index(("h2", "y"))], torch.tensor([keys.index(("h2", "y"))]),
-                   np.array([e == ("h2", "y") for e in keys])):
+    for remove in (
+        [-1 - keys[::-1].index(("h2", "y"))],
+        torch.tensor([keys.index(("h2", "y"))]),
+        np.array([e == ("h2", "y") for e in keys]),
+    ):
         net = _chain_net()
         assert net.rewire_(remove=remove) == {"removed": 1, "added": 0}
         assert set(_edge_keys(net)) == set(keys) - {("h2", "y")}
@@ -518,8 +558,9 @@ def test_a_removed_edge_may_come_back_in_the_same_call_with_fresh_state():
     opt = torch.optim.Adam(net.parameters())
     _train_step(net, opt, _input(net, 0))
     k = _edge_keys(net).index(("h1", "h2"))
-    net.rewire_(remove=[k], add_source=[_node(net, "h1")], add_target=[_node(net, "h2")], add_weight=[0.5],
-                optimizer=opt)
+    net.rewire_(
+        remove=[k], add_source=[_node(net, "h1")], add_target=[_node(net, "h2")], add_weight=[0.5], optimizer=opt
+    )
     k = _edge_keys(net).index(("h1", "h2"))
     assert net.weight[k].item() == 0.5
     assert opt.state[net.weight]["exp_avg"][k].item() == 0.0
@@ -528,9 +569,12 @@ def test_a_removed_edge_may_come_back_in_the_same_call_with_fresh_state():
 def test_save_and_load_after_rewiring_a_multi_branch_network(tmp_path):
     net = _chain_net(activation="tanh", layering="alap")
     keys = _edge_keys(net)
-    net.rewire_(remove=[keys.index(("x1", "h2")), keys.index(("h1", "h2"))],
-                add_source=[_node(net, "y"), _node(net, "m"), _node(net, "x2")],
-                add_target=[_node(net, "y2"), _node(net, "h2"), _node(net, "y")], add_weight=[0.5, -1.0, 2.0])
+    net.rewire_(
+        remove=[keys.index(("x1", "h2")), keys.index(("h1", "h2"))],
+        add_source=[_node(net, "y"), _node(net, "m"), _node(net, "x2")],
+        add_target=[_node(net, "y2"), _node(net, "h2"), _node(net, "y")],
+        add_weight=[0.5, -1.0, 2.0],
+    )
     dagnet.save(net, tmp_path / "net.pt")
     loaded = dagnet.load(tmp_path / "net.pt", custom_objects=[Scaled])
     x = _input(net, 2)
@@ -545,8 +589,7 @@ def test_save_and_load_after_rewiring_a_multi_branch_network(tmp_path):
 def test_every_edge_can_be_replaced():
     net = DAGNetwork(nx.DiGraph([("a", "c"), ("b", "c")]), seed=0, dtype=torch.float64)
     b, c = _node(net, "b"), _node(net, "c")
-    assert net.rewire_(remove=[0, 1], add_source=[b], add_target=[c], add_weight=[2.0]) == {"removed": 2,
-                                                                                         "added": 1}
+    assert net.rewire_(remove=[0, 1], add_source=[b], add_target=[c], add_weight=[2.0]) == {"removed": 2, "added": 1}
     assert _by_key(_edge_keys(net), net.weight) == {("b", "c"): 2.0}
     x = torch.tensor([[1.0, 3.0]], dtype=torch.float64)
     assert net(x).item() == 6.0 + net.bias.item()

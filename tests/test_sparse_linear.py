@@ -24,18 +24,27 @@ def _allowed_pairs(layer) -> list[tuple[int, int]]:
     """Node pairs (u, v) that ``growth_space`` allows."""
     limit, source_ok = layer.growth_space()
     node_index = layer.node_index.numpy()
-    return [(int(node_index[u]), int(node_index[v])) for v in range(limit.size)
-            for u in range(int(limit[v])) if source_ok[u]]
+    return [
+        (int(node_index[u]), int(node_index[v]))
+        for v in range(limit.size)
+        for u in range(int(limit[v]))
+        if source_ok[u]
+    ]
 
 
 # ---------------------------------------------------------------- the layer
 @pytest.mark.parametrize("backend", ["numba", "torch"])
 @SETTINGS
-@given(n_in=st.integers(1, 30), n_out=st.integers(1, 30), density=st.floats(0.01, 1.0),
-       seed=st.integers(0, 2**32 - 1), batch=st.integers(0, 5), bias=st.booleans())
+@given(
+    n_in=st.integers(1, 30),
+    n_out=st.integers(1, 30),
+    density=st.floats(0.01, 1.0),
+    seed=st.integers(0, 2**32 - 1),
+    batch=st.integers(0, 5),
+    bias=st.booleans(),
+)
 def test_equals_a_dense_matmul(backend, n_in, n_out, density, seed, batch, bias):
-    layer = SparseLinear(n_in, n_out, density=density, bias=bias, seed=seed, backend=backend,
-                         dtype=torch.float64)
+    layer = SparseLinear(n_in, n_out, density=density, bias=bias, seed=seed, backend=backend, dtype=torch.float64)
     assert (layer.in_features, layer.out_features) == (n_in, n_out)
     rows, cols = layer.connections()
     assert np.all((0 <= rows) & (rows < n_out)) and np.all((0 <= cols) & (cols < n_in))
@@ -79,17 +88,21 @@ def test_gradients_equal_those_of_the_dense_layer():
     (layer(x) - target).square().sum().backward()
     (dense(x) - target).square().sum().backward()
     rows, cols = layer.connections()
-    torch.testing.assert_close(layer.weight.grad, dense.weight.grad[torch.from_numpy(rows), torch.from_numpy(cols)],
-                               rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(
+        layer.weight.grad, dense.weight.grad[torch.from_numpy(rows), torch.from_numpy(cols)], rtol=1e-12, atol=1e-12
+    )
     torch.testing.assert_close(layer.bias.grad, dense.bias.grad, rtol=1e-12, atol=1e-12)
 
 
-@pytest.mark.parametrize("n_in, n_out, density, epsilon, expected", [
-    (400, 300, 0.1, None, 0.1),
-    (400, 300, None, 20, 20 * 700 / 120000),
-    (400, 300, None, None, 20 * 700 / 120000),  # epsilon defaults to 20
-    (500, 200, None, 3.5, 3.5 * 700 / 100000),
-])
+@pytest.mark.parametrize(
+    "n_in, n_out, density, epsilon, expected",
+    [
+        (400, 300, 0.1, None, 0.1),
+        (400, 300, None, 20, 20 * 700 / 120000),
+        (400, 300, None, None, 20 * 700 / 120000),  # epsilon defaults to 20
+        (500, 200, None, 3.5, 3.5 * 700 / 100000),
+    ],
+)
 @pytest.mark.parametrize("seed", [0, 1])
 def test_density_is_near_the_requested_one_on_large_layers(n_in, n_out, density, epsilon, expected, seed):
     layer = SparseLinear(n_in, n_out, density=density, epsilon=epsilon, seed=seed)
@@ -108,19 +121,22 @@ def test_full_density_and_a_capped_epsilon_give_every_connection():
     assert connection_probability(10, 10, None, 20) == 1.0
 
 
-@pytest.mark.parametrize("density, epsilon, match", [
-    (0.1, 20, "not both"),
-    (0.0, None, "'density' parameter must be a float in \\(0, 1\\]. Got 0.0"),
-    (1.5, None, "'density'.*Got 1.5"),
-    (-0.2, None, "'density'.*Got -0.2"),
-    (True, None, "'density'.*Got True"),
-    ("0.1", None, "'density'.*Got '0.1'"),
-    (None, 0, "'epsilon' parameter must be a positive float. Got 0"),
-    (None, -3.0, "'epsilon'.*Got -3.0"),
-    (None, float("inf"), "'epsilon'.*Got inf"),
-    (None, float("nan"), "'epsilon'.*Got nan"),
-    (None, True, "'epsilon'.*Got True"),
-])
+@pytest.mark.parametrize(
+    "density, epsilon, match",
+    [
+        (0.1, 20, "not both"),
+        (0.0, None, "'density' parameter must be a float in \\(0, 1\\]. Got 0.0"),
+        (1.5, None, "'density'.*Got 1.5"),
+        (-0.2, None, "'density'.*Got -0.2"),
+        (True, None, "'density'.*Got True"),
+        ("0.1", None, "'density'.*Got '0.1'"),
+        (None, 0, "'epsilon' parameter must be a positive float. Got 0"),
+        (None, -3.0, "'epsilon'.*Got -3.0"),
+        (None, float("inf"), "'epsilon'.*Got inf"),
+        (None, float("nan"), "'epsilon'.*Got nan"),
+        (None, True, "'epsilon'.*Got True"),
+    ],
+)
 def test_density_and_epsilon_are_validated(density, epsilon, match):
     with pytest.raises(ValueError, match=match):
         SparseLinear(10, 10, density=density, epsilon=epsilon, seed=0)
@@ -214,22 +230,26 @@ def test_erk_densities_saturated_layers_stay_dense():
     assert erk_densities([(10, 10, 3, 3)], 0.5) == pytest.approx([0.5])  # kernels count in the size
 
 
-@pytest.mark.parametrize("shapes, density, match", [
-    ([(10, 10)], 0.0, "'density' parameter of erk_densities"),
-    ([(10, 10)], 1.5, "'density' parameter of erk_densities"),
-    ([(10, 10)], True, "'density' parameter of erk_densities"),
-    ([], 0.5, "'shapes' parameter of erk_densities"),
-    ([(10,)], 0.5, "'shapes' parameter of erk_densities"),
-    ([(10, 0)], 0.5, "'shapes' parameter of erk_densities"),
-])
+@pytest.mark.parametrize(
+    "shapes, density, match",
+    [
+        ([(10, 10)], 0.0, "'density' parameter of erk_densities"),
+        ([(10, 10)], 1.5, "'density' parameter of erk_densities"),
+        ([(10, 10)], True, "'density' parameter of erk_densities"),
+        ([], 0.5, "'shapes' parameter of erk_densities"),
+        ([(10,)], 0.5, "'shapes' parameter of erk_densities"),
+        ([(10, 0)], 0.5, "'shapes' parameter of erk_densities"),
+    ],
+)
 def test_erk_densities_validate_arguments(shapes, density, match):
     with pytest.raises(ValueError, match=match):
         erk_densities(shapes, density)
 
 
 # ---------------------------------------------------------------- sparse_mlp
-@pytest.mark.parametrize("activation, kind", [("relu", nn.ReLU), ("tanh", nn.Tanh), ("sigmoid", nn.Sigmoid),
-                                              ("all_relu", AllReLU)])
+@pytest.mark.parametrize(
+    "activation, kind", [("relu", nn.ReLU), ("tanh", nn.Tanh), ("sigmoid", nn.Sigmoid), ("all_relu", AllReLU)]
+)
 @pytest.mark.parametrize("dropout", [0.0, 0.25])
 def test_sparse_mlp_layers(activation, kind, dropout):
     sizes = [12, 20, 16, 3]
@@ -240,7 +260,7 @@ def test_sparse_mlp_layers(activation, kind, dropout):
     assert [(m.in_features, m.out_features) for m in linears] == list(itertools.pairwise(sizes))
     assert isinstance(mlp[-1], SparseLinear)  # logits out
     for k in range(2):
-        block = list(mlp)[k * per_hidden: (k + 1) * per_hidden]
+        block = list(mlp)[k * per_hidden : (k + 1) * per_hidden]
         assert isinstance(block[0], SparseLinear) and isinstance(block[1], kind)
         if activation == "all_relu":
             assert block[1].negative_slope == (-0.7 if k == 0 else 0.7)
@@ -283,15 +303,18 @@ def test_sparse_mlp_is_seeded_and_its_layers_differ():
     assert sparse_mlp([4, 3], epsilon=3, seed=0, bias=False)[0].bias is None
 
 
-@pytest.mark.parametrize("kwargs, match", [
-    ({"sizes": [5]}, "at least two widths"),
-    ({"sizes": [5, 0]}, "sizes"),
-    ({"sizes": [5, 3], "activation": "gelu"}, "'activation' parameter of sparse_mlp"),
-    ({"sizes": [5, 3], "dropout": 1.0}, "'dropout' parameter of sparse_mlp"),
-    ({"sizes": [5, 3], "dropout": -0.1}, "'dropout' parameter of sparse_mlp"),
-    ({"sizes": [5, 3], "density": 0.5, "epsilon": 3}, "not both"),
-    ({"sizes": [5, 3], "density": 2.0}, "'density'"),
-])
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"sizes": [5]}, "at least two widths"),
+        ({"sizes": [5, 0]}, "sizes"),
+        ({"sizes": [5, 3], "activation": "gelu"}, "'activation' parameter of sparse_mlp"),
+        ({"sizes": [5, 3], "dropout": 1.0}, "'dropout' parameter of sparse_mlp"),
+        ({"sizes": [5, 3], "dropout": -0.1}, "'dropout' parameter of sparse_mlp"),
+        ({"sizes": [5, 3], "density": 0.5, "epsilon": 3}, "not both"),
+        ({"sizes": [5, 3], "density": 2.0}, "'density'"),
+    ],
+)
 def test_sparse_mlp_validates_arguments(kwargs, match):
     with pytest.raises(ValueError, match=match):
         sparse_mlp(seed=0, **kwargs)

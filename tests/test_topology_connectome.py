@@ -118,9 +118,20 @@ def test_missing_file_and_bad_arguments(tmp_path):
 
 @pytest.mark.parametrize(
     "name, role",
-    [("ASHL", "sensory"), ("IL1DL", "sensory"), ("PVM", "sensory"), ("AS01", "motor"), ("RMDDL", "motor"),
-     ("RMED", "motor"), ("SABVL", "motor"), ("ASEL", "sensory"), ("AVAL", "interneuron"), ("RMFL", "interneuron"),
-     ("ADAL", "interneuron"), ("NMJ", "interneuron")],
+    [
+        ("ASHL", "sensory"),
+        ("IL1DL", "sensory"),
+        ("PVM", "sensory"),
+        ("AS01", "motor"),
+        ("RMDDL", "motor"),
+        ("RMED", "motor"),
+        ("SABVL", "motor"),
+        ("ASEL", "sensory"),
+        ("AVAL", "interneuron"),
+        ("RMFL", "interneuron"),
+        ("ADAL", "interneuron"),
+        ("NMJ", "interneuron"),
+    ],
 )
 def test_neuron_roles_by_name(name, role):
     assert neuron_role(name) == role

@@ -127,8 +127,14 @@ def test_sources_lose_every_incoming_edge():
 
 
 def test_feedforward_cut_on_a_wiring_keeps_edge_data():
-    w = Wiring(3, [0, 1, 2, 2], [1, 2, 0, 1], weight=[1.0, 2.0, 3.0, 4.0], labels=["a", "b", "c"],
-               edge_attrs={"count": np.array([1, 2, 3, 4])})
+    w = Wiring(
+        3,
+        [0, 1, 2, 2],
+        [1, 2, 0, 1],
+        weight=[1.0, 2.0, 3.0, 4.0],
+        labels=["a", "b", "c"],
+        edge_attrs={"count": np.array([1, 2, 3, 4])},
+    )
     cut = feedforward_cut(w)
     assert isinstance(cut.dag, Wiring)
     assert cut.removed.tolist() == [1]  # b -> c, the one edge on both cycles

@@ -116,7 +116,7 @@ def test_scale_free_has_hubs_far_above_the_mean_degree():
     n, m = 3000, 2
     w = scale_free_dag(n, m, seed=0, as_wiring=True)
     assert w.num_edges == m * (n - m)
-    assert (w.in_degree()[m + 1:] == m).all() and w.in_degree()[0] == 0  # one source: the star's centre
+    assert (w.in_degree()[m + 1 :] == m).all() and w.in_degree()[0] == 0  # one source: the star's centre
     degree = w.in_degree() + w.out_degree()
     # BA hubs grow like m * sqrt(n) (~110 here); an ER graph of this mean degree (~4) peaks near 15.
     # Over 300 seeds the ratio max/mean never fell below 21.
@@ -164,24 +164,36 @@ def test_small_world_dense_ring_cannot_rewire_and_stays_complete():
 @pytest.mark.parametrize(
     "call, message",
     [
-        (lambda: small_world_dag(10, 4, 2), "The 'p' parameter of small_world_dag must be a float in the range "
-                                            "[0, 1]. Got 2 instead."),
+        (
+            lambda: small_world_dag(10, 4, 2),
+            "The 'p' parameter of small_world_dag must be a float in the range [0, 1]. Got 2 instead.",
+        ),
         (lambda: small_world_dag(10, 3, 0.5), "The 'k' parameter of small_world_dag must be an even int"),
-        (lambda: small_world_dag(10, 10, 0.5), "The 'k' parameter of small_world_dag must be an int in the "
-                                               "range [0, 9]. Got 10 instead."),
-        (lambda: scale_free_dag(10, 10), "The 'm' parameter of scale_free_dag must be an int in the range "
-                                         "[1, 9]. Got 10 instead."),
+        (
+            lambda: small_world_dag(10, 10, 0.5),
+            "The 'k' parameter of small_world_dag must be an int in the range [0, 9]. Got 10 instead.",
+        ),
+        (
+            lambda: scale_free_dag(10, 10),
+            "The 'm' parameter of scale_free_dag must be an int in the range [1, 9]. Got 10 instead.",
+        ),
         (lambda: scale_free_dag(1.5, 1), "The 'n' parameter of scale_free_dag must be an int"),
         (lambda: scale_free_dag(True, 1), "The 'n' parameter of scale_free_dag must be an int"),
-        (lambda: layered_sparse([3], 20), "The 'sizes' parameter of layered_sparse must be a sequence of at "
-                                          "least 2 positive ints. Got [3] instead."),
+        (
+            lambda: layered_sparse([3], 20),
+            "The 'sizes' parameter of layered_sparse must be a sequence of at least 2 positive ints. Got [3] instead.",
+        ),
         (lambda: layered_sparse([3, 0], 20), "The 'sizes' parameter of layered_sparse"),
-        (lambda: layered_sparse([3, 3], 0), "The 'epsilon' parameter of layered_sparse must be a float in the "
-                                            "range (0, inf). Got 0 instead."),
+        (
+            lambda: layered_sparse([3, 3], 0),
+            "The 'epsilon' parameter of layered_sparse must be a float in the range (0, inf). Got 0 instead.",
+        ),
         (lambda: random_walk_paths([3, 3], -1), "The 'num_paths' parameter of random_walk_paths must be an int"),
         (lambda: sobol_paths("ab", 4), "The 'sizes' parameter of sobol_paths"),
-        (lambda: to_dag(nx.path_graph(3), order="ring"), "The 'order' parameter of to_dag must be one of "
-                                                         "'random', 'degree'. Got 'ring' instead."),
+        (
+            lambda: to_dag(nx.path_graph(3), order="ring"),
+            "The 'order' parameter of to_dag must be one of 'random', 'degree'. Got 'ring' instead.",
+        ),
     ],
 )
 def test_bad_arguments_are_named_with_their_value(call, message):

@@ -40,8 +40,9 @@ def weighted_digraphs(draw):
 
 def _same(a: nx.DiGraph, b: nx.DiGraph, attrs=True) -> None:
     assert set(a.nodes) == set(b.nodes)
-    assert {(u, v): d if attrs else None for u, v, d in a.edges(data=True)} == \
-        {(u, v): d if attrs else None for u, v, d in b.edges(data=True)}
+    assert {(u, v): d if attrs else None for u, v, d in a.edges(data=True)} == {
+        (u, v): d if attrs else None for u, v, d in b.edges(data=True)
+    }
 
 
 # --------------------------------------------------------------------------- edge lists

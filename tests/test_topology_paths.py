@@ -70,12 +70,12 @@ def test_sobol_gives_every_neuron_exactly_k_paths_in_and_out(sizes, k, scramble_
     paths_in = np.bincount(w.target, weights=w.edge_attrs["multiplicity"], minlength=w.num_nodes)
     paths_out = np.bincount(w.source, weights=w.edge_attrs["multiplicity"], minlength=w.num_nodes)
     last = w.num_nodes - sizes[-1]
-    assert (paths_in[sizes[0]:] == k).all() and (paths_in[: sizes[0]] == 0).all()
+    assert (paths_in[sizes[0] :] == k).all() and (paths_in[: sizes[0]] == 0).all()
     assert (paths_out[:last] == k).all() and (paths_out[last:] == 0).all()
     # Each aligned block of n paths joins consecutive layers by a permutation.
     visits = _visits(w, k * n, len(sizes))
     for block in range(k):
-        rows = visits[block * n:(block + 1) * n]
+        rows = visits[block * n : (block + 1) * n]
         for l in range(len(sizes)):
             assert sorted(rows[:, l]) == list(range(n))
 

@@ -12,8 +12,8 @@ import torch
 
 from dagnet import DAGNetwork
 from dagnet.data import Dataset, load_digits
-from dagnet.topology import random_io_dag
 from dagnet.seeding import torch_generator
+from dagnet.topology import random_io_dag
 from dagnet.train import fit, load_checkpoint, plot_training
 
 COLUMNS = ["epoch", "train_loss", "train_accuracy", "test_loss", "test_accuracy", "seconds"]
@@ -32,16 +32,24 @@ def digits():
 @pytest.fixture(scope="module")
 def small(digits):
     """400 training and 200 test digits: enough to train on, fast to train on."""
-    return Dataset(digits.X_train[:400], digits.y_train[:400], digits.X_test[:200], digits.y_test[:200],
-                   "digits-small", 10)
+    return Dataset(
+        digits.X_train[:400], digits.y_train[:400], digits.X_test[:200], digits.y_test[:200], "digits-small", 10
+    )
 
 
 @pytest.fixture(scope="module")
 def trained(digits, tmp_path_factory):
     out = tmp_path_factory.mktemp("run")
     net = _digits_net()
-    result = fit(net, digits, optimizer=functools.partial(torch.optim.Adam, lr=0.02),
-                 epochs=3, batch_size=64, out_dir=out, progress=False)
+    result = fit(
+        net,
+        digits,
+        optimizer=functools.partial(torch.optim.Adam, lr=0.02),
+        epochs=3,
+        batch_size=64,
+        out_dir=out,
+        progress=False,
+    )
     return result, out, net
 
 
@@ -68,8 +76,12 @@ def test_training_plot_is_a_png(trained):
     _, out, _ = trained
     data = (out / "training.png").read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 5000
-    assert sorted(p.name for p in out.iterdir()) == ["checkpoint.pt", "metrics.csv", "metrics.json",
-                                                     "training.png"]  # no temporary file left
+    assert sorted(p.name for p in out.iterdir()) == [
+        "checkpoint.pt",
+        "metrics.csv",
+        "metrics.json",
+        "training.png",
+    ]  # no temporary file left
 
 
 def test_checkpoint_holds_what_resuming_needs(trained):
@@ -107,16 +119,44 @@ def _sgd(params):
 
 def test_resume_is_bit_exact(small, tmp_path):
     full = _digits_net(hidden=40)
-    fit(full, small, optimizer=_sgd, epochs=4, batch_size=32, rules=[NoisyRule()], seed=7,
-        out_dir=tmp_path / "full", progress=False)
+    fit(
+        full,
+        small,
+        optimizer=_sgd,
+        epochs=4,
+        batch_size=32,
+        rules=[NoisyRule()],
+        seed=7,
+        out_dir=tmp_path / "full",
+        progress=False,
+    )
 
     first = _digits_net(hidden=40)
-    fit(first, small, optimizer=_sgd, epochs=2, batch_size=32, rules=[NoisyRule()], seed=7,
-        out_dir=tmp_path / "split", progress=False)
+    fit(
+        first,
+        small,
+        optimizer=_sgd,
+        epochs=2,
+        batch_size=32,
+        rules=[NoisyRule()],
+        seed=7,
+        out_dir=tmp_path / "split",
+        progress=False,
+    )
     resumed = _digits_net(hidden=40, init_seed=1)  # a different start: everything must come from the checkpoint
     rule = NoisyRule(seed=99)  # so must the rule's generator
-    result = fit(resumed, small, optimizer=_sgd, epochs=4, batch_size=32, rules=[rule], seed=123,
-                 out_dir=tmp_path / "split", resume=True, progress=False)
+    result = fit(
+        resumed,
+        small,
+        optimizer=_sgd,
+        epochs=4,
+        batch_size=32,
+        rules=[rule],
+        seed=123,
+        out_dir=tmp_path / "split",
+        resume=True,
+        progress=False,
+    )
 
     assert torch.equal(resumed.weight, full.weight) and torch.equal(resumed.bias, full.bias)
     assert not torch.equal(first.weight, full.weight)
@@ -136,21 +176,38 @@ def test_resume_without_a_checkpoint_starts_afresh(small, tmp_path):
 
 def test_rules_run_on_schedule_and_are_recorded(small):
     default, every_second = NoisyRule(k=2), NoisyRule(k=3, seed=1)
-    result = fit(_digits_net(hidden=20), small, epochs=4, batch_size=100, progress=False,
-                 rules=[default, (every_second, lambda epoch: epoch % 2 == 0)])
+    result = fit(
+        _digits_net(hidden=20),
+        small,
+        epochs=4,
+        batch_size=100,
+        progress=False,
+        rules=[default, (every_second, lambda epoch: epoch % 2 == 0)],
+    )
     assert default.calls == [True, True, True]  # after epochs 1, 2, 3, with the optimizer
     assert len(every_second.calls) == 2
     rows = result.metrics
-    assert [row.get("rules") for row in rows] == [["NoisyRule"], ["NoisyRule", "NoisyRule_1"],
-                                                  ["NoisyRule"], ["NoisyRule_1"]]
+    assert [row.get("rules") for row in rows] == [
+        ["NoisyRule"],
+        ["NoisyRule", "NoisyRule_1"],
+        ["NoisyRule"],
+        ["NoisyRule_1"],
+    ]
     assert rows[0]["NoisyRule.changed"] == 2 and "NoisyRule_1.changed" not in rows[0]
     assert rows[1]["NoisyRule_1.changed"] == 3 and len(rows[1]["NoisyRule_1.where"]) == 3
     assert "NoisyRule.changed" not in rows[3]
 
 
 def test_rule_columns_reach_the_csv(small, tmp_path):
-    fit(_digits_net(hidden=20), small, epochs=2, batch_size=200, rules=[NoisyRule(k=1)], out_dir=tmp_path,
-        progress=False)
+    fit(
+        _digits_net(hidden=20),
+        small,
+        epochs=2,
+        batch_size=200,
+        rules=[NoisyRule(k=1)],
+        out_dir=tmp_path,
+        progress=False,
+    )
     with open(tmp_path / "metrics.csv", newline="") as f:
         rows = list(csv.DictReader(f))
     assert rows[0]["NoisyRule.changed"] == "1" and rows[1]["NoisyRule.changed"] == ""
@@ -186,23 +243,28 @@ def test_custom_loss_without_accuracy(small):
     assert 0.0 <= result.metrics[-1]["test_accuracy"] <= 1.0  # class scores: accuracy still measured
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    (dict(epochs=0), "The 'epochs' parameter of fit must be an int >= 1. Got 0 instead."),
-    (dict(batch_size=2.5), "The 'batch_size' parameter of fit must be an int >= 1. Got 2.5 instead."),
-    (dict(checkpoint_every=True), "The 'checkpoint_every' parameter of fit must be an int >= 1. Got True"),
-    (dict(loss="hinge"), "The 'loss' parameter of fit must be one of 'cross_entropy' or a callable. Got 'hinge'"),
-    (dict(optimizer="sgd"), "The 'optimizer' parameter of fit must be a torch.optim.Optimizer"),
-    (dict(rules=[object()]), "The 'rules' parameter of fit must be a sequence of rules"),
-    (dict(resume=True), "The 'resume' parameter of fit needs out_dir"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(epochs=0), "The 'epochs' parameter of fit must be an int >= 1. Got 0 instead."),
+        (dict(batch_size=2.5), "The 'batch_size' parameter of fit must be an int >= 1. Got 2.5 instead."),
+        (dict(checkpoint_every=True), "The 'checkpoint_every' parameter of fit must be an int >= 1. Got True"),
+        (dict(loss="hinge"), "The 'loss' parameter of fit must be one of 'cross_entropy' or a callable. Got 'hinge'"),
+        (dict(optimizer="sgd"), "The 'optimizer' parameter of fit must be a torch.optim.Optimizer"),
+        (dict(rules=[object()]), "The 'rules' parameter of fit must be a sequence of rules"),
+        (dict(resume=True), "The 'resume' parameter of fit needs out_dir"),
+    ],
+)
 def test_arguments_are_validated(small, kwargs, message):
     with pytest.raises(ValueError, match=message.replace("(", r"\(").replace(")", r"\)").replace(".", r"\.")):
         fit(_digits_net(hidden=20), small, progress=False, **kwargs)
 
 
 def test_plot_training_skips_missing_values():
-    rows = [{"epoch": 1, "train_loss": 1.0, "test_loss": 0.9, "train_accuracy": None, "test_accuracy": None},
-            {"epoch": 2, "train_loss": 0.5, "test_loss": float("nan"), "rules": ["SET"]}]
+    rows = [
+        {"epoch": 1, "train_loss": 1.0, "test_loss": 0.9, "train_accuracy": None, "test_accuracy": None},
+        {"epoch": 2, "train_loss": 0.5, "test_loss": float("nan"), "rules": ["SET"]},
+    ]
     fig = plot_training(rows)
     loss_ax, acc_ax = fig.axes
     train, test = loss_ax.get_lines()[:2]

@@ -13,8 +13,7 @@ import numbers
 __all__ = ["check_int", "check_float", "check_bool"]
 
 
-def check_int(value, name: str, owner: str, low: int = 1, high: int | None = None,
-              high_name: str | None = None) -> int:
+def check_int(value, name: str, owner: str, low: int = 1, high: int | None = None, high_name: str | None = None) -> int:
     """Return ``value`` as an int if it is one in ``[low, high]``, else raise a ValueError.
 
     Examples
@@ -35,8 +34,9 @@ def check_int(value, name: str, owner: str, low: int = 1, high: int | None = Non
     return int(value)
 
 
-def check_float(value, name: str, owner: str, low: float, high: float, low_open: bool = False,
-                high_open: bool = False) -> float:
+def check_float(
+    value, name: str, owner: str, low: float, high: float, low_open: bool = False, high_open: bool = False
+) -> float:
     """Return ``value`` as a float if it is a finite number in ``[low, high]``, else raise a ValueError.
 
     ``low_open``/``high_open`` exclude the bounds.

@@ -22,12 +22,12 @@ __all__ = ["DemoConfig", "run_demo", "compile_kernels"]
 
 @dataclass(frozen=True)
 class DemoConfig:
-    width: int = 256          # hidden widths of the SET-MLP and the dense MLP
-    epsilon: float = 10       # SET's density parameter of the SET-MLP's layers
-    hidden: int = 300         # hidden neurons in the random DAG
-    p: float = 0.04           # edge probability among hidden neurons (i < j)
-    fan_in: int = 8           # input neurons feeding each first-touch hidden neuron
-    fan_out: int = 24         # hidden neurons feeding each output
+    width: int = 256  # hidden widths of the SET-MLP and the dense MLP
+    epsilon: float = 10  # SET's density parameter of the SET-MLP's layers
+    hidden: int = 300  # hidden neurons in the random DAG
+    p: float = 0.04  # edge probability among hidden neurons (i < j)
+    fan_in: int = 8  # input neurons feeding each first-touch hidden neuron
+    fan_out: int = 24  # hidden neurons feeding each output
     epochs: int = 30
     batch: int = 64
     lr: float = 0.003
@@ -94,34 +94,53 @@ def run_demo(cfg: DemoConfig = DemoConfig(), out=..., progress: bool = False) ->
     sizes = [n_in, cfg.width, cfg.width, n_out]
     models = {
         "SET-MLP": sparse_mlp(sizes, epsilon=cfg.epsilon, seed=cfg.seed),
-        "DAGNetwork": DAGNetwork(random_io_dag(n_in, cfg.hidden, n_out, cfg.p, cfg.fan_in, cfg.fan_out,
-                                               seed=cfg.seed), seed=cfg.seed),
+        "DAGNetwork": DAGNetwork(
+            random_io_dag(n_in, cfg.hidden, n_out, cfg.p, cfg.fan_in, cfg.fan_out, seed=cfg.seed), seed=cfg.seed
+        ),
         "dense MLP": _dense_mlp(sizes, cfg.seed),
     }
-    _say(out, f"digits: {data.X_train.shape[0]} train / {data.X_test.shape[0]} test images, "
-              f"{n_in} pixels, {n_out} classes; {cfg.epochs} epochs of Adam, batch {cfg.batch}")
+    _say(
+        out,
+        f"digits: {data.X_train.shape[0]} train / {data.X_test.shape[0]} test images, "
+        f"{n_in} pixels, {n_out} classes; {cfg.epochs} epochs of Adam, batch {cfg.batch}",
+    )
     dag = models["DAGNetwork"]
-    _say(out, f"DAGNetwork: a random DAG of {dag.num_nodes} neurons, {dag.num_edges} synapses, "
-              f"{dag.num_layers} levels")
+    _say(out, f"DAGNetwork: a random DAG of {dag.num_nodes} neurons, {dag.num_edges} synapses, {dag.num_layers} levels")
     compiled = compile_kernels(models.values(), data.X_train, cfg.batch)
-    _say(out, f"sparse kernels compiled (or loaded from numba's cache) in {compiled:.1f} s; "
-              "not counted as training time")
+    _say(
+        out, f"sparse kernels compiled (or loaded from numba's cache) in {compiled:.1f} s; not counted as training time"
+    )
     results = {}
     for name, model in models.items():
         _say(out, f"training {name} ({_count(model)} parameters) ...")
         rules = [SET(zeta=0.3, seed=cfg.seed)] if name != "dense MLP" else []
         optimizer = functools.partial(torch.optim.Adam, lr=cfg.lr)
-        fitted = fit(model, data, optimizer=optimizer, epochs=cfg.epochs, batch_size=cfg.batch, rules=rules,
-                     seed=cfg.seed, progress=progress)
+        fitted = fit(
+            model,
+            data,
+            optimizer=optimizer,
+            epochs=cfg.epochs,
+            batch_size=cfg.batch,
+            rules=rules,
+            seed=cfg.seed,
+            progress=progress,
+        )
         seconds = sum(row["seconds"] for row in fitted.metrics)
-        results[name] = {"params": _count(model), "accuracy": fitted.metrics[-1]["test_accuracy"],
-                         "seconds": seconds, "samples_per_s": cfg.epochs * data.X_train.shape[0] / seconds}
+        results[name] = {
+            "params": _count(model),
+            "accuracy": fitted.metrics[-1]["test_accuracy"],
+            "seconds": seconds,
+            "samples_per_s": cfg.epochs * data.X_train.shape[0] / seconds,
+        }
     _say(out, "")
     _say(out, f"{'model':<11} {'evolution':<10} {'params':>8} {'test acc':>9} {'train s':>8} {'samples/s':>10}")
     for name, r in results.items():
         evo = "SET" if name != "dense MLP" else "-"
-        _say(out, f"{name:<11} {evo:<10} {r['params']:>8d} {r['accuracy']:>9.2%} {r['seconds']:>8.2f} "
-                  f"{r['samples_per_s']:>10.0f}")
+        _say(
+            out,
+            f"{name:<11} {evo:<10} {r['params']:>8d} {r['accuracy']:>9.2%} {r['seconds']:>8.2f} "
+            f"{r['samples_per_s']:>10.0f}",
+        )
     return results
 
 

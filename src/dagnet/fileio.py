@@ -74,10 +74,16 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], Any]) -> Path:
     try:
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name + ".", suffix=".tmp")
     except OSError as err:
-        what = "does not exist" if isinstance(err, FileNotFoundError) else \
-            "is not a folder" if isinstance(err, NotADirectoryError) else f"cannot be written in ({err.strerror})"
-        raise type(err)(err.errno, f"Cannot write {path}: its folder {path.parent} {what}; create it or "
-                        "choose another path.") from None
+        what = (
+            "does not exist"
+            if isinstance(err, FileNotFoundError)
+            else "is not a folder"
+            if isinstance(err, NotADirectoryError)
+            else f"cannot be written in ({err.strerror})"
+        )
+        raise type(err)(
+            err.errno, f"Cannot write {path}: its folder {path.parent} {what}; create it or choose another path."
+        ) from None
     os.close(fd)
     try:
         write(tmp)
@@ -97,6 +103,7 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], Any]) -> Path:
 
 def _feed(h, obj: Any, where: str) -> None:
     """Add a canonical, type-tagged encoding of ``obj`` to the hash ``h``."""
+
     def sized(tag: bytes, data: bytes) -> None:
         h.update(tag + struct.pack("<Q", len(data)) + data)
 
@@ -116,8 +123,9 @@ def _feed(h, obj: Any, where: str) -> None:
         sized(b"Y", bytes(obj))
     elif isinstance(obj, torch.Tensor):
         if obj.layout != torch.strided or obj.is_quantized:
-            raise TypeError(f"Cannot checksum {where}: a {obj.layout} tensor; store a dense tensor "
-                            "(e.g. t.to_dense()).")
+            raise TypeError(
+                f"Cannot checksum {where}: a {obj.layout} tensor; store a dense tensor (e.g. t.to_dense())."
+            )
         t = obj.detach().cpu().contiguous().reshape(-1)
         sized(b"T", f"{t.dtype}|{tuple(obj.shape)}|{obj.requires_grad}".encode())
         sized(b"t", t.view(torch.uint8).numpy().tobytes() if t.numel() else b"")
@@ -135,8 +143,10 @@ def _feed(h, obj: Any, where: str) -> None:
         for i, v in enumerate(obj):
             _feed(h, v, f"{where}[{i}]")
     else:
-        raise TypeError(f"Cannot checksum {where}: {type(obj).__name__} is not a tensor or plain data "
-                        "(dict, list, tuple, str, int, float, bool, None).")
+        raise TypeError(
+            f"Cannot checksum {where}: {type(obj).__name__} is not a tensor or plain data "
+            "(dict, list, tuple, str, int, float, bool, None)."
+        )
 
 
 def content_digest(obj: Any) -> str:
@@ -230,16 +240,22 @@ def read_checked(path: str | os.PathLike, format: str, version: int, what: str) 
             raise
         except Exception as e:  # noqa: BLE001 (whatever torch raises, the file is not readable)
             reason = f"{type(e).__name__}: {e}".strip().splitlines()[0][:200]
-            raise FileFormatError(f"{path} is not {what}: it cannot be read as a torch file ({reason}); "
-                                  "it is truncated, corrupt or of another kind.", path) from None
+            raise FileFormatError(
+                f"{path} is not {what}: it cannot be read as a torch file ({reason}); "
+                "it is truncated, corrupt or of another kind.",
+                path,
+            ) from None
     if not isinstance(payload, dict) or payload.get("format") != format:
         raise FileFormatError(f"{path} is not {what} (it holds other data).", path)
     v = payload.get("version")
     if isinstance(v, bool) or not isinstance(v, int) or v < 1:
         raise FileFormatError(f"{path} is {what} with an invalid format version {v!r}: it is corrupt.", path)
     if v > version:
-        raise FileFormatError(f"{path} was written by a newer dagnet (format version {v}; this one reads "
-                              f"up to {version}): upgrade dagnet to load it.", path)
+        raise FileFormatError(
+            f"{path} was written by a newer dagnet (format version {v}; this one reads "
+            f"up to {version}): upgrade dagnet to load it.",
+            path,
+        )
     if "checksum" in payload or v >= 2:
         saved = payload.get("checksum")
         try:
@@ -247,6 +263,9 @@ def read_checked(path: str | os.PathLike, format: str, version: int, what: str) 
         except (TypeError, RecursionError):
             digest = None
         if not isinstance(saved, str) or digest != saved:
-            raise FileFormatError(f"{path} is corrupt: its content does not match its checksum (the file "
-                                  "was damaged or edited after it was written). Use another copy.", path)
+            raise FileFormatError(
+                f"{path} is corrupt: its content does not match its checksum (the file "
+                "was damaged or edited after it was written). Use another copy.",
+                path,
+            )
     return payload

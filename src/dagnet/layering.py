@@ -16,7 +16,7 @@ works on a ``networkx.DiGraph`` (returns ``{node: level}``) or on a
 
 from __future__ import annotations
 
-from typing import Hashable, Iterable
+from collections.abc import Hashable, Iterable
 
 import networkx as nx
 import numba
@@ -163,7 +163,7 @@ def find_cycle(n: int, source: np.ndarray, target: np.ndarray, order: np.ndarray
         seen[v] = len(path)
         path.append(v)
         v = int(pred[ptr[v]])
-    cycle = path[seen[v]:]
+    cycle = path[seen[v] :]
     cycle.reverse()  # walked backwards along edges
     return cycle
 
@@ -197,7 +197,8 @@ def _relabel_cycle(err: CycleError, wiring: Wiring) -> CycleError:
         )
     cycle = [wiring.label(i) for i in err.cycle]
     return CycleError(
-        "The graph has a cycle: " + " -> ".join(repr(c) for c in cycle + cycle[:1])
+        "The graph has a cycle: "
+        + " -> ".join(repr(c) for c in cycle + cycle[:1])
         + ". A network needs a DAG; dagnet.topology.feedforward_cut removes a small set of edges.",
         cycle,
     )
@@ -227,8 +228,7 @@ def alap_levels(wiring: Wiring, pinned: np.ndarray | None, order=None, level=Non
     return late
 
 
-def bounded_levels(wiring: Wiring, pinned: np.ndarray | None, max_width: int,
-                   order=None, level=None) -> np.ndarray:
+def bounded_levels(wiring: Wiring, pinned: np.ndarray | None, max_width: int, order=None, level=None) -> np.ndarray:
     """Array form of :func:`bounded_width`."""
     if isinstance(max_width, bool) or not isinstance(max_width, (int, np.integer)) or max_width < 1:
         raise ValueError(f"The 'max_width' parameter must be an int >= 1. Got {max_width!r} instead.")

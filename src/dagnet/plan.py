@@ -9,17 +9,17 @@ network's weight vector) and as CSR by source (for the backward pass).
 
 from __future__ import annotations
 
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Hashable, Sequence
 
 import numpy as np
 
 from . import layering as _layering
 from .activations.combine import resolve_combine
 from .activations.registry import resolve_activation
-from .errors import EmptyGraphError, GraphError, InputHasPredecessorsError
 from .csr import csr
 from .engine.codes import CUSTOM, IDENTITY
+from .errors import EmptyGraphError, GraphError, InputHasPredecessorsError
 from .roles import dead_nodes, resolve_roles
 from .wiring import Wiring
 
@@ -153,8 +153,9 @@ def compile_plan(
     in_ptr, in_src, edge_index, out_ptr, out_dst, out_edge = _edges(wiring, position, units.target)
 
     codes = np.array([c for _, c, _ in specs], dtype=np.int8)[spec_id]
-    code_ext = np.concatenate([np.where(units.is_comb, CUSTOM, codes),
-                               np.full(units.owner.size, IDENTITY, dtype=np.int8)]).astype(np.int8)
+    code_ext = np.concatenate(
+        [np.where(units.is_comb, CUSTOM, codes), np.full(units.owner.size, IDENTITY, dtype=np.int8)]
+    ).astype(np.int8)
     act_code = code_ext[node_index]
     act_code[: inp.size] = CUSTOM  # never read for inputs
     run = (kind * (len(ids) + len(comb_ids) + 1) + gid)[node_index]
@@ -166,8 +167,9 @@ def compile_plan(
             groups.append((a, b, "identity"))
         elif units.is_comb[first]:
             unit_start = int(position[units.base[first]])
-            combines.append((a, b, unit_start, int(units.num_branches[first]), units.combine_key[first],
-                             specs[spec_id[first]][0]))
+            combines.append(
+                (a, b, unit_start, int(units.num_branches[first]), units.combine_key[first], specs[spec_id[first]][0])
+            )
         else:
             groups.append((a, b, key_of_group[int(gid[first])]))
     plan = Plan(
@@ -304,8 +306,9 @@ def _explicit(wiring: Wiring) -> np.ndarray:
     return np.array([a is not None for a in wiring.activation], dtype=bool)
 
 
-def _positions(inp: np.ndarray, level: np.ndarray, kind: np.ndarray, gid: np.ndarray, owner: np.ndarray,
-               branch: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def _positions(
+    inp: np.ndarray, level: np.ndarray, kind: np.ndarray, gid: np.ndarray, owner: np.ndarray, branch: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Phase 4: positions: inputs in column order, then by (level, kind, group, node, branch).
 
     Returns ``(node_index, position, level_ptr)``: the id at each position,
@@ -347,7 +350,7 @@ def _runs(level_ptr: np.ndarray, run: np.ndarray):
         a, b = int(level_ptr[level]), int(level_ptr[level + 1])
         if a == b:
             continue
-        cut = a + 1 + np.flatnonzero(run[a + 1:b] != run[a:b - 1])
+        cut = a + 1 + np.flatnonzero(run[a + 1 : b] != run[a : b - 1])
         bounds = [a, *cut.tolist(), b]
         yield from zip(bounds[:-1], bounds[1:])
 
@@ -365,8 +368,9 @@ def _combines(wiring: Wiring, pinned: np.ndarray) -> tuple[list, list]:
         except ValueError as err:
             raise type(err)(f"Node {wiring.label(v)!r}: {err}") from None
         if keys[v] is not None and pinned[v]:
-            raise GraphError(f"Input node {wiring.label(v)!r} cannot combine branches; "
-                             "only non-input nodes have incoming edges.")
+            raise GraphError(
+                f"Input node {wiring.label(v)!r} cannot combine branches; only non-input nodes have incoming edges."
+            )
     return keys, arity
 
 

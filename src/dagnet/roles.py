@@ -8,7 +8,7 @@ nodes no input reaches and those that reach no output.
 from __future__ import annotations
 
 import warnings
-from typing import Hashable, Sequence
+from collections.abc import Hashable, Sequence
 
 import numba
 import numpy as np
@@ -35,11 +35,13 @@ def _indices(wiring: Wiring, labels: Sequence[Hashable], role: str) -> np.ndarra
         index = None
         out = np.empty(len(labels), dtype=np.int64)
         for k, lab in enumerate(labels):
-            if isinstance(lab, (bool, np.bool_)) or not isinstance(lab, (int, np.integer)) \
-                    or not 0 <= lab < wiring.num_nodes:
+            if (
+                isinstance(lab, (bool, np.bool_))
+                or not isinstance(lab, (int, np.integer))
+                or not 0 <= lab < wiring.num_nodes
+            ):
                 raise NodeNotFoundError(
-                    f"{role[:-1].capitalize()} node {lab!r} is not in the graph "
-                    f"(nodes are 0..{wiring.num_nodes - 1})."
+                    f"{role[:-1].capitalize()} node {lab!r} is not in the graph (nodes are 0..{wiring.num_nodes - 1})."
                 )
             out[k] = lab
     else:
@@ -134,8 +136,9 @@ def reachability(wiring: Wiring, order: np.ndarray, inputs: np.ndarray, outputs:
     return fwd, bwd
 
 
-def dead_nodes(wiring: Wiring, order: np.ndarray, inputs: np.ndarray, outputs: np.ndarray,
-               warn: bool = True) -> np.ndarray:
+def dead_nodes(
+    wiring: Wiring, order: np.ndarray, inputs: np.ndarray, outputs: np.ndarray, warn: bool = True
+) -> np.ndarray:
     """Return the indices of nodes that cannot matter, warning about them if ``warn``.
 
     These are non-input nodes that no input reaches (constants) and non-output

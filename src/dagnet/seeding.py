@@ -30,12 +30,11 @@ def resolve_seed(seed: int | None) -> int:
     if seed is None:
         return int(np.random.SeedSequence().entropy % (2**63))
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
-        raise ValueError(
-            f"The 'seed' parameter must be a non-negative int or None. Got {seed!r} instead."
-        )
+        raise ValueError(f"The 'seed' parameter must be a non-negative int or None. Got {seed!r} instead.")
     if seed >= 2**64:
-        raise ValueError(f"The 'seed' parameter must be below 2**64 (what torch's generators take). Got {seed!r} "
-                         "instead.")
+        raise ValueError(
+            f"The 'seed' parameter must be below 2**64 (what torch's generators take). Got {seed!r} instead."
+        )
     return int(seed)
 
 

@@ -32,8 +32,19 @@ __all__ = ["save", "load"]
 
 _FORMAT = "dagnet.DAGNetwork"
 _VERSION = 2  # 2: with a checksum of the content; 1 (no checksum) is still read
-_FIELDS = ("num_nodes", "source", "target", "labels", "node_activation", "inputs", "outputs", "config",
-           "seed", "dtype", "state_dict")
+_FIELDS = (
+    "num_nodes",
+    "source",
+    "target",
+    "labels",
+    "node_activation",
+    "inputs",
+    "outputs",
+    "config",
+    "seed",
+    "dtype",
+    "state_dict",
+)
 
 
 def _label(x: Any, where: str) -> Any:
@@ -43,8 +54,10 @@ def _label(x: Any, where: str) -> Any:
         return tuple(_label(y, where) for y in x)
     if x is None or isinstance(x, (bool, int, float, str)):
         return x
-    raise ValueError(f"Cannot save {where} label {x!r} of type {type(x).__name__}; labels must be "
-                     "ints, floats, strings or tuples of them (relabel the graph first).")
+    raise ValueError(
+        f"Cannot save {where} label {x!r} of type {type(x).__name__}; labels must be "
+        "ints, floats, strings or tuples of them (relabel the graph first)."
+    )
 
 
 def _name(obj: Any) -> str | None:
@@ -62,8 +75,10 @@ def _ref(obj: Any, where: str, modules: list) -> Any:
         return obj
     name = _name(obj)
     if name is None:
-        raise ValueError(f"Cannot save the activation {obj!r} of {where}: it has no importable name "
-                         "(a lambda or a local function). Define it at module level.")
+        raise ValueError(
+            f"Cannot save the activation {obj!r} of {where}: it has no importable name "
+            "(a lambda or a local function). Define it at module level."
+        )
     if isinstance(obj, nn.Module):  # index None: a module no node uses (e.g. on an input)
         index = next((i for i, m in enumerate(modules) if m is obj), None)
         return {"module": name, "index": index}
@@ -75,9 +90,12 @@ def _known_objects() -> dict[str, Any]:
     from .activations import functional, modules
     from .activations.registry import _FUNCTIONS
 
-    objects = [*_FUNCTIONS.values(), *(getattr(functional, n) for n in functional.__all__),
-               *(getattr(modules, n) for n in modules.__all__),
-               *(getattr(nn.modules.activation, n) for n in nn.modules.activation.__all__)]
+    objects = [
+        *_FUNCTIONS.values(),
+        *(getattr(functional, n) for n in functional.__all__),
+        *(getattr(modules, n) for n in modules.__all__),
+        *(getattr(nn.modules.activation, n) for n in nn.modules.activation.__all__),
+    ]
     return {name: obj for obj in objects if (name := _name(obj)) is not None}
 
 
@@ -91,13 +109,16 @@ def _custom(custom_objects: Mapping[str, Any] | Iterable[Any] | None) -> dict[st
         for obj in custom_objects:
             name = _name(obj)
             if name is None:
-                raise ValueError(f"custom_objects: {obj!r} has no importable name; pass a dict "
-                                 "{'module:qualname': obj} instead.")
+                raise ValueError(
+                    f"custom_objects: {obj!r} has no importable name; pass a dict {{'module:qualname': obj}} instead."
+                )
             items[name] = obj
     for name, obj in items.items():
         if not isinstance(name, str) or name.count(":") != 1:
-            raise ValueError(f"custom_objects: the key {name!r} must be a 'module:qualname' string, "
-                             "as in the error message that asked for it.")
+            raise ValueError(
+                f"custom_objects: the key {name!r} must be a 'module:qualname' string, "
+                "as in the error message that asked for it."
+            )
         if not callable(obj):
             raise TypeError(f"custom_objects[{name!r}] must be a class or a function, got {obj!r}.")
     return items
@@ -120,9 +141,12 @@ class _Refs:
             try:
                 (resolve_activation if kind == "activation" else resolve_combine)(ref)
             except ValueError as e:
-                raise FileFormatError(f"{self.path}: the {kind} of {where} cannot be used: {e} If it is "
-                                      "a name you register with dagnet.activations.register_activation, "
-                                      "register it before loading.", self.path) from None
+                raise FileFormatError(
+                    f"{self.path}: the {kind} of {where} cannot be used: {e} If it is "
+                    "a name you register with dagnet.activations.register_activation, "
+                    "register it before loading.",
+                    self.path,
+                ) from None
             return ref
         is_module = isinstance(ref, dict) and set(ref) == {"module", "index"}
         if not (is_module or (isinstance(ref, dict) and set(ref) == {"callable"})):
@@ -136,7 +160,9 @@ class _Refs:
             raise FileFormatError(
                 f"{self.path}: the {kind} of {where} is {name!r}, which is not one of dagnet's own. Loading "
                 f"imports and calls nothing else; if you trust this file, pass the object yourself: "
-                f"dagnet.load(path, custom_objects={kw}).", self.path)
+                f"dagnet.load(path, custom_objects={kw}).",
+                self.path,
+            )
         if not is_module:
             return obj
         index = ref["index"]
@@ -149,8 +175,11 @@ class _Refs:
         try:
             module = obj()
         except Exception as e:
-            raise FileFormatError(f"{self.path}: the {kind} {name!r} of {where} cannot be built with no "
-                                  f"arguments ({type(e).__name__}: {e}).", self.path) from e
+            raise FileFormatError(
+                f"{self.path}: the {kind} {name!r} of {where} cannot be built with no "
+                f"arguments ({type(e).__name__}: {e}).",
+                self.path,
+            ) from e
         if index is not None:
             self.modules[index] = module
         return module
@@ -163,9 +192,15 @@ def _is_label(x: Any) -> bool:
 
 
 def _is_index_tensor(t: Any, length: int | None = None) -> bool:
-    return (isinstance(t, torch.Tensor) and t.layout == torch.strided and t.dim() == 1
-            and not t.is_floating_point() and not t.is_complex() and t.dtype != torch.bool
-            and (length is None or t.numel() == length))
+    return (
+        isinstance(t, torch.Tensor)
+        and t.layout == torch.strided
+        and t.dim() == 1
+        and not t.is_floating_point()
+        and not t.is_complex()
+        and t.dtype != torch.bool
+        and (length is None or t.numel() == length)
+    )
 
 
 def _config_keys() -> set[str]:
@@ -182,6 +217,7 @@ def _non_finite(state: Mapping[str, torch.Tensor]) -> str | None:
 
 def _check_payload(payload: dict, path) -> None:
     """Raise FileFormatError naming the first field of ``payload`` that a saved network cannot have."""
+
     def bad(what: str) -> FileFormatError:
         return FileFormatError(f"{path} is not a valid dagnet network file: {what}.", path)
 
@@ -198,8 +234,9 @@ def _check_payload(payload: dict, path) -> None:
         if t.numel() and (int(t.min()) < 0 or int(t.max()) >= n):
             raise bad(f"{name} holds node numbers outside 0..{n - 1}")
     branch = payload.get("branch")
-    if branch is not None and (not _is_index_tensor(branch, source.numel())
-                               or (branch.numel() and int(branch.min()) < 0)):
+    if branch is not None and (
+        not _is_index_tensor(branch, source.numel()) or (branch.numel() and int(branch.min()) < 0)
+    ):
         raise bad("branch must be a 1-D tensor of one int >= 0 per edge")
     labels = payload["labels"]
     if not isinstance(labels, list) or len(labels) != n or not all(map(_is_label, labels)):
@@ -215,8 +252,11 @@ def _check_payload(payload: dict, path) -> None:
         if not isinstance(value, list) or not value or not all(map(_is_label, value)):
             raise bad(f"{name} must be a non-empty list of node labels")
     config = payload["config"]
-    if not isinstance(config, dict) or not set(config) <= _config_keys() \
-            or not {"activation", "output_activation"} <= set(config):
+    if (
+        not isinstance(config, dict)
+        or not set(config) <= _config_keys()
+        or not {"activation", "output_activation"} <= set(config)
+    ):
         raise bad(f"config {config!r} does not hold the parameters of DAGNetwork")
     for key, value in config.items():
         if key not in ("activation", "output_activation") and not (value is None or _is_label(value)):
@@ -225,14 +265,18 @@ def _check_payload(payload: dict, path) -> None:
     if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int)):
         raise bad(f"seed is {seed!r}")
     dtype = payload["dtype"]
-    if not isinstance(dtype, str) or not isinstance(getattr(torch, dtype, None), torch.dtype) \
-            or not getattr(torch, dtype).is_floating_point:
+    if (
+        not isinstance(dtype, str)
+        or not isinstance(getattr(torch, dtype, None), torch.dtype)
+        or not getattr(torch, dtype).is_floating_point
+    ):
         raise bad(f"dtype is {dtype!r}, not a floating dtype")
     if not isinstance(payload.get("class", "DAGNetwork"), str):
         raise bad("class must be a class name")
     state = payload["state_dict"]
-    if not isinstance(state, dict) or not all(isinstance(k, str) and isinstance(v, torch.Tensor)
-                                              and v.layout == torch.strided for k, v in state.items()):
+    if not isinstance(state, dict) or not all(
+        isinstance(k, str) and isinstance(v, torch.Tensor) and v.layout == torch.strided for k, v in state.items()
+    ):
         raise bad("state_dict must map names to dense tensors")
     key = _non_finite(state)
     if key is not None:
@@ -267,28 +311,34 @@ def save(net: DAGNetwork, path: str | os.PathLike) -> None:
     if not isinstance(net, DAGNetwork):
         raise TypeError(f"dagnet.save expects a DAGNetwork, got {type(net).__name__}.")
     if net.weight_modifier is not None:
-        raise ValueError(f"The network has a weight modifier ({type(net.weight_modifier).__name__}, from "
-                         "dagnet.evolve); save the model's state_dict() instead, or remove it first "
-                         "(net.weight_modifier = None).")
+        raise ValueError(
+            f"The network has a weight modifier ({type(net.weight_modifier).__name__}, from "
+            "dagnet.evolve); save the model's state_dict() instead, or remove it first "
+            "(net.weight_modifier = None)."
+        )
     if net.weight.dtype not in DTYPES:
-        raise TypeError(f"Cannot save the network: it is in {net.weight.dtype}, but a DAGNetwork computes and "
-                        f"loads in {' or '.join(map(str, DTYPES))}. Convert it first with net.float() or "
-                        "net.double().")
+        raise TypeError(
+            f"Cannot save the network: it is in {net.weight.dtype}, but a DAGNetwork computes and "
+            f"loads in {' or '.join(map(str, DTYPES))}. Convert it first with net.float() or "
+            "net.double()."
+        )
     state = {k: v.detach().cpu() for k, v in net.state_dict().items()}
     key = _non_finite(state)
     if key is not None:
-        raise ValueError(f"Cannot save the network: {key!r} holds NaN or infinite values, which "
-                         "dagnet.load refuses. Fix or reinitialise them first.")
+        raise ValueError(
+            f"Cannot save the network: {key!r} holds NaN or infinite values, which "
+            "dagnet.load refuses. Fix or reinitialise them first."
+        )
     wiring = net.to_wiring()
     labels = [_label(x, "node") for x in wiring.labels]
     specs = net._node_activation
     mods = list(net.activation_modules)
-    node_act = None if specs is None else [
-        _ref(a, f"node {labels[i]!r}", mods) for i, a in enumerate(specs)
-    ]
-    combine = None if net._node_combine is None else [
-        _ref(c, f"node {labels[i]!r}", mods) for i, c in enumerate(net._node_combine)
-    ]
+    node_act = None if specs is None else [_ref(a, f"node {labels[i]!r}", mods) for i, a in enumerate(specs)]
+    combine = (
+        None
+        if net._node_combine is None
+        else [_ref(c, f"node {labels[i]!r}", mods) for i, c in enumerate(net._node_combine)]
+    )
     config = {k: v.item() if isinstance(v, np.generic) else v for k, v in net.config.items()}
     config["activation"] = _ref(config["activation"], "the network", mods)
     config["output_activation"] = _ref(config["output_activation"], "the network", mods)
@@ -391,29 +441,51 @@ def load(
         combine = [refs(c, f"node {labels[i]!r}", "combine") for i, c in enumerate(combine)]
     state = payload["state_dict"]
     try:
-        wiring = Wiring(payload["num_nodes"], payload["source"].numpy(), payload["target"].numpy(),
-                        labels=labels, activation=node_act, combine=combine,
-                        branch=None if payload.get("branch") is None else payload["branch"].numpy())
+        wiring = Wiring(
+            payload["num_nodes"],
+            payload["source"].numpy(),
+            payload["target"].numpy(),
+            labels=labels,
+            activation=node_act,
+            combine=combine,
+            branch=None if payload.get("branch") is None else payload["branch"].numpy(),
+        )
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeadNodeWarning)
-            net = DAGNetwork(wiring, inputs=payload["inputs"], outputs=payload["outputs"],
-                             seed=payload["seed"], dtype=getattr(torch, payload["dtype"]), **config)
+            net = DAGNetwork(
+                wiring,
+                inputs=payload["inputs"],
+                outputs=payload["outputs"],
+                seed=payload["seed"],
+                dtype=getattr(torch, payload["dtype"]),
+                **config,
+            )
     except Exception as e:
-        raise FileFormatError(f"{path} is not a valid dagnet network file: its network cannot be built "
-                              f"({type(e).__name__}: {e}).", path) from e
+        raise FileFormatError(
+            f"{path} is not a valid dagnet network file: its network cannot be built ({type(e).__name__}: {e}).", path
+        ) from e
     own = net.state_dict()
     if set(own) != set(state):
         diff = sorted(set(own) ^ set(state))
-        raise FileFormatError(f"{path} is not a valid dagnet network file: its state_dict does not fit its "
-                              f"network (keys {diff[:5]} differ).", path)
+        raise FileFormatError(
+            f"{path} is not a valid dagnet network file: its state_dict does not fit its "
+            f"network (keys {diff[:5]} differ).",
+            path,
+        )
     for key, value in own.items():
         if state[key].dtype != value.dtype and value.is_floating_point():
-            raise FileFormatError(f"{path} is not a valid dagnet network file: state_dict[{key!r}] is "
-                                  f"{state[key].dtype}, the network's is {value.dtype}.", path)
+            raise FileFormatError(
+                f"{path} is not a valid dagnet network file: state_dict[{key!r}] is "
+                f"{state[key].dtype}, the network's is {value.dtype}.",
+                path,
+            )
     for key in ("node_index", "in_ptr", "in_src"):
         if not torch.equal(state[key].long(), own[key].long()):
-            raise FileFormatError(f"{path} is not a valid dagnet network file: the wiring of its state_dict "
-                                  f"({key!r}) is not the wiring it describes.", path)
+            raise FileFormatError(
+                f"{path} is not a valid dagnet network file: the wiring of its state_dict "
+                f"({key!r}) is not the wiring it describes.",
+                path,
+            )
     if payload.get("class") == "SparseLinear":  # same state; the class fixes where edges may grow
         from .nn.sparse_linear import SparseLinear
 
@@ -424,8 +496,9 @@ def load(
     except (RuntimeError, ValueError) as e:
         raise FileFormatError(f"{path} is not a valid dagnet network file: {e}", path) from e
     if net.inputs != payload["inputs"] or net.outputs != payload["outputs"]:
-        raise FileFormatError(f"{path} is not a valid dagnet network file: its inputs and outputs do not "
-                              "match its wiring.", path)
+        raise FileFormatError(
+            f"{path} is not a valid dagnet network file: its inputs and outputs do not match its wiring.", path
+        )
     if map_location is not None:
         net.to(map_location)
     return net

@@ -9,8 +9,9 @@ more: node ``i`` is the integer ``i``; edge ``k`` goes from ``source[k]`` to
 
 from __future__ import annotations
 
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Callable, Hashable, Sequence
+from typing import Any
 
 import networkx as nx
 import numpy as np
@@ -110,18 +111,14 @@ class Wiring:
             arr = getattr(self, name)
             if arr.size and (arr.min() < 0 or arr.max() >= n):
                 bad = int(arr[(arr < 0) | (arr >= n)][0])
-                raise GraphError(
-                    f"Wiring.{name} holds node {bad}, outside 0..{n - 1} (num_nodes = {n})."
-                )
+                raise GraphError(f"Wiring.{name} holds node {bad}, outside 0..{n - 1} (num_nodes = {n}).")
         e = self.source.size
         self.weight = _value_array(self.weight, e, "weight")
         self.bias = _value_array(self.bias, n, "bias")
         if self.labels is not None:
             self.labels = list(self.labels)
             if len(self.labels) != n:
-                raise GraphError(
-                    f"Wiring.labels must have one label per node ({n}), got {len(self.labels)}."
-                )
+                raise GraphError(f"Wiring.labels must have one label per node ({n}), got {len(self.labels)}.")
             if len(set(self.labels)) != n:
                 seen: set = set()
                 dup = next(x for x in self.labels if x in seen or seen.add(x))
@@ -129,10 +126,7 @@ class Wiring:
         if self.activation is not None:
             self.activation = list(self.activation)
             if len(self.activation) != n:
-                raise GraphError(
-                    f"Wiring.activation must have one entry per node ({n}), "
-                    f"got {len(self.activation)}."
-                )
+                raise GraphError(f"Wiring.activation must have one entry per node ({n}), got {len(self.activation)}.")
         if self.branch is not None:
             self.branch = _index_array(self.branch, "branch")
             if self.branch.shape != (e,) or (e and self.branch.min() < 0):
@@ -148,8 +142,7 @@ class Wiring:
             arr = np.asarray(arr)
             if arr.shape[:1] != (e,):
                 raise GraphError(
-                    f"Wiring.edge_attrs[{key!r}] must have one entry per edge ({e}), "
-                    f"got shape {arr.shape}."
+                    f"Wiring.edge_attrs[{key!r}] must have one entry per edge ({e}), got shape {arr.shape}."
                 )
             self.edge_attrs[key] = arr
         for name, arr, where in (("weight", self.weight, "edge"), ("bias", self.bias, "node")):
@@ -160,9 +153,7 @@ class Wiring:
                     if where == "edge"
                     else f"node {self.label(k)!r}"
                 )
-                raise NonFiniteValueError(
-                    f"The initial {name} of {at} is {arr[k]}; initial values must be finite."
-                )
+                raise NonFiniteValueError(f"The initial {name} of {at} is {arr[k]}; initial values must be finite.")
 
     # ------------------------------------------------------------------ views
     @property
@@ -195,7 +186,7 @@ class Wiring:
 
     # ------------------------------------------------------------ conversions
     @classmethod
-    def from_graph(cls, graph: nx.DiGraph) -> "Wiring":
+    def from_graph(cls, graph: nx.DiGraph) -> Wiring:
         """Return the wiring of a ``networkx.DiGraph``.
 
         Node order is ``graph.nodes``. The edge attribute ``weight`` and the node
@@ -217,13 +208,10 @@ class Wiring:
         (['a', 'b'], [0.5])
         """
         if not isinstance(graph, nx.Graph):
-            raise GraphError(
-                f"Expected a networkx.DiGraph or a dagnet.Wiring, got {type(graph).__name__}."
-            )
+            raise GraphError(f"Expected a networkx.DiGraph or a dagnet.Wiring, got {type(graph).__name__}.")
         if not graph.is_directed():
             raise GraphError(
-                "The graph is undirected; give a networkx.DiGraph "
-                "(dagnet.topology.to_dag orients any graph)."
+                "The graph is undirected; give a networkx.DiGraph (dagnet.topology.to_dag orients any graph)."
             )
         if graph.is_multigraph():
             raise GraphError(

@@ -9,7 +9,7 @@ where ``c`` is the combine and ``f_v`` the node's ``activation`` attribute
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 
@@ -80,6 +80,8 @@ def apply_combine(key, z: torch.Tensor) -> torch.Tensor:
     rows = z.permute(0, 2, 1).reshape(m * b, k)
     out = key(rows)
     if not isinstance(out, torch.Tensor) or out.shape != (m * b,):
-        raise ValueError(f"The combine {key!r} must map a (rows, branches) tensor to (rows,); "
-                         f"got {getattr(out, 'shape', type(out))} from {tuple(rows.shape)}.")
+        raise ValueError(
+            f"The combine {key!r} must map a (rows, branches) tensor to (rows,); "
+            f"got {getattr(out, 'shape', type(out))} from {tuple(rows.shape)}."
+        )
     return out.reshape(m, b)

@@ -66,9 +66,7 @@ def _check_real(value, name: str, owner: str, low: float | None = None, finite: 
     bad = not _is_real(value) or (finite and not math.isfinite(value)) or (low is not None and value < low)
     if bad:
         where = f" >= {low}" if low is not None else ""
-        raise ValueError(
-            f"The '{name}' parameter of {owner} must be a finite float{where}. Got {value!r} instead."
-        )
+        raise ValueError(f"The '{name}' parameter of {owner} must be a finite float{where}. Got {value!r} instead.")
     return float(value)
 
 

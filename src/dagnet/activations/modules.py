@@ -111,8 +111,7 @@ class LeakyADA(nn.Module):
     tensor([-0.1000,  3.6788])
     """
 
-    def __init__(self, alpha: float = 0.1, slope: float = 0.01, trainable: bool = False,
-                 device=None, dtype=None):
+    def __init__(self, alpha: float = 0.1, slope: float = 0.01, trainable: bool = False, device=None, dtype=None):
         super().__init__()
         alpha = _check_real(alpha, "alpha", type(self).__name__, low=0.0)
         self.slope = _check_real(slope, "slope", type(self).__name__)

@@ -8,7 +8,7 @@ the others run as torch code on the node's slice of the batch buffer.
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
@@ -79,4 +79,3 @@ def resolve_activation(act: str | Callable) -> tuple[str | Callable, int, Callab
     if callable(act):
         return act, CUSTOM, act
     raise ValueError(f"An activation must be a name or a callable, got {act!r}.")
-

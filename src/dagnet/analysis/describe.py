@@ -9,9 +9,9 @@ import numpy as np
 
 from ..errors import CycleError
 from ..layering import topological_levels
-from ..wiring import Wiring
 from ..topology._arrays import edge_arrays
 from ..topology._checks import check_choice
+from ..wiring import Wiring
 from .powerlaw import PowerLawFit, fit_power_law, fittable
 
 __all__ = ["GraphSummary", "describe"]

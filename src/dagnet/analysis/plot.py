@@ -11,12 +11,13 @@ from typing import TYPE_CHECKING
 
 import networkx as nx
 import numpy as np
+
 from ..csr import group_by
 from ..errors import CycleError
 from ..layering import alap_levels, topological_levels
-from ..wiring import Wiring
 from ..topology._arrays import edge_arrays
 from ..topology._checks import check_choice
+from ..wiring import Wiring
 from .describe import GraphSummary, describe
 
 if TYPE_CHECKING:
@@ -32,8 +33,11 @@ def _axes(ax: Axes | None, size: tuple[float, float]) -> Axes:
 
 
 def plot_degree_distribution(
-    graph: nx.DiGraph | Wiring | GraphSummary, ax: Axes | None = None, which: str = "total",
-    fit: bool = True, **scatter_kw,
+    graph: nx.DiGraph | Wiring | GraphSummary,
+    ax: Axes | None = None,
+    which: str = "total",
+    fit: bool = True,
+    **scatter_kw,
 ) -> Axes:
     """Plot the degree distribution as ``P(K >= k)`` on log-log axes, with its power-law fit.
 
@@ -91,8 +95,12 @@ def plot_degree_distribution(
             x = np.geomspace(law.xmin, k[-1], 100)
             if law.discrete:
                 x = np.unique(x.round())
-            ax.plot(x, law.n_tail / law.n * law.ccdf(x), color="C3",
-                    label=f"power law, alpha = {law.alpha:.2f}, xmin = {law.xmin:g}")
+            ax.plot(
+                x,
+                law.n_tail / law.n * law.ccdf(x),
+                color="C3",
+                label=f"power law, alpha = {law.alpha:.2f}, xmin = {law.xmin:g}",
+            )
         ax.legend(loc="lower left")
     ax.set_xlabel(f"{which}-degree k" if which != "total" else "degree k")
     ax.set_ylabel("P(K >= k)")
@@ -100,8 +108,12 @@ def plot_degree_distribution(
 
 
 def draw_layered(
-    graph: nx.DiGraph | Wiring, ax: Axes | None = None, layering: str = "asap",
-    with_labels: bool | None = None, node_size: float | None = None, edge_alpha: float | None = None,
+    graph: nx.DiGraph | Wiring,
+    ax: Axes | None = None,
+    layering: str = "asap",
+    with_labels: bool | None = None,
+    node_size: float | None = None,
+    edge_alpha: float | None = None,
 ) -> Axes:
     """Draw a DAG with its nodes in rows by level, sources at the top.
 
@@ -156,9 +168,9 @@ def draw_layered(
     edge_ptr, edge_perm = group_by(level[target], depth)
     local = np.empty(n, dtype=np.int64)
     for lev in range(depth):
-        nodes = node_perm[node_ptr[lev]:node_ptr[lev + 1]]
+        nodes = node_perm[node_ptr[lev] : node_ptr[lev + 1]]
         local[nodes] = np.arange(nodes.size)
-        edges = edge_perm[edge_ptr[lev]:edge_ptr[lev + 1]]
+        edges = edge_perm[edge_ptr[lev] : edge_ptr[lev + 1]]
         total = np.bincount(local[target[edges]], weights=x[source[edges]], minlength=nodes.size)
         count = np.bincount(local[target[edges]], minlength=nodes.size)
         key = np.where(count > 0, total / np.maximum(count, 1), (np.arange(nodes.size) + 0.5) / nodes.size)
@@ -177,8 +189,9 @@ def draw_layered(
     ax.scatter(x, y, s=node_size, c=level, cmap="viridis", zorder=2, edgecolors="k", linewidths=0.3)
     if with_labels or (with_labels is None and n <= 60):
         for i, lab in enumerate(arrays.labels):
-            ax.annotate(str(lab), (x[i], y[i]), fontsize=7, ha="center", va="bottom",
-                        xytext=(0, 4), textcoords="offset points")
+            ax.annotate(
+                str(lab), (x[i], y[i]), fontsize=7, ha="center", va="bottom", xytext=(0, 4), textcoords="offset points"
+            )
     ax.set_xlim(0.0, 1.0)
     ax.set_ylim(-depth + 0.5, 0.5)
     ticks = np.arange(0, depth, max(1, depth // 20))  # at most about 20 level numbers

@@ -129,7 +129,9 @@ def _log_zeta(alpha: float, xmin: float) -> float:
 def _alpha_discrete(n: float, sum_log: float, xmin: float) -> float:
     """Maximise ``-n log zeta(alpha, xmin) - alpha * sum(log x)`` over alpha > 1."""
     result = optimize.minimize_scalar(
-        lambda a: n * _log_zeta(a, xmin) + a * sum_log, bounds=(1.0 + 1e-6, 50.0), method="bounded",
+        lambda a: n * _log_zeta(a, xmin) + a * sum_log,
+        bounds=(1.0 + 1e-6, 50.0),
+        method="bounded",
         options={"xatol": 1e-7},
     )
     return float(result.x)
@@ -174,7 +176,9 @@ def _lognormal(x: np.ndarray, xmin: float, discrete: bool) -> tuple[np.ndarray, 
     start = np.array([logs.mean(), math.log(max(logs.std(), 0.1))])
     result = optimize.minimize(
         lambda p: -_lognormal_logpdf(x, xmin, discrete, p[0], math.exp(p[1])).sum(),
-        start, method="Nelder-Mead", options={"xatol": 1e-6, "fatol": 1e-9, "maxiter": 2000},
+        start,
+        method="Nelder-Mead",
+        options={"xatol": 1e-6, "fatol": 1e-9, "maxiter": 2000},
     )
     mu, sigma = float(result.x[0]), math.exp(float(result.x[1]))
     return _lognormal_logpdf(x, xmin, discrete, mu, sigma), {"mu": mu, "sigma": sigma}
@@ -187,8 +191,9 @@ def _compare(name: str, log_pl: np.ndarray, log_alt: np.ndarray, params: dict) -
     sigma = float(d.std())
     if sigma == 0.0 or not math.isfinite(sigma):
         return Comparison(name, r, 0.0, 1.0, params)
-    return Comparison(name, r, r / (sigma * math.sqrt(n)), float(special.erfc(abs(r) / (sigma * math.sqrt(2 * n)))),
-                      params)
+    return Comparison(
+        name, r, r / (sigma * math.sqrt(n)), float(special.erfc(abs(r) / (sigma * math.sqrt(2 * n)))), params
+    )
 
 
 # --------------------------------------------------------------------------- fit
@@ -266,9 +271,7 @@ def fit_power_law(data, discrete: bool | None = None, xmin: float | None = None)
                 f"got {x_fixed.size}."
             )
     elif not fittable(x):
-        raise ValueError(
-            f"fit_power_law needs at least {MIN_TAIL} positive values, not all equal; got {x.size}."
-        )
+        raise ValueError(f"fit_power_law needs at least {MIN_TAIL} positive values, not all equal; got {x.size}.")
     values, counts = np.unique(x, return_counts=True)
     # Suffix sums over the distinct values: tail sizes and sums of logs for every candidate xmin.
     tail_n = np.cumsum(counts[::-1])[::-1]

@@ -21,8 +21,8 @@ Python); what a benchmark measures is their cost per training step.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 import torch
@@ -33,9 +33,9 @@ from ..csr import csr
 from ..errors import GraphError, InputShapeError
 from ..layering import alap, topological_levels
 from ..nn.init import initial_values
-from ..seeding import resolve_seed, torch_generator
 from ..plan import check_duplicate_edges
 from ..roles import resolve_roles
+from ..seeding import resolve_seed, torch_generator
 from ..wiring import Wiring
 
 __all__ = ["FourWardNet", "SequentialNet", "fourward_dense_size"]
@@ -59,15 +59,13 @@ class _Spec:
 def _prepare(wiring: Wiring, activation, output_activation, seed) -> _Spec:
     if not isinstance(wiring, Wiring):
         raise GraphError(
-            f"Expected a dagnet.Wiring, got {type(wiring).__name__}; pass Wiring.from_graph(graph) "
-            "or net.to_wiring()."
+            f"Expected a dagnet.Wiring, got {type(wiring).__name__}; pass Wiring.from_graph(graph) or net.to_wiring()."
         )
     inputs, outputs = resolve_roles(wiring, None, None)
     n = wiring.num_nodes
     ptr, col, perm = csr(wiring.target, wiring.source, n)
     check_duplicate_edges(wiring, ptr, col, perm)
-    w0, b0 = initial_values("kaiming_uniform", wiring.source, wiring.target, n,
-                            torch_generator(resolve_seed(seed)))
+    w0, b0 = initial_values("kaiming_uniform", wiring.source, wiring.target, n, torch_generator(resolve_seed(seed)))
     weight = w0.numpy()
     bias = b0.numpy()
     if wiring.weight is not None:
@@ -112,8 +110,7 @@ def _check_input(x: torch.Tensor, in_features: int, ref: torch.Tensor) -> torch.
     """Return ``x`` as (batch, in_features), checking its shape and dtype against ``ref``."""
     if x.dim() == 0 or x.shape[-1] != in_features:
         raise InputShapeError(
-            f"Expected input of shape (*, {in_features}) (one column per source node), "
-            f"got {tuple(x.shape)}."
+            f"Expected input of shape (*, {in_features}) (one column per source node), got {tuple(x.shape)}."
         )
     if x.dtype != ref.dtype:
         raise InputShapeError(f"Expected input of dtype {ref.dtype}, got {x.dtype}.")
@@ -172,8 +169,7 @@ def _layout(wiring: Wiring, act_id: np.ndarray | None = None) -> _Layout:
     pred_layer = ukey // max(n, 1)
     pred_ptr = np.searchsorted(pred_layer, np.arange(depth + 1)).astype(np.int64)
     edge_row = inverse.reshape(-1) - pred_ptr[edge_layer]
-    return _Layout(level, node_order, layer_ptr, ukey % max(n, 1), pred_ptr, edge_layer,
-                   edge_row, node_col[dst])
+    return _Layout(level, node_order, layer_ptr, ukey % max(n, 1), pred_ptr, edge_layer, edge_row, node_col[dst])
 
 
 def fourward_dense_size(wiring: Wiring) -> int:
@@ -287,9 +283,9 @@ class FourWardNet(nn.Module):
         self.biases = nn.ParameterList()
         self._act_groups: list[list[tuple[int, int, Callable]]] = []
         for l in range(1, lay.num_layers):
-            nodes = lay.node_order[lay.layer_ptr[l]:lay.layer_ptr[l + 1]]
-            preds = lay.preds[lay.pred_ptr[l]:lay.pred_ptr[l + 1]]
-            edges = edges_by_layer[edge_ptr[l]:edge_ptr[l + 1]]
+            nodes = lay.node_order[lay.layer_ptr[l] : lay.layer_ptr[l + 1]]
+            preds = lay.preds[lay.pred_ptr[l] : lay.pred_ptr[l + 1]]
+            edges = edges_by_layer[edge_ptr[l] : edge_ptr[l + 1]]
             rows, cols = lay.edge_row[edges], lay.edge_col[edges]
             W = np.zeros((preds.size, nodes.size))
             W[rows, cols] = spec.weight[edges]
@@ -343,9 +339,11 @@ class FourWardNet(nn.Module):
         return self._layout.level.copy()
 
     def extra_repr(self) -> str:
-        return (f"in_features={self.in_features}, out_features={self.out_features}, "
-                f"nodes={self.num_nodes}, edges={self.num_edges}, layers={self.num_layers}, "
-                f"dense_size={self.dense_size}")
+        return (
+            f"in_features={self.in_features}, out_features={self.out_features}, "
+            f"nodes={self.num_nodes}, edges={self.num_edges}, layers={self.num_layers}, "
+            f"dense_size={self.dense_size}"
+        )
 
     # ---------------------------------------------------------------- forward
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -381,7 +379,7 @@ class FourWardNet(nn.Module):
         lay = self._layout
         for l, v in enumerate(vecs, start=1):
             if v is not None:
-                out[lay.node_order[lay.layer_ptr[l]:lay.layer_ptr[l + 1]]] = v.detach().cpu().double().numpy()
+                out[lay.node_order[lay.layer_ptr[l] : lay.layer_ptr[l + 1]]] = v.detach().cpu().double().numpy()
         return out
 
     def to_wiring(self) -> Wiring:
@@ -394,9 +392,15 @@ class FourWardNet(nn.Module):
         [0.5, -1.0]
         """
         w = self._spec.wiring
-        return Wiring(w.num_nodes, w.source, w.target, weight=self._per_edge(self.weights),
-                      bias=self._per_node(self.biases), labels=w.labels,
-                      activation=self._activations())
+        return Wiring(
+            w.num_nodes,
+            w.source,
+            w.target,
+            weight=self._per_edge(self.weights),
+            bias=self._per_node(self.biases),
+            labels=w.labels,
+            activation=self._activations(),
+        )
 
     def gradients(self) -> tuple[np.ndarray, np.ndarray]:
         """Return ``(weight_grad, bias_grad)`` after a backward pass, in wiring order.
@@ -412,8 +416,7 @@ class FourWardNet(nn.Module):
         [[3.0], [nan, 3.0]]
         """
         weight = self._per_edge([W.grad for W in self.weights])
-        bias = self._per_node([b.grad if b.grad is not None else torch.zeros_like(b)
-                               for b in self.biases])
+        bias = self._per_node([b.grad if b.grad is not None else torch.zeros_like(b) for b in self.biases])
         return weight, bias
 
     def _activations(self) -> list:
@@ -520,8 +523,10 @@ class SequentialNet(nn.Module):
         return self._spec.wiring.num_edges
 
     def extra_repr(self) -> str:
-        return (f"in_features={self.in_features}, out_features={self.out_features}, "
-                f"nodes={self.num_nodes}, edges={self.num_edges}")
+        return (
+            f"in_features={self.in_features}, out_features={self.out_features}, "
+            f"nodes={self.num_nodes}, edges={self.num_edges}"
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         lead = x.shape[:-1]
@@ -555,8 +560,7 @@ class SequentialNet(nn.Module):
         bias = np.full(self.num_nodes, np.nan)
         bias[self._order] = self.bias.detach().cpu().double().numpy()
         act = [None if i < 0 else self._spec.keys[i] for i in self._spec.act_id.tolist()]
-        return Wiring(w.num_nodes, w.source, w.target, weight=weight, bias=bias, labels=w.labels,
-                      activation=act)
+        return Wiring(w.num_nodes, w.source, w.target, weight=weight, bias=bias, labels=w.labels, activation=act)
 
     def gradients(self) -> tuple[np.ndarray, np.ndarray]:
         """Return ``(weight_grad, bias_grad)`` after a backward pass, in wiring order.

@@ -64,8 +64,9 @@ import subprocess
 import sys
 import time
 import traceback
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Callable, Sequence, TextIO
+from typing import TextIO
 
 import numba
 import numpy as np
@@ -142,8 +143,7 @@ def _check_density(spec: str) -> str:
         value = math.nan
     if not (value > 0 and (text.endswith("/N") or value <= 1)) or not math.isfinite(value):
         raise ValueError(
-            f"A density must be a probability in (0, 1] or 'C/N' with C > 0 (mean degree C). "
-            f"Got {spec!r} instead."
+            f"A density must be a probability in (0, 1] or 'C/N' with C > 0 (mean degree C). Got {spec!r} instead."
         )
     return text
 
@@ -387,8 +387,9 @@ def _stepper(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> Callab
     return step
 
 
-def time_alternating(steps: dict[str, Callable[[], None]], repeats: int,
-                     warmup: int = 1, turn_seconds: float = 0.02) -> dict[str, list[float]]:
+def time_alternating(
+    steps: dict[str, Callable[[], None]], repeats: int, warmup: int = 1, turn_seconds: float = 0.02
+) -> dict[str, list[float]]:
     """Time each callable ``repeats`` times, interleaved, after ``warmup`` untimed calls each.
 
     Repeat ``r`` gives every callable a turn, starting with callable
@@ -624,8 +625,13 @@ def _memory_server() -> None:  # pragma: no cover - runs in a helper process
                 break
             ident = children.pop(pid)
             if os.WIFSIGNALED(status):
-                reply({"id": ident, "ok": False,
-                       "error": f"the process was killed by signal {os.WTERMSIG(status)} (out of memory?)"})
+                reply(
+                    {
+                        "id": ident,
+                        "ok": False,
+                        "error": f"the process was killed by signal {os.WTERMSIG(status)} (out of memory?)",
+                    }
+                )
 
 
 _SERVER_CODE = "from dagnet.bench.engine import _memory_server; _memory_server()"
@@ -636,9 +642,14 @@ class _MemoryServer:
     """The harness's side of :func:`_memory_server` (started once, closed at the end)."""
 
     def __init__(self) -> None:
-        self.proc = subprocess.Popen([sys.executable, "-c", _SERVER_CODE], stdin=subprocess.PIPE,
-                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-                                     bufsize=1)
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", _SERVER_CODE],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+            bufsize=1,
+        )
         self.next_id = 0
 
     def measure(self, specs: list[dict], jobs: int) -> list[dict]:
@@ -717,8 +728,7 @@ def measure_peak_memory(specs: list[dict], jobs: int = 1) -> list[dict]:
         return _SERVER.measure(specs, jobs)
     results = []
     for spec in specs:  # one fresh interpreter per spec
-        done = subprocess.run([sys.executable, "-c", _WORKER_CODE, json.dumps(spec)],
-                              capture_output=True, text=True)
+        done = subprocess.run([sys.executable, "-c", _WORKER_CODE, json.dumps(spec)], capture_output=True, text=True)
         if done.returncode != 0:
             raise RuntimeError(f"The memory measurement of {spec} failed:\n{done.stderr[-3000:]}")
         results.append(json.loads(done.stdout.strip().splitlines()[-1]))
@@ -731,8 +741,9 @@ def _progress(stream: TextIO | None, text: str) -> None:
         print(text, file=stream, flush=True)
 
 
-def _run_point(point: GridPoint, threads: int, cfg: BenchConfig, wiring: Wiring,
-               x: torch.Tensor, y: torch.Tensor) -> GridRow:
+def _run_point(
+    point: GridPoint, threads: int, cfg: BenchConfig, wiring: Wiring, x: torch.Tensor, y: torch.Tensor
+) -> GridRow:
     torch.set_num_threads(threads)
     load = os.getloadavg()[0]
     gc.collect()
@@ -749,8 +760,9 @@ def _run_point(point: GridPoint, threads: int, cfg: BenchConfig, wiring: Wiring,
     where = f"N={point.n}, p={point.label}, seed={cfg.seed}"
     diffs = check_outputs(models, x, where)
     fw = models["4ward"]
-    row = GridRow(threads, point, wiring.num_edges, models["dagnet"].num_layers, fw.dense_size,
-                  load, build, max_abs_diff=diffs)
+    row = GridRow(
+        threads, point, wiring.num_edges, models["dagnet"].num_layers, fw.dense_size, load, build, max_abs_diff=diffs
+    )
     if fw.num_layers != row.levels:
         raise BaselineMismatchError(f"4Ward has {fw.num_layers} levels, dagnet {row.levels} ({where}).")
     steps = {impl: _stepper(m, x, y) for impl, m in models.items()}
@@ -758,8 +770,7 @@ def _run_point(point: GridPoint, threads: int, cfg: BenchConfig, wiring: Wiring,
     del steps, models, fw, ref
     gc.collect()
     if cfg.memory:
-        specs = [dict(impl=i, n=point.n, p=point.p, seed=cfg.seed, batch=cfg.batch, threads=threads)
-                 for i in impls]
+        specs = [dict(impl=i, n=point.n, p=point.p, seed=cfg.seed, batch=cfg.batch, threads=threads) for i in impls]
         for impl, res in zip(impls, measure_peak_memory(specs, cfg.memory_jobs)):
             row.peak_mib[impl] = max(res["build_mib"], res["step_mib"])
     return row
@@ -787,18 +798,23 @@ def _run_scale(kind: str, cfg: BenchConfig, progress: TextIO | None) -> list[Sca
         net = _build("dagnet", wiring, cfg.seed)
         build_s = time.perf_counter() - t0
         times = time_alternating({"dagnet": _stepper(net, x, y)}, cfg.repeats, cfg.warmup)["dagnet"]
-        row = ScaleRow(kind, threads, n, wiring.num_edges, net.num_layers, generate_s, plan_s, build_s,
-                       times, load, dense)
+        row = ScaleRow(
+            kind, threads, n, wiring.num_edges, net.num_layers, generate_s, plan_s, build_s, times, load, dense
+        )
         del net
         gc.collect()
         if cfg.memory:
-            res = measure_peak_memory([dict(impl="dagnet", n=n, p=p, seed=cfg.seed, batch=cfg.batch,
-                                             threads=threads)])[0]
+            res = measure_peak_memory([dict(impl="dagnet", n=n, p=p, seed=cfg.seed, batch=cfg.batch, threads=threads)])[
+                0
+            ]
             row.peak_build_mib, row.peak_step_mib = res["build_mib"], res["step_mib"]
         peak = f", peak {row.peak_mib:.0f} MiB" if row.peak_mib is not None else ""
-        _progress(progress, f"[scale {kind}] threads={threads}: edges={row.edges:,}, levels={row.levels}, "
-                            f"plan {plan_s:.2f} s, build {build_s:.2f} s, step {row.step_ms():.1f} ms"
-                            f"{peak}; load {load:.2f}")
+        _progress(
+            progress,
+            f"[scale {kind}] threads={threads}: edges={row.edges:,}, levels={row.levels}, "
+            f"plan {plan_s:.2f} s, build {build_s:.2f} s, step {row.step_ms():.1f} ms"
+            f"{peak}; load {load:.2f}",
+        )
         rows.append(row)
     return rows
 
@@ -846,30 +862,66 @@ def run_benchmark(config: BenchConfig, command: str = "", progress: TextIO | Non
                 row = _run_point(point, threads, config, wiring, x, y)
                 grid_rows.append(row)
                 parts = [f"{NAMES[i]} {row.step_ms(i):.2f} ms" for i in IMPLEMENTATIONS if i in row.step_s]
-                _progress(progress, f"[{k}/{total}] N={point.n} p={point.label} threads={threads}: "
-                                    f"edges={row.edges}, levels={row.levels}; " + ", ".join(parts)
-                                    + f"; {row.speedup('4ward'):.1f}x vs 4Ward; load {row.load:.2f}")
+                _progress(
+                    progress,
+                    f"[{k}/{total}] N={point.n} p={point.label} threads={threads}: "
+                    f"edges={row.edges}, levels={row.levels}; "
+                    + ", ".join(parts)
+                    + f"; {row.speedup('4ward'):.1f}x vs 4Ward; load {row.load:.2f}",
+                )
         for kind in config.scale:
             scale_rows.extend(_run_scale(kind, config, progress))
     finally:
         torch.set_num_threads(old_threads)
         _close_memory_server()
-    return BenchResult(config, command, grid_rows, scale_rows, load_before, os.getloadavg(),
-                       _memory_method() if config.memory else "not measured", started,
-                       time.perf_counter() - t_start)
+    return BenchResult(
+        config,
+        command,
+        grid_rows,
+        scale_rows,
+        load_before,
+        os.getloadavg(),
+        _memory_method() if config.memory else "not measured",
+        started,
+        time.perf_counter() - t_start,
+    )
 
 
 # --------------------------------------------------------------------------- report
 GRID_COLUMNS = (
-    "threads", "N", "p", "edges", "levels", "4Ward dense/edges",
-    "build s dagnet", "build s 4Ward", "build s seq",
-    "step ms dagnet", "step ms 4Ward", "step ms seq",
-    "speed-up vs 4Ward", "speed-up vs seq",
-    "peak MiB dagnet", "peak MiB 4Ward", "peak MiB seq", "load",
+    "threads",
+    "N",
+    "p",
+    "edges",
+    "levels",
+    "4Ward dense/edges",
+    "build s dagnet",
+    "build s 4Ward",
+    "build s seq",
+    "step ms dagnet",
+    "step ms 4Ward",
+    "step ms seq",
+    "speed-up vs 4Ward",
+    "speed-up vs seq",
+    "peak MiB dagnet",
+    "peak MiB 4Ward",
+    "peak MiB seq",
+    "load",
 )
 SCALE_COLUMNS = (
-    "run", "threads", "N", "edges", "levels", "generate s", "plan s", "build s", "step ms",
-    "peak MiB build", "peak MiB step", "4Ward dense entries (not built)", "load",
+    "run",
+    "threads",
+    "N",
+    "edges",
+    "levels",
+    "generate s",
+    "plan s",
+    "build s",
+    "step ms",
+    "peak MiB build",
+    "peak MiB step",
+    "4Ward dense entries (not built)",
+    "load",
 )
 _MISSING = "—"
 
@@ -894,20 +946,40 @@ def _grid_cells(row: GridRow) -> list[str]:
         return _fmt(row.peak_mib.get(i), ".1f")
 
     return [
-        str(row.threads), str(row.point.n), row.point.label, str(row.edges), str(row.levels),
+        str(row.threads),
+        str(row.point.n),
+        row.point.label,
+        str(row.edges),
+        str(row.levels),
         f"{row.dense_size / max(row.edges, 1):.0f}",
-        build("dagnet"), build("4ward"), build("sequential"),
-        step("dagnet"), step("4ward"), step("sequential"),
-        speed("4ward"), speed("sequential"),
-        peak("dagnet"), peak("4ward"), peak("sequential"), f"{row.load:.2f}",
+        build("dagnet"),
+        build("4ward"),
+        build("sequential"),
+        step("dagnet"),
+        step("4ward"),
+        step("sequential"),
+        speed("4ward"),
+        speed("sequential"),
+        peak("dagnet"),
+        peak("4ward"),
+        peak("sequential"),
+        f"{row.load:.2f}",
     ]
 
 
 def _scale_cells(row: ScaleRow) -> list[str]:
     return [
-        row.kind, str(row.threads), f"{row.n:,}", f"{row.edges:,}", str(row.levels),
-        f"{row.generate_s:.2f}", f"{row.plan_s:.2f}", f"{row.build_s:.2f}", f"{row.step_ms():.1f}",
-        _fmt(row.peak_build_mib, ".0f"), _fmt(row.peak_step_mib, ".0f"),
+        row.kind,
+        str(row.threads),
+        f"{row.n:,}",
+        f"{row.edges:,}",
+        str(row.levels),
+        f"{row.generate_s:.2f}",
+        f"{row.plan_s:.2f}",
+        f"{row.build_s:.2f}",
+        f"{row.step_ms():.1f}",
+        _fmt(row.peak_build_mib, ".0f"),
+        _fmt(row.peak_step_mib, ".0f"),
         f"{row.fourward_dense:,} ({row.fourward_dense / max(row.edges, 1):.0f}x edges)",
         f"{row.load:.2f}",
     ]
@@ -924,8 +996,10 @@ def markdown_table(columns: Sequence[str], rows: Sequence[Sequence[str]]) -> str
     | 1 | 22 |
     """
     widths = [max(len(c), *(len(r[i]) for r in rows)) if rows else len(c) for i, c in enumerate(columns)]
-    lines = ["| " + " | ".join(c.ljust(w) for c, w in zip(columns, widths)) + " |",
-             "|" + "|".join("-" * (w + 2) for w in widths) + "|"]
+    lines = [
+        "| " + " | ".join(c.ljust(w) for c, w in zip(columns, widths)) + " |",
+        "|" + "|".join("-" * (w + 2) for w in widths) + "|",
+    ]
     lines += ["| " + " | ".join(c.ljust(w) for c, w in zip(r, widths)) + " |" for r in rows]
     return "\n".join(lines)
 
@@ -943,9 +1017,11 @@ def _targets(result: BenchResult) -> list[str]:
         worst = min(rows, key=lambda r: r.speedup("4ward"))
         ok = worst.speedup("4ward") >= TARGET_SPEEDUP
         where = "the target is measured on 1 thread" if threads == 1 else "for information"
-        lines.append(f"- Training step vs 4Ward, {threads} thread{'s' if threads > 1 else ''}: smallest "
-                     f"speed-up {worst.speedup('4ward'):.1f}x (N={worst.point.n}, p={worst.point.label}); "
-                     f"target >= {TARGET_SPEEDUP:.0f}x at every grid point ({where}): **{mark(ok)}**.")
+        lines.append(
+            f"- Training step vs 4Ward, {threads} thread{'s' if threads > 1 else ''}: smallest "
+            f"speed-up {worst.speedup('4ward'):.1f}x (N={worst.point.n}, p={worst.point.label}); "
+            f"target >= {TARGET_SPEEDUP:.0f}x at every grid point ({where}): **{mark(ok)}**."
+        )
     for kind in SCALE_RUNS:
         rows = [r for r in result.scale if r.kind == kind]
         if not rows:
@@ -953,22 +1029,28 @@ def _targets(result: BenchResult) -> list[str]:
         n, e = SCALE_RUNS[kind]
         if kind == "standard":
             build = max(r.build_s for r in rows)
-            lines.append(f"- Construction of the {e:,}-edge DAG (whole DAGNetwork constructor, which "
-                         f"includes validation + layering + plan): {build:.2f} s (plan alone "
-                         f"{max(r.plan_s for r in rows):.2f} s); target < {TARGET_BUILD_S:.0f} s: "
-                         f"**{mark(build < TARGET_BUILD_S)}**.")
+            lines.append(
+                f"- Construction of the {e:,}-edge DAG (whole DAGNetwork constructor, which "
+                f"includes validation + layering + plan): {build:.2f} s (plan alone "
+                f"{max(r.plan_s for r in rows):.2f} s); target < {TARGET_BUILD_S:.0f} s: "
+                f"**{mark(build < TARGET_BUILD_S)}**."
+            )
         two = [r for r in rows if r.threads == 2]
         step = two[0].step_ms() if two else None
-        lines.append(f"- {n:,} nodes / {e:,} edges, batch {result.config.batch}, full step on 2 threads: "
-                     + (f"{step:.1f} ms" if step is not None else "not run (add --threads 2)")
-                     + f"; target < {TARGET_STEP_MS[kind]:.0f} ms: "
-                     f"**{mark(None if step is None else step < TARGET_STEP_MS[kind])}**.")
+        lines.append(
+            f"- {n:,} nodes / {e:,} edges, batch {result.config.batch}, full step on 2 threads: "
+            + (f"{step:.1f} ms" if step is not None else "not run (add --threads 2)")
+            + f"; target < {TARGET_STEP_MS[kind]:.0f} ms: "
+            f"**{mark(None if step is None else step < TARGET_STEP_MS[kind])}**."
+        )
         peaks = [r.peak_mib for r in rows if r.peak_mib is not None]
         peak = max(peaks) if peaks else None
-        lines.append(f"- {n:,} nodes / {e:,} edges, peak memory (building or training, above the base): "
-                     + (f"{peak:.0f} MiB" if peak is not None else "not measured")
-                     + f"; target < {TARGET_PEAK_MIB[kind]:.0f} MiB: "
-                     f"**{mark(None if peak is None else peak < TARGET_PEAK_MIB[kind])}**.")
+        lines.append(
+            f"- {n:,} nodes / {e:,} edges, peak memory (building or training, above the base): "
+            + (f"{peak:.0f} MiB" if peak is not None else "not measured")
+            + f"; target < {TARGET_PEAK_MIB[kind]:.0f} MiB: "
+            f"**{mark(None if peak is None else peak < TARGET_PEAK_MIB[kind])}**."
+        )
     return lines
 
 
@@ -1070,30 +1152,63 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     (True, [1])
     """
     g = parser.add_argument_group("what to run")
-    g.add_argument("--quick", action="store_true",
-                   help=f"tiny grid (N in {list(QUICK_SIZES)}, p in {list(QUICK_DENSITIES)}), no scale run")
-    g.add_argument("--sizes", type=_int_arg(2), nargs="+", metavar="N",
-                   help=f"node counts of the grid (default {list(GRID_SIZES)})")
-    g.add_argument("--densities", type=_density_arg, nargs="+", metavar="P",
-                   help=f"edge probabilities of the grid: floats or C/N (default {list(GRID_DENSITIES)})")
-    g.add_argument("--scale", nargs="?", const="standard", choices=SCALE_CHOICES,
-                   help="run only scale runs (no grid): 'standard' (the default with a bare --scale; "
-                        "100,000 nodes / 1,000,000 edges), 'huge' (1,000,000 / 10,000,000) or 'all'. "
-                        "Without --scale the grid runs, followed by the standard scale run")
+    g.add_argument(
+        "--quick",
+        action="store_true",
+        help=f"tiny grid (N in {list(QUICK_SIZES)}, p in {list(QUICK_DENSITIES)}), no scale run",
+    )
+    g.add_argument(
+        "--sizes",
+        type=_int_arg(2),
+        nargs="+",
+        metavar="N",
+        help=f"node counts of the grid (default {list(GRID_SIZES)})",
+    )
+    g.add_argument(
+        "--densities",
+        type=_density_arg,
+        nargs="+",
+        metavar="P",
+        help=f"edge probabilities of the grid: floats or C/N (default {list(GRID_DENSITIES)})",
+    )
+    g.add_argument(
+        "--scale",
+        nargs="?",
+        const="standard",
+        choices=SCALE_CHOICES,
+        help="run only scale runs (no grid): 'standard' (the default with a bare --scale; "
+        "100,000 nodes / 1,000,000 edges), 'huge' (1,000,000 / 10,000,000) or 'all'. "
+        "Without --scale the grid runs, followed by the standard scale run",
+    )
     g.add_argument("--no-scale", action="store_true", help="run the grid only")
     m = parser.add_argument_group("how")
-    m.add_argument("--threads", type=_int_arg(1), nargs="+", default=[1, 2], metavar="T",
-                   help="thread counts, each measured separately (default: 1 2)")
-    m.add_argument("--repeats", type=_int_arg(1), default=10,
-                   help="timed steps per implementation (default 10)")
+    m.add_argument(
+        "--threads",
+        type=_int_arg(1),
+        nargs="+",
+        default=[1, 2],
+        metavar="T",
+        help="thread counts, each measured separately (default: 1 2)",
+    )
+    m.add_argument("--repeats", type=_int_arg(1), default=10, help="timed steps per implementation (default 10)")
     m.add_argument("--warmup", type=_int_arg(0), default=2, help="untimed steps first (default 2)")
     m.add_argument("--batch", type=_int_arg(1), default=128, help="batch size (default 128)")
     m.add_argument("--seed", type=_int_arg(0), default=0, help="seed of graphs, values and batch (default 0)")
-    m.add_argument("--sequential-max", type=_int_arg(0), default=SEQUENTIAL_MAX_N, metavar="N",
-                   help=f"largest N for the per-node baseline (default {SEQUENTIAL_MAX_N})")
+    m.add_argument(
+        "--sequential-max",
+        type=_int_arg(0),
+        default=SEQUENTIAL_MAX_N,
+        metavar="N",
+        help=f"largest N for the per-node baseline (default {SEQUENTIAL_MAX_N})",
+    )
     m.add_argument("--no-memory", action="store_true", help="skip the peak-memory child processes")
-    m.add_argument("--memory-jobs", type=_int_arg(1), default=2, metavar="J",
-                   help="memory child processes at once (default 2; never while timing)")
+    m.add_argument(
+        "--memory-jobs",
+        type=_int_arg(1),
+        default=2,
+        metavar="J",
+        help="memory child processes at once (default 2; never while timing)",
+    )
     parser.add_argument("-o", "--output", metavar="FILE", help="also write the markdown report to FILE")
     return parser
 
@@ -1114,8 +1229,10 @@ def config_from_args(args: argparse.Namespace) -> BenchConfig:
     ((), ('huge',))
     """
     if args.scale and (args.quick or args.no_scale or args.sizes or args.densities):
-        raise ValueError("--scale runs only the scale run(s); it cannot be combined with --quick, "
-                         "--no-scale, --sizes or --densities. Run the grid separately.")
+        raise ValueError(
+            "--scale runs only the scale run(s); it cannot be combined with --quick, "
+            "--no-scale, --sizes or --densities. Run the grid separately."
+        )
     if args.scale:
         sizes: Sequence[int] = ()
         densities: Sequence[str] = GRID_DENSITIES
@@ -1124,14 +1241,24 @@ def config_from_args(args: argparse.Namespace) -> BenchConfig:
         sizes = args.sizes or (QUICK_SIZES if args.quick else GRID_SIZES)
         densities = args.densities or (QUICK_DENSITIES if args.quick else GRID_DENSITIES)
         scale = () if (args.quick or args.no_scale) else ("standard",)
-    return BenchConfig(sizes=sizes, densities=densities, threads=args.threads, repeats=args.repeats,
-                       warmup=args.warmup, batch=args.batch, seed=args.seed,
-                       sequential_max=args.sequential_max, memory=not args.no_memory,
-                       memory_jobs=args.memory_jobs, scale=scale)
+    return BenchConfig(
+        sizes=sizes,
+        densities=densities,
+        threads=args.threads,
+        repeats=args.repeats,
+        warmup=args.warmup,
+        batch=args.batch,
+        seed=args.seed,
+        sequential_max=args.sequential_max,
+        memory=not args.no_memory,
+        memory_jobs=args.memory_jobs,
+        scale=scale,
+    )
 
 
-def run_from_args(args: argparse.Namespace, prog: str = "dagnet bench engine",
-                  argv: Sequence[str] | None = None) -> int:
+def run_from_args(
+    args: argparse.Namespace, prog: str = "dagnet bench engine", argv: Sequence[str] | None = None
+) -> int:
     """Run the benchmark for parsed options; print the report; return an exit code.
 
     ``argv`` (the options as typed) goes into the report's command line;
@@ -1147,8 +1274,7 @@ def run_from_args(args: argparse.Namespace, prog: str = "dagnet bench engine",
     if args.output:
         folder = os.path.dirname(os.path.abspath(args.output))
         if not os.path.isdir(folder):
-            print(f"{prog}: error: cannot write {args.output!r}: folder {folder!r} does not exist.",
-                  file=sys.stderr)
+            print(f"{prog}: error: cannot write {args.output!r}: folder {folder!r} does not exist.", file=sys.stderr)
             return 2
     if argv is None:  # called from the `dagnet` command line
         argv, prog_words = sys.argv[1:], "dagnet"
@@ -1178,9 +1304,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     0
     """
     argv = list(sys.argv[1:] if argv is None else argv)
-    parser = add_arguments(argparse.ArgumentParser(
-        prog="python -m dagnet.bench.engine",
-        description="Benchmark dagnet's training step against 4Ward-style and per-node baselines."))
+    parser = add_arguments(
+        argparse.ArgumentParser(
+            prog="python -m dagnet.bench.engine",
+            description="Benchmark dagnet's training step against 4Ward-style and per-node baselines.",
+        )
+    )
     args = parser.parse_args(argv)
     return run_from_args(args, prog=parser.prog, argv=argv)
 

@@ -54,15 +54,16 @@ def add_bench_parser(subparsers: argparse._SubParsersAction) -> argparse.Argumen
     >>> args.quick, args.threads, args.func.__name__
     (True, [1], '_run_engine')
     """
-    bench = subparsers.add_parser("bench", help="benchmarks",
-                                  description="Benchmarks of dagnet against its baselines.")
+    bench = subparsers.add_parser("bench", help="benchmarks", description="Benchmarks of dagnet against its baselines.")
     commands = bench.add_subparsers(dest="bench_command", metavar="{engine}", required=True)
     eng = commands.add_parser(
         "engine",
         help="training-step time and memory vs 4Ward-style and per-node baselines",
-        description=("Time a full training step (forward + backward + SGD) of DAGNetwork, a "
-                     "4Ward-style dense-masked network and a per-node loop on Erdős–Rényi DAGs, "
-                     "plus a 100,000-node / 1,000,000-edge scale run; print a markdown report."),
+        description=(
+            "Time a full training step (forward + backward + SGD) of DAGNetwork, a "
+            "4Ward-style dense-masked network and a per-node loop on Erdős–Rényi DAGs, "
+            "plus a 100,000-node / 1,000,000-edge scale run; print a markdown report."
+        ),
     )
     engine.add_arguments(eng)
     eng.set_defaults(func=_run_engine)

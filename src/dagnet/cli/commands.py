@@ -18,6 +18,7 @@ from .report import USAGE, report_error
 
 __all__ = ["main", "build_parser"]
 
+
 def _count(low: int):
     def parse(text: str) -> int:
         try:
@@ -59,8 +60,10 @@ def _train(args: argparse.Namespace) -> int:
     best = max((r["test_accuracy"] for r in rows if r.get("test_accuracy") is not None), default=None)
     seconds = sum(r["seconds"] for r in rows) / max(1, len(rows))
     last = rows[-1] if rows else {}
-    print(f"{data.name}: {model.__class__.__name__}, {params} trainable parameters, {len(rows)} epochs, "
-          f"{seconds:.3f} s/epoch")
+    print(
+        f"{data.name}: {model.__class__.__name__}, {params} trainable parameters, {len(rows)} epochs, "
+        f"{seconds:.3f} s/epoch"
+    )
     if best is not None and last.get("test_accuracy") is not None:
         print(f"test accuracy: final {last['test_accuracy']:.2%}, best {best:.2%}")
     if result.out_dir is not None:
@@ -80,23 +83,31 @@ def _add_train_parser(sub) -> None:
 
 
 def _add_demo_parser(sub) -> None:
-    p = sub.add_parser("demo", help="train a SET-MLP and a DAG network on scikit-learn's digits; "
-                       "print accuracy, parameters and speed")
+    p = sub.add_parser(
+        "demo", help="train a SET-MLP and a DAG network on scikit-learn's digits; print accuracy, parameters and speed"
+    )
     p.add_argument("--progress", action="store_true", help="draw a progress bar per epoch on stderr")
     p.add_argument("--epochs", type=_count(1), default=30, help="training epochs (default 30)")
     p.add_argument("--hidden", type=_count(1), default=300, help="hidden neurons of the random DAG (default 300)")
     p.add_argument("--seed", type=_count(0), default=0, help="seed of the graph, weights and data order")
-    p.add_argument("--threads", type=_count(1), default=None,
-                   help="CPU threads for torch and the compiled kernels (default: torch's)")
+    p.add_argument(
+        "--threads",
+        type=_count(1),
+        default=None,
+        help="CPU threads for torch and the compiled kernels (default: torch's)",
+    )
     p.set_defaults(func=_demo)
 
 
 def build_parser() -> argparse.ArgumentParser:
     """Return the ``dagnet`` argument parser with every sub-command."""
-    parser = argparse.ArgumentParser(prog="dagnet", description="Neural networks wired by any DAG.",
-                                     epilog="Exit codes: 0 done, 2 usage error (options, configuration, input "
-                                            "files), 1 runtime error (files that cannot be written, memory, "
-                                            "a diverged run), 130 interrupted.")
+    parser = argparse.ArgumentParser(
+        prog="dagnet",
+        description="Neural networks wired by any DAG.",
+        epilog="Exit codes: 0 done, 2 usage error (options, configuration, input "
+        "files), 1 runtime error (files that cannot be written, memory, "
+        "a diverged run), 130 interrupted.",
+    )
     sub = parser.add_subparsers(dest="command", required=True)
     _add_demo_parser(sub)
     _add_train_parser(sub)

@@ -80,9 +80,9 @@ DEFAULTS: dict[str, Any] = {
         "activation": "relu",
         "dropout": 0.0,
         # kind = "dag": a random DAG between the data's inputs and outputs, or a graph file
-        "graph": None,            # path of an edge list (.txt/.csv/.edgelist) or GraphML file
-        "neurons": 300,           # hidden neurons of the random DAG
-        "p": 0.04,                # edge probability among them
+        "graph": None,  # path of an edge list (.txt/.csv/.edgelist) or GraphML file
+        "neurons": 300,  # hidden neurons of the random DAG
+        "p": 0.04,  # edge probability among them
         "fan_in": 8,
         "fan_out": 24,
     },
@@ -141,8 +141,11 @@ def _number(low: float, high: float = math.inf, low_open: bool = False, high_ope
 
 
 def _one_of(choices: tuple):
-    return (f"one of {', '.join(map(repr, choices))}", lambda v: isinstance(v, str) and v in choices,
-            lambda v: isinstance(v, str))
+    return (
+        f"one of {', '.join(map(repr, choices))}",
+        lambda v: isinstance(v, str) and v in choices,
+        lambda v: isinstance(v, str),
+    )
 
 
 def _optional(spec):
@@ -156,8 +159,11 @@ def _is_str(v) -> bool:
 
 _STRING = ("a string", _is_str, _is_str)
 _PATH = _optional(("a path (a string)", lambda v: isinstance(v, str) and v != "", _is_str))
-_SIZES = ("an array of integers >= 1", lambda v: isinstance(v, list) and all(_is_int(x) and x >= 1 for x in v),
-          lambda v: isinstance(v, list) and all(_is_int(x) for x in v))
+_SIZES = (
+    "an array of integers >= 1",
+    lambda v: isinstance(v, list) and all(_is_int(x) and x >= 1 for x in v),
+    lambda v: isinstance(v, list) and all(_is_int(x) for x in v),
+)
 
 #: What each key takes: (description, test, test of the type alone). Checked by :func:`load_config`.
 _SPEC: dict[str, Any] = {
@@ -269,8 +275,10 @@ def _validated(given: dict) -> dict:
             raise ValueError(f"evolve[{i}] gives every_steps and every_epochs/start: choose one schedule.")
     given_opt = given.get("optimizer", {})
     if cfg["optimizer"]["name"] != "sgd" and given_opt.get("momentum", 0) != 0:
-        raise ValueError(f"optimizer.momentum applies to name = 'sgd' only; {cfg['optimizer']['name']!r} would "
-                         "ignore it. Leave it out, or use name = 'sgd'.")
+        raise ValueError(
+            f"optimizer.momentum applies to name = 'sgd' only; {cfg['optimizer']['name']!r} would "
+            "ignore it. Leave it out, or use name = 'sgd'."
+        )
     build_rules(cfg)  # each [[evolve]] table must make its rule
     return cfg
 
@@ -304,15 +312,22 @@ def build_model(cfg: dict, num_features: int, num_classes: int) -> nn.Module:
         from ..topology._budget import check_size
 
         sizes = [num_features, *m["hidden"], num_classes]
-        check_size(f"IsotropicMLP({sizes})", sum(a * b for a, b in zip(sizes, sizes[1:])), _DENSE_WEIGHT,
-                   sum(sizes), _DENSE_WEIGHT, "Choose smaller hidden layers (model.hidden).")
+        check_size(
+            f"IsotropicMLP({sizes})",
+            sum(a * b for a, b in zip(sizes, sizes[1:])),
+            _DENSE_WEIGHT,
+            sum(sizes),
+            _DENSE_WEIGHT,
+            "Choose smaller hidden layers (model.hidden).",
+        )
         return IsotropicMLP(sizes, seed=seed)
     if kind in ("set_mlp", "dense_mlp"):
         sizes = [num_features, *m["hidden"], num_classes]
         density = 1.0 if kind == "dense_mlp" else m["density"]
         epsilon = None if density is not None else m["epsilon"]
-        return sparse_mlp(sizes, density=density, epsilon=epsilon, activation=m["activation"],
-                          dropout=m["dropout"], seed=seed)
+        return sparse_mlp(
+            sizes, density=density, epsilon=epsilon, activation=m["activation"], dropout=m["dropout"], seed=seed
+        )
     if m["graph"] is not None:
         path = Path(m["graph"])
         if path.suffix.lower() == ".graphml":
@@ -324,8 +339,10 @@ def build_model(cfg: dict, num_features: int, num_classes: int) -> nn.Module:
             graph = read_edgelist(path)
         net = DAGNetwork(graph, activation=m["activation"], seed=seed)
         if (net.in_features, net.out_features) != (num_features, num_classes):
-            raise ValueError(f"The graph in {path} has {net.in_features} inputs and {net.out_features} outputs; "
-                             f"the data has {num_features} features and {num_classes} classes.")
+            raise ValueError(
+                f"The graph in {path} has {net.in_features} inputs and {net.out_features} outputs; "
+                f"the data has {num_features} features and {num_classes} classes."
+            )
         return net
     wiring = random_io_dag(num_features, m["neurons"], num_classes, m["p"], m["fan_in"], m["fan_out"], seed=seed)
     return DAGNetwork(wiring, activation=m["activation"], seed=seed)
@@ -351,8 +368,13 @@ def build_rules(cfg: dict) -> list:
         name = table.pop("rule", None)
         cls = getattr(evolve, str(name), None)
         if not (isinstance(cls, type) and issubclass(cls, evolve.EvolutionRule)) or cls is evolve.EvolutionRule:
-            known = sorted(k for k in evolve.__all__ if isinstance(getattr(evolve, k), type)
-                           and issubclass(getattr(evolve, k), evolve.EvolutionRule) and k != "EvolutionRule")
+            known = sorted(
+                k
+                for k in evolve.__all__
+                if isinstance(getattr(evolve, k), type)
+                and issubclass(getattr(evolve, k), evolve.EvolutionRule)
+                and k != "EvolutionRule"
+            )
             raise ValueError(f"evolve[{i}].rule must be one of {known}, got {name!r}.")
         steps, epochs = table.pop("every_steps", None), table.pop("every_epochs", None)
         start = table.pop("start", epochs) if epochs is not None else None
@@ -380,7 +402,22 @@ def run_config(cfg: dict, resume: bool = False, progress: bool = True):
     if o["name"] == "sgd":
         kwargs["momentum"] = o["momentum"]
     optimizer = functools.partial(_OPTIMIZERS[o["name"]], **kwargs)
-    return model, data, fit(model, data, loss=cfg["loss"], optimizer=optimizer, epochs=cfg["epochs"],
-                            batch_size=cfg["batch_size"], rules=build_rules(cfg), seed=cfg["seed"],
-                            out_dir=cfg["out_dir"], checkpoint_every=cfg["checkpoint_every"],
-                            resume=resume, progress=progress, on_nonfinite=cfg["on_nonfinite"])
+    return (
+        model,
+        data,
+        fit(
+            model,
+            data,
+            loss=cfg["loss"],
+            optimizer=optimizer,
+            epochs=cfg["epochs"],
+            batch_size=cfg["batch_size"],
+            rules=build_rules(cfg),
+            seed=cfg["seed"],
+            out_dir=cfg["out_dir"],
+            checkpoint_every=cfg["checkpoint_every"],
+            resume=resume,
+            progress=progress,
+            on_nonfinite=cfg["on_nonfinite"],
+        ),
+    )

@@ -21,13 +21,9 @@ from pathlib import Path
 from xml.etree import ElementTree
 
 import networkx as nx
-
 from matplotlib.figure import Figure
 
 from ..analysis import describe, draw_layered, plot_degree_distribution
-from ..wiring import Wiring
-from .report import report_error
-
 from ..topology.connectome import connectome
 from ..topology.erdos_renyi import erdos_renyi_dag
 from ..topology.feedback import feedforward_cut
@@ -36,6 +32,8 @@ from ..topology.layered import layered_sparse
 from ..topology.paths import random_walk_paths, sobol_paths
 from ..topology.scale_free import scale_free_dag
 from ..topology.small_world import small_world_dag
+from ..wiring import Wiring
+from .report import report_error
 
 __all__ = ["add_graph_parser"]
 
@@ -95,8 +93,10 @@ def _read(path: str, fmt: str, weight: str):
     try:
         return read_graphml(path)
     except (ElementTree.ParseError, nx.NetworkXError) as err:
-        raise ValueError(f"{path} is not a GraphML file that can be read ({err}); check the file, or pass "
-                         "--format edgelist if it is an edge list.") from None
+        raise ValueError(
+            f"{path} is not a GraphML file that can be read ({err}); check the file, or pass "
+            "--format edgelist if it is an edge list."
+        ) from None
 
 
 def _run_generate(args: argparse.Namespace) -> int:
@@ -165,12 +165,18 @@ def add_graph_parser(subparsers: argparse._SubParsersAction) -> argparse.Argumen
     >>> args.kind, args.n, args.func.__name__
     ('scale-free', 50, '_run_generate')
     """
-    graph = subparsers.add_parser("graph", help="generate graphs and describe graph files",
-                                  description="Generate graphs (DAGs) to files, and describe graph files.")
+    graph = subparsers.add_parser(
+        "graph",
+        help="generate graphs and describe graph files",
+        description="Generate graphs (DAGs) to files, and describe graph files.",
+    )
     commands = graph.add_subparsers(dest="graph_command", metavar="{generate,stats}", required=True)
 
-    generate = commands.add_parser("generate", help="write a generated graph to a file",
-                                   description="Write a generated graph to a GraphML or edge-list file.")
+    generate = commands.add_parser(
+        "generate",
+        help="write a generated graph to a file",
+        description="Write a generated graph to a GraphML or edge-list file.",
+    )
     kinds = generate.add_subparsers(dest="kind", metavar="KIND", required=True)
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("-o", "--output", required=True, help="file to write (*.graphml or an edge list, *.txt)")
@@ -203,23 +209,37 @@ def add_graph_parser(subparsers: argparse._SubParsersAction) -> argparse.Argumen
     p.add_argument("--sizes", type=int, nargs="+", required=True, help="neurons per layer")
     p.add_argument("--num-paths", type=int, required=True, help="number of paths")
     p.add_argument("--scramble-seed", type=int, default=None, help="scramble the sequence with this seed")
-    p = kind("connectome", "a real connectome, cut to a DAG with the sensory neurons as sources",
-             parent=common)
+    p = kind("connectome", "a real connectome, cut to a DAG with the sensory neurons as sources", parent=common)
     p.add_argument("--name", default="celegans", choices=("celegans",), help="which connectome")
     p.add_argument("--path", default=None, help="the csv file (default: $DAGNET_DATA or ../shared/data)")
-    p.add_argument("--synapses", default="chemical", choices=("chemical", "all"),
-                   help="chemical synapses only, or gap junctions too")
+    p.add_argument(
+        "--synapses",
+        default="chemical",
+        choices=("chemical", "all"),
+        help="chemical synapses only, or gap junctions too",
+    )
     p.add_argument("--keep-cycles", action="store_true", help="write the graph as it is, cycles included")
 
-    stats = commands.add_parser("stats", help="describe a graph file",
-                                description="Print statistics of a graph file: size, depth, level widths, "
-                                            "degrees, strengths and a power-law fit of the degree tail.")
+    stats = commands.add_parser(
+        "stats",
+        help="describe a graph file",
+        description="Print statistics of a graph file: size, depth, level widths, "
+        "degrees, strengths and a power-law fit of the degree tail.",
+    )
     stats.add_argument("file", help="a *.graphml or edge-list file")
     stats.add_argument("--format", choices=("graphml", "edgelist"), help="override the format guessed from FILE")
     stats.add_argument("--weight", default="weight", help="edge attribute for strengths (default: weight)")
-    stats.add_argument("--fit", default="total", choices=("total", "in", "out", "none"),
-                       help="which degree's tail to fit a power law to (default: total)")
-    stats.add_argument("--plot", default=None, metavar="PNG",
-                       help="save the degree distribution (and, up to 500 nodes, a layered drawing) here")
+    stats.add_argument(
+        "--fit",
+        default="total",
+        choices=("total", "in", "out", "none"),
+        help="which degree's tail to fit a power law to (default: total)",
+    )
+    stats.add_argument(
+        "--plot",
+        default=None,
+        metavar="PNG",
+        help="save the degree distribution (and, up to 500 nodes, a layered drawing) here",
+    )
     stats.set_defaults(func=_run_stats)
     return graph

@@ -37,8 +37,11 @@ USAGE = 2
 #: Exit code of a runtime error.
 RUNTIME = 1
 
-_OUT_OF_MEMORY = tuple(t for t in (MemoryError, getattr(torch, "OutOfMemoryError", None),
-                                   getattr(torch.cuda, "OutOfMemoryError", None)) if isinstance(t, type))
+_OUT_OF_MEMORY = tuple(
+    t
+    for t in (MemoryError, getattr(torch, "OutOfMemoryError", None), getattr(torch.cuda, "OutOfMemoryError", None))
+    if isinstance(t, type)
+)
 
 
 def exit_code(err: BaseException) -> int | None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 import torch
 
@@ -23,8 +23,9 @@ def num_batches(n: int, batch_size: int) -> int:
     return -(-n // check_int(batch_size, "batch_size", "num_batches"))
 
 
-def batches(X: torch.Tensor, y: torch.Tensor, batch_size: int, shuffle: bool = True,
-            seed: int | torch.Generator | None = None) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+def batches(
+    X: torch.Tensor, y: torch.Tensor, batch_size: int, shuffle: bool = True, seed: int | torch.Generator | None = None
+) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
     """Yield ``(X[idx], y[idx])`` mini-batches covering every sample once.
 
     Parameters
@@ -61,8 +62,8 @@ def batches(X: torch.Tensor, y: torch.Tensor, batch_size: int, shuffle: bool = T
     if shuffle:
         order = torch.randperm(n, generator=torch_generator(seed))
         for start in range(0, n, batch_size):
-            idx = order[start:start + batch_size]
+            idx = order[start : start + batch_size]
             yield X[idx], y[idx]
     else:
         for start in range(0, n, batch_size):
-            yield X[start:start + batch_size], y[start:start + batch_size]
+            yield X[start : start + batch_size], y[start : start + batch_size]

@@ -72,22 +72,32 @@ class Dataset:
         for key, want in (("X_train", "float32"), ("y_train", "int64"), ("X_test", "float32"), ("y_test", "int64")):
             value = getattr(self, key)
             if not isinstance(value, torch.Tensor):
-                raise TypeError(f"Dataset {self.name!r}: {key} must be a torch.Tensor of {want}. Got a "
-                                f"{type(value).__name__} instead; pass torch.as_tensor({key}, dtype=torch.{want}).")
+                raise TypeError(
+                    f"Dataset {self.name!r}: {key} must be a torch.Tensor of {want}. Got a "
+                    f"{type(value).__name__} instead; pass torch.as_tensor({key}, dtype=torch.{want})."
+                )
         for split in ("train", "test"):
             X, y = getattr(self, f"X_{split}"), getattr(self, f"y_{split}")
             if X.dtype != torch.float32 or y.dtype != torch.int64:
-                raise ValueError(f"Dataset {self.name!r}: X_{split} must be float32 and y_{split} int64. "
-                                 f"Got {X.dtype} and {y.dtype} instead.")
+                raise ValueError(
+                    f"Dataset {self.name!r}: X_{split} must be float32 and y_{split} int64. "
+                    f"Got {X.dtype} and {y.dtype} instead."
+                )
             if X.ndim != 2 or y.ndim != 1 or X.shape[0] != y.shape[0]:
-                raise ValueError(f"Dataset {self.name!r}: X_{split} must be 2-D and y_{split} 1-D with as "
-                                 f"many rows. Got shapes {tuple(X.shape)} and {tuple(y.shape)} instead.")
+                raise ValueError(
+                    f"Dataset {self.name!r}: X_{split} must be 2-D and y_{split} 1-D with as "
+                    f"many rows. Got shapes {tuple(X.shape)} and {tuple(y.shape)} instead."
+                )
             if X.shape[0] == 0:
-                raise ValueError(f"Dataset {self.name!r}: the {split} set holds no sample (X_{split} has shape "
-                                 f"{tuple(X.shape)}); give it at least one.")
+                raise ValueError(
+                    f"Dataset {self.name!r}: the {split} set holds no sample (X_{split} has shape "
+                    f"{tuple(X.shape)}); give it at least one."
+                )
         if self.X_train.shape[1] != self.X_test.shape[1]:
-            raise ValueError(f"Dataset {self.name!r}: train and test have {self.X_train.shape[1]} and "
-                             f"{self.X_test.shape[1]} features.")
+            raise ValueError(
+                f"Dataset {self.name!r}: train and test have {self.X_train.shape[1]} and "
+                f"{self.X_test.shape[1]} features."
+            )
         k = self.num_classes
         if isinstance(k, bool) or not isinstance(k, numbers.Integral) or k < 1:
             raise ValueError(f"Dataset {self.name!r}: num_classes must be an int >= 1. Got {k!r} instead.")
@@ -96,13 +106,17 @@ class Dataset:
             finite = torch.isfinite(X)
             if not bool(finite.all()):
                 row, col = (int(i) for i in torch.nonzero(~finite)[0])
-                raise ValueError(f"Dataset {self.name!r}: X_{split} has {int((~finite).sum())} NaN or infinite "
-                                 f"value(s), the first at row {row}, column {col} ({float(X[row, col])}).")
+                raise ValueError(
+                    f"Dataset {self.name!r}: X_{split} has {int((~finite).sum())} NaN or infinite "
+                    f"value(s), the first at row {row}, column {col} ({float(X[row, col])})."
+                )
             outside = (y < 0) | (y >= k)
             if bool(outside.any()):
                 i = int(torch.nonzero(outside)[0])
-                raise ValueError(f"Dataset {self.name!r}: y_{split}[{i}] is {int(y[i])}, outside the labels "
-                                 f"0 .. {k - 1} (num_classes = {k}).")
+                raise ValueError(
+                    f"Dataset {self.name!r}: y_{split}[{i}] is {int(y[i])}, outside the labels "
+                    f"0 .. {k - 1} (num_classes = {k})."
+                )
 
     @property
     def num_features(self) -> int:
@@ -111,20 +125,22 @@ class Dataset:
 
     def __repr__(self) -> str:
         (n, d), m = self.X_train.shape, self.X_test.shape[0]
-        return (f"Dataset(name={self.name!r}, train={n}x{d}, test={m}x{d}, "
-                f"num_classes={self.num_classes})")
+        return f"Dataset(name={self.name!r}, train={n}x{d}, test={m}x{d}, num_classes={self.num_classes})"
 
 
 # ----------------------------------------------------------------- helpers
 def _check_test_size(test_size, func: str, n: int) -> float:
     ok = isinstance(test_size, numbers.Real) and not isinstance(test_size, bool) and 0 < test_size < 1
     if not ok:
-        raise ValueError(f"The 'test_size' parameter of {func} must be a float in the range (0, 1). "
-                         f"Got {test_size!r} instead.")
+        raise ValueError(
+            f"The 'test_size' parameter of {func} must be a float in the range (0, 1). Got {test_size!r} instead."
+        )
     n_test = math.ceil(test_size * n)
     if n_test >= n:
-        raise ValueError(f"The 'test_size' parameter of {func} leaves no training sample "
-                         f"({n_test} of {n} go to the test set). Got {test_size!r} instead.")
+        raise ValueError(
+            f"The 'test_size' parameter of {func} leaves no training sample "
+            f"({n_test} of {n} go to the test set). Got {test_size!r} instead."
+        )
     return float(test_size)
 
 
@@ -143,8 +159,7 @@ def _standardize(X_train: np.ndarray, X_test: np.ndarray) -> tuple:
     return (X_train - mean) / std, (X_test - mean) / std
 
 
-def _make(name: str, X_train, y_train, X_test, y_test, standardize: bool,
-          num_classes: int | None = None) -> Dataset:
+def _make(name: str, X_train, y_train, X_test, y_test, standardize: bool, num_classes: int | None = None) -> Dataset:
     X_train = np.asarray(X_train, dtype=np.float64).reshape(len(y_train), -1)
     X_test = np.asarray(X_test, dtype=np.float64).reshape(len(y_test), -1)
     if standardize:
@@ -153,8 +168,14 @@ def _make(name: str, X_train, y_train, X_test, y_test, standardize: bool,
     if num_classes is None:
         num_classes = int(max(y_train.max(initial=-1), y_test.max(initial=-1))) + 1
     as_t = lambda a, dt: torch.from_numpy(np.ascontiguousarray(a, dtype=dt))  # noqa: E731
-    return Dataset(as_t(X_train, np.float32), as_t(y_train, np.int64), as_t(X_test, np.float32),
-                   as_t(y_test, np.int64), name, num_classes)
+    return Dataset(
+        as_t(X_train, np.float32),
+        as_t(y_train, np.int64),
+        as_t(X_test, np.float32),
+        as_t(y_test, np.int64),
+        name,
+        num_classes,
+    )
 
 
 def _npz(file: Path, keys: tuple[str, ...], what: str) -> dict:
@@ -162,15 +183,20 @@ def _npz(file: Path, keys: tuple[str, ...], what: str) -> dict:
         with np.load(file) as data:
             missing = [k for k in keys if k not in data.files]
             if missing:
-                raise FileFormatError(f"{file} is not a {what} file: missing array(s) {', '.join(missing)}; "
-                                      f"expected {', '.join(keys)} (it has {', '.join(data.files) or 'none'}).",
-                                      file)
+                raise FileFormatError(
+                    f"{file} is not a {what} file: missing array(s) {', '.join(missing)}; "
+                    f"expected {', '.join(keys)} (it has {', '.join(data.files) or 'none'}).",
+                    file,
+                )
             return {k: data[k] for k in keys}
     except FileFormatError:
         raise
     except (OSError, EOFError, zipfile.BadZipFile, pickle.UnpicklingError, ValueError) as err:
-        raise FileFormatError(f"{file} is not a {what} file: NumPy cannot read it as an .npz archive of "
-                              f"numeric arrays ({type(err).__name__}: {err}).", file) from err
+        raise FileFormatError(
+            f"{file} is not a {what} file: NumPy cannot read it as an .npz archive of "
+            f"numeric arrays ({type(err).__name__}: {err}).",
+            file,
+        ) from err
 
 
 class _Source:
@@ -193,8 +219,9 @@ class _Source:
         return FileFormatError(f"{self.file}: {text}", self.file)
 
 
-def _check_samples(src: _Source, key: str, X, what: str, num_features: int | None = None,
-                   sample_shape: tuple | None = None) -> np.ndarray:
+def _check_samples(
+    src: _Source, key: str, X, what: str, num_features: int | None = None, sample_shape: tuple | None = None
+) -> np.ndarray:
     """Return ``X`` as an array of at least one sample, numeric, finite, of the shape the data set defines.
 
     ``num_features``: ``X`` must be ``(n, num_features)`` (a ``(num_features, n)``
@@ -209,28 +236,39 @@ def _check_samples(src: _Source, key: str, X, what: str, num_features: int | Non
         hint = ""
         if X.ndim == 2 and X.shape[0] == num_features:
             hint = f" It looks transposed: store {key}.T, one sample per row."
-        raise src.error(key, f"{name} has shape {X.shape}, but {what} has {num_features} features per sample "
-                        f"(expected shape (n, {num_features})).{hint}")
+        raise src.error(
+            key,
+            f"{name} has shape {X.shape}, but {what} has {num_features} features per sample "
+            f"(expected shape (n, {num_features})).{hint}",
+        )
     if X.ndim < 2:
         raise src.error(key, f"{name} must hold one sample per row (2-D or more). Got shape {X.shape} instead.")
     if sample_shape is not None and X.shape[1:] != tuple(sample_shape):
-        raise src.error(key, f"{name} has samples of shape {X.shape[1:]}, but the training samples have shape "
-                        f"{tuple(sample_shape)}.")
+        raise src.error(
+            key,
+            f"{name} has samples of shape {X.shape[1:]}, but the training samples have shape {tuple(sample_shape)}.",
+        )
     if X.shape[0] == 0:
         raise src.error(key, f"{name} holds no sample (shape {X.shape}).")
     if X.dtype.kind == "f":
         bad = ~np.isfinite(X)
         if bad.any():
             at = tuple(int(i) for i in np.argwhere(bad)[0])
-            raise src.error(key, f"{name} has {int(bad.sum())} NaN or infinite value(s), the first at index "
-                            f"{at[0] if len(at) == 1 else at} ({X[at]}). Remove or impute them.")
+            raise src.error(
+                key,
+                f"{name} has {int(bad.sum())} NaN or infinite value(s), the first at index "
+                f"{at[0] if len(at) == 1 else at} ({X[at]}). Remove or impute them.",
+            )
     if X.dtype.kind in "fiu" and X.dtype.itemsize > 4:
         big = np.abs(X.astype(np.float64)) > np.finfo(np.float32).max
         if big.any():
             at = tuple(int(i) for i in np.argwhere(big)[0])
-            raise src.error(key, f"{name} has {int(big.sum())} value(s) beyond the largest float32 "
-                            f"({np.finfo(np.float32).max:g}), the first at index {at} ({X[at]}); a Dataset holds "
-                            "float32, where they would become inf. Scale the data down.")
+            raise src.error(
+                key,
+                f"{name} has {int(big.sum())} value(s) beyond the largest float32 "
+                f"({np.finfo(np.float32).max:g}), the first at index {at} ({X[at]}); a Dataset holds "
+                "float32, where they would become inf. Scale the data down.",
+            )
     return X
 
 
@@ -254,8 +292,11 @@ def _check_labels(src: _Source, key: str, y, x_key: str, X: np.ndarray, rule: st
         bad = ~np.isfinite(y) | (y != np.round(y))
         if bad.any():
             i = int(np.flatnonzero(bad)[0])
-            raise src.error(key, f"{name} must hold integer labels. Got {y[i].item()!r} at index {i} "
-                            f"({int(bad.sum())} non-integer label(s) in all).")
+            raise src.error(
+                key,
+                f"{name} must hold integer labels. Got {y[i].item()!r} at index {i} "
+                f"({int(bad.sum())} non-integer label(s) in all).",
+            )
     elif y.dtype.kind not in "iu":
         raise src.error(key, f"{name} must hold integer labels. Got dtype {y.dtype} instead.")
     bad = outside(np.unique(y))
@@ -339,15 +380,18 @@ def load_madelon(path: str | os.PathLike | None = None, standardize: bool = True
     src, y01 = _Source(file), {}
     for split in ("train", "valid"):
         X = _check_samples(src, f"X_{split}", d[f"X_{split}"], "Madelon", num_features=MADELON_FEATURES)
-        y = _check_labels(src, f"y_{split}", d[f"y_{split}"], f"X_{split}", X, "-1 and +1",
-                          lambda v: np.setdiff1d(v, [-1, 1]))
+        y = _check_labels(
+            src, f"y_{split}", d[f"y_{split}"], f"X_{split}", X, "-1 and +1", lambda v: np.setdiff1d(v, [-1, 1])
+        )
         d[f"X_{split}"], y01[split] = X, (y > 0).astype(np.int64)
-    return _make("madelon", d["X_train"], y01["train"], d["X_valid"], y01["valid"],
-                 standardize=standardize, num_classes=2)
+    return _make(
+        "madelon", d["X_train"], y01["train"], d["X_valid"], y01["valid"], standardize=standardize, num_classes=2
+    )
 
 
-def load_coil20(path: str | os.PathLike | None = None, test_size: float = 0.25, seed: int | None = 0,
-                standardize: bool = False) -> Dataset:
+def load_coil20(
+    path: str | os.PathLike | None = None, test_size: float = 0.25, seed: int | None = 0, standardize: bool = False
+) -> Dataset:
     """Return COIL-20: 1440 grey 32x32 images (1024 features in [0, 1]) of 20 objects.
 
     Reads ``coil20.npz`` (arrays ``X`` of 1024 columns and ``y``, labels
@@ -392,8 +436,9 @@ def load_coil20(path: str | os.PathLike | None = None, test_size: float = 0.25, 
     d = _npz(file, ("X", "y"), "coil20")
     src = _Source(file)
     X = _check_samples(src, "X", d["X"], "COIL-20", num_features=COIL20_FEATURES)
-    y = _check_labels(src, "y", d["y"], "X", X, f"the labels 0 .. {COIL20_CLASSES - 1}",
-                      lambda v: v[(v < 0) | (v >= COIL20_CLASSES)])
+    y = _check_labels(
+        src, "y", d["y"], "X", X, f"the labels 0 .. {COIL20_CLASSES - 1}", lambda v: v[(v < 0) | (v >= COIL20_CLASSES)]
+    )
     test_size = _check_test_size(test_size, "load_coil20", len(y))
     parts = _split(X, y, test_size, seed)
     return _make("coil20", *parts, standardize=standardize, num_classes=COIL20_CLASSES)
@@ -402,8 +447,10 @@ def load_coil20(path: str | os.PathLike | None = None, test_size: float = 0.25, 
 # ----------------------------------------------------------------- MNIST
 _IDX_DTYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
 _MNIST_FILES = {
-    "x_train": "train-images-idx3-ubyte", "y_train": "train-labels-idx1-ubyte",
-    "x_test": "t10k-images-idx3-ubyte", "y_test": "t10k-labels-idx1-ubyte",
+    "x_train": "train-images-idx3-ubyte",
+    "y_train": "train-labels-idx1-ubyte",
+    "x_test": "t10k-images-idx3-ubyte",
+    "y_test": "t10k-labels-idx1-ubyte",
 }
 
 
@@ -439,22 +486,32 @@ def read_idx(path: str | os.PathLike) -> np.ndarray:
         if raw[:2] == b"\x1f\x8b":  # gzip's magic number, whatever the file's name
             raw = gzip.decompress(raw)
     except (EOFError, gzip.BadGzipFile, zlib.error) as err:
-        raise FileFormatError(f"{path} is a damaged gzip file ({type(err).__name__}: {err}); fetch it again.",
-                              path) from err
+        raise FileFormatError(
+            f"{path} is a damaged gzip file ({type(err).__name__}: {err}); fetch it again.", path
+        ) from err
     if len(raw) < 4 or raw[0] != 0 or raw[1] != 0 or raw[2] not in _IDX_DTYPES or raw[3] == 0:
-        raise FileFormatError(f"{path} is not an IDX file: its first bytes are {raw[:4].hex()} "
-                              "(expected 00 00, a type code and the number of dimensions, at least 1).", path)
+        raise FileFormatError(
+            f"{path} is not an IDX file: its first bytes are {raw[:4].hex()} "
+            "(expected 00 00, a type code and the number of dimensions, at least 1).",
+            path,
+        )
     ndim = raw[3]
     if len(raw) < 4 + 4 * ndim:
-        raise FileFormatError(f"{path} is truncated: its header announces {ndim} dimensions ({4 + 4 * ndim} "
-                              f"header bytes), but the file has {len(raw)} bytes.", path)
+        raise FileFormatError(
+            f"{path} is truncated: its header announces {ndim} dimensions ({4 + 4 * ndim} "
+            f"header bytes), but the file has {len(raw)} bytes.",
+            path,
+        )
     shape = tuple(int(s) for s in np.frombuffer(raw, ">u4", count=ndim, offset=4))
     dtype = np.dtype(_IDX_DTYPES[raw[2]])
     expected = 4 + 4 * ndim + math.prod(shape) * dtype.itemsize
     if len(raw) != expected:
-        raise FileFormatError(f"{path}: the header announces shape {shape} of {dtype.name}, {expected} bytes "
-                              f"in all, but the file has {len(raw)} bytes"
-                              f"{' (truncated)' if len(raw) < expected else ''}.", path)
+        raise FileFormatError(
+            f"{path}: the header announces shape {shape} of {dtype.name}, {expected} bytes "
+            f"in all, but the file has {len(raw)} bytes"
+            f"{' (truncated)' if len(raw) < expected else ''}.",
+            path,
+        )
     return np.frombuffer(raw, dtype, offset=4 + 4 * ndim).reshape(shape).astype(dtype.newbyteorder("="))
 
 
@@ -515,7 +572,8 @@ def load_mnist(path: str | os.PathLike) -> Dataset:
     X_train, y_train, X_test, y_test = arrays
     X_train = _check_samples(src, "x_train", X_train, "MNIST")
     X_test = _check_samples(src, "x_test", X_test, "MNIST", sample_shape=X_train.shape[1:])
-    y_train, y_test = (_check_labels(src, k, y, x, X, "labels >= 0", lambda v: v[v < 0])
-                       for k, y, x, X in (("y_train", y_train, "x_train", X_train),
-                                          ("y_test", y_test, "x_test", X_test)))
+    y_train, y_test = (
+        _check_labels(src, k, y, x, X, "labels >= 0", lambda v: v[v < 0])
+        for k, y, x, X in (("y_train", y_train, "x_train", X_train), ("y_test", y_test, "x_test", X_test))
+    )
     return _make("mnist", X_train / 255.0, y_train, X_test / 255.0, y_test, standardize=False)

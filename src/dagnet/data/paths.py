@@ -29,12 +29,14 @@ def data_folders() -> list[Path]:
     env = os.environ.get("DAGNET_DATA")
     if env:
         return [Path(env)]
-    return list(dict.fromkeys([(Path.cwd() / ".." / "shared" / "data").resolve(),
-                               (_REPO / ".." / "shared" / "data").resolve()]))
+    return list(
+        dict.fromkeys([(Path.cwd() / ".." / "shared" / "data").resolve(), (_REPO / ".." / "shared" / "data").resolve()])
+    )
 
 
-def find_data_file(filename: str, path: str | os.PathLike | None = None, *, what: str = "data",
-                   func: str = "the loader") -> Path:
+def find_data_file(
+    filename: str, path: str | os.PathLike | None = None, *, what: str = "data", func: str = "the loader"
+) -> Path:
     """Return the path of the data file ``filename``, or raise a FileNotFoundError saying where it looked.
 
     Parameters

@@ -16,8 +16,14 @@ BACKENDS = tuple(RUNTIMES)
 DTYPES = (torch.float32, torch.float64)  # what both back ends compute in
 
 
-def make_runtime(index: dict, level_ptr: np.ndarray, num_inputs: int, groups: list[Group], backend: str,
-                 combines: list[CombineGroup] = ()) -> Runtime:
+def make_runtime(
+    index: dict,
+    level_ptr: np.ndarray,
+    num_inputs: int,
+    groups: list[Group],
+    backend: str,
+    combines: list[CombineGroup] = (),
+) -> Runtime:
     """Return the :class:`Runtime` of back end ``backend`` for a plan's index tensors and groups.
 
     Examples

@@ -43,7 +43,7 @@ def empty_buffer(shape: tuple[int, int], dtype: torch.dtype) -> torch.Tensor:
         m.madvise(advise, offset, nbytes)
     except (OSError, ValueError):
         pass
-    arr = raw[offset:offset + nbytes].view(_NUMPY[dtype]).reshape(shape)
+    arr = raw[offset : offset + nbytes].view(_NUMPY[dtype]).reshape(shape)
     return torch.from_numpy(arr)
 
 

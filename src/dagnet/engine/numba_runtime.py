@@ -83,8 +83,7 @@ class NumbaRuntime(Runtime):
         ahead = nk.AHEAD if Hn.nbytes > _CACHE_BYTES else 0
         for seg in fwd:
             kernel = nk.forward_parallel if seg.parallel else nk.forward_serial
-            kernel(Hn, ix["in_ptr"], ix["in_src"], w, b, ix["act_code"], seg.lo, seg.hi, self.n_in,
-                   ahead)
+            kernel(Hn, ix["in_ptr"], ix["in_src"], w, b, ix["act_code"], seg.lo, seg.hi, self.n_in, ahead)
             if seg.custom:
                 self._apply_custom(H, self._level_of(seg.lo), act_params, saved)
 
@@ -103,8 +102,23 @@ class NumbaRuntime(Runtime):
         ahead = nk.AHEAD if Hn.nbytes > _CACHE_BYTES else 0
         for seg in bwd:
             kernel = nk.backward_parallel if seg.parallel else nk.backward_serial
-            kernel(Hn, Gn, GOn, ix["out_col"], ix["out_ptr"], ix["out_dst"],
-                   w_out, dw_out, dbn, ix["act_code"], seg.lo, seg.hi, self.n_in, consts, ahead)
+            kernel(
+                Hn,
+                Gn,
+                GOn,
+                ix["out_col"],
+                ix["out_ptr"],
+                ix["out_dst"],
+                w_out,
+                dw_out,
+                dbn,
+                ix["act_code"],
+                seg.lo,
+                seg.hi,
+                self.n_in,
+                consts,
+                ahead,
+            )
             if seg.custom:  # torch-code groups overwrite their rows of G and db
                 self._custom_backward(G, self._level_of(seg.lo), saved, db, act_params, dparams)
         nk.scatter(dw_out, ix["out_edge"], dw.numpy())

@@ -64,7 +64,7 @@ def intrinsic_name() -> str | None:
 
         @numba.njit
         def probe(a, r):
-            fn(a, r)
+            fn(a, r)  # noqa: B023 (compiled and called in this iteration)
 
         try:
             probe(*probe_args)
@@ -77,6 +77,7 @@ def intrinsic_name() -> str | None:
 @intrinsic
 def prefetch_row(typingctx, arr, row):
     """Prefetch row ``row`` of the C-contiguous 2-D array ``arr`` into every cache level (a hint only)."""
+
     def codegen(context, builder, sig, args):
         name = intrinsic_name()
         if name is not None:

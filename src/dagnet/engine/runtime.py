@@ -16,8 +16,8 @@ code on their rows, the same way on both back ends.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 import torch
@@ -80,8 +80,14 @@ class Runtime:
     retain = False
     activity = None
 
-    def __init__(self, index: dict, level_ptr: np.ndarray, num_inputs: int,
-                 groups: list[Group], combines: list[CombineGroup] = ()):
+    def __init__(
+        self,
+        index: dict,
+        level_ptr: np.ndarray,
+        num_inputs: int,
+        groups: list[Group],
+        combines: list[CombineGroup] = (),
+    ):
         self.index = index
         self.level_ptr = level_ptr
         self.n = int(level_ptr[-1])
@@ -147,7 +153,7 @@ class Runtime:
         for g in self._groups_by_level.get(level, ()):
             if g.code != CUSTOM:
                 continue
-            z = H[g.start:g.end].clone()
+            z = H[g.start : g.end].clone()
             a = g.fn(z, *[act_params[i] for i in g.params]) if g.params else g.fn(z)
             if not isinstance(a, torch.Tensor) or a.shape != z.shape:
                 raise ValueError(
@@ -155,11 +161,11 @@ class Runtime:
                     f"got {getattr(a, 'shape', type(a))} from shape {tuple(z.shape)}."
                 )
             saved[g.start] = z
-            H[g.start:g.end] = a
+            H[g.start : g.end] = a
         for c in self._combines_by_level.get(level, ()):
-            z = H[c.unit_start:c.unit_end].reshape(c.end - c.start, c.branches, H.shape[1]).clone()
+            z = H[c.unit_start : c.unit_end].reshape(c.end - c.start, c.branches, H.shape[1]).clone()
             saved[c.start] = z
-            H[c.start:c.end] = c.fn(z)
+            H[c.start : c.end] = c.fn(z)
 
     def _level_of(self, position: int) -> int:
         return int(np.searchsorted(self.level_ptr, position, side="right") - 1)
@@ -173,18 +179,18 @@ class Runtime:
                 z = saved[g.start].detach().requires_grad_(True)
                 p = [q.detach().requires_grad_(True) for q in params]
                 a = g.fn(z, *p) if p else g.fn(z)
-                grads = torch.autograd.grad(a, [z, *p], G[g.start:g.end], allow_unused=True)
+                grads = torch.autograd.grad(a, [z, *p], G[g.start : g.end], allow_unused=True)
             dz = grads[0] if grads[0] is not None else torch.zeros_like(z)
-            G[g.start:g.end] = dz
-            db[g.start - self.n_in:g.end - self.n_in] = dz.sum(1)
+            G[g.start : g.end] = dz
+            db[g.start - self.n_in : g.end - self.n_in] = dz.sum(1)
             for i, d in zip(g.params, grads[1:]):
                 if d is not None:
                     dparams[i] = d if dparams[i] is None else dparams[i] + d
         for c in self._combines_by_level.get(level, ()):
             with torch.enable_grad():
                 z = saved[c.start].detach().requires_grad_(True)
-                (dz,) = torch.autograd.grad(c.fn(z), z, G[c.start:c.end], allow_unused=True)
+                (dz,) = torch.autograd.grad(c.fn(z), z, G[c.start : c.end], allow_unused=True)
             dz = (torch.zeros_like(z) if dz is None else dz).reshape(-1, z.shape[-1])
-            G[c.unit_start:c.unit_end] = dz
-            db[c.unit_start - self.n_in:c.unit_end - self.n_in] = dz.sum(1)
-            db[c.start - self.n_in:c.end - self.n_in] = 0  # the node's own bias is not used
+            G[c.unit_start : c.unit_end] = dz
+            db[c.unit_start - self.n_in : c.unit_end - self.n_in] = dz.sum(1)
+            db[c.start - self.n_in : c.end - self.n_in] = 0  # the node's own bias is not used

@@ -29,8 +29,9 @@ class Segment:
     custom: bool
 
 
-def build_schedule(level_ptr: np.ndarray, work: np.ndarray, custom_levels: set[int],
-                   threads: int, first_level: int = 1) -> list[Segment]:
+def build_schedule(
+    level_ptr: np.ndarray, work: np.ndarray, custom_levels: set[int], threads: int, first_level: int = 1
+) -> list[Segment]:
     """Return the segments covering levels ``first_level..`` in order.
 
     ``work[l]`` is the edge count the pass handles on level ``l`` (in-edges for

@@ -39,14 +39,21 @@ class TorchRuntime(Runtime):
                 oa, ob = int(out_ptr[a]), int(out_ptr[b])
                 col = ix["in_src"][ea:eb].long()
                 ocol = ix["out_dst"][oa:ob].long()
-                counts = torch.as_tensor(np.diff(out_ptr[a:b + 1]), device=col.device)
-                levels.append(dict(
-                    a=a, b=b, ea=ea, eb=eb,
-                    crow=(ix["in_ptr"][a:b + 1] - ea).long(), col=col,
-                    ocrow=(ix["out_ptr"][a:b + 1] - oa).long(), ocol=ocol,
-                    oedge=ix["out_edge"][oa:ob].long(),
-                    osrc=torch.repeat_interleave(torch.arange(a, b, device=col.device), counts),
-                ))
+                counts = torch.as_tensor(np.diff(out_ptr[a : b + 1]), device=col.device)
+                levels.append(
+                    dict(
+                        a=a,
+                        b=b,
+                        ea=ea,
+                        eb=eb,
+                        crow=(ix["in_ptr"][a : b + 1] - ea).long(),
+                        col=col,
+                        ocrow=(ix["out_ptr"][a : b + 1] - oa).long(),
+                        ocol=ocol,
+                        oedge=ix["out_edge"][oa:ob].long(),
+                        osrc=torch.repeat_interleave(torch.arange(a, b, device=col.device), counts),
+                    )
+                )
             self._level_index = levels
         return self._level_index
 
@@ -55,14 +62,14 @@ class TorchRuntime(Runtime):
             if l == 0 or lv["a"] == lv["b"]:
                 continue
             a, b = lv["a"], lv["b"]
-            z = bias[a - self.n_in:b - self.n_in, None].expand(b - a, H.shape[1]).clone()
+            z = bias[a - self.n_in : b - self.n_in, None].expand(b - a, H.shape[1]).clone()
             if lv["eb"] > lv["ea"]:
-                W = _csr(lv["crow"], lv["col"], weight[lv["ea"]:lv["eb"]], (b - a, a))
+                W = _csr(lv["crow"], lv["col"], weight[lv["ea"] : lv["eb"]], (b - a, a))
                 z += torch.sparse.mm(W, H[:a])
             H[a:b] = z
             for g in self._groups_by_level.get(l, ()):
                 if g.code != CUSTOM:
-                    H[g.start:g.end] = g.fn(H[g.start:g.end])
+                    H[g.start : g.end] = g.fn(H[g.start : g.end])
             self._apply_custom(H, l, act_params, saved)
 
     def _backward_levels(self, GO, H, saved, weight, bias, dw, db, act_params, dparams):
@@ -81,8 +88,8 @@ class TorchRuntime(Runtime):
                 continue
             for g in self._groups_by_level.get(l, ()):
                 if g.code != CUSTOM:
-                    G[g.start:g.end] *= _FAST_DERIVATIVE[g.code](H[g.start:g.end])
-                    db[g.start - self.n_in:g.end - self.n_in] = G[g.start:g.end].sum(1)
+                    G[g.start : g.end] *= _FAST_DERIVATIVE[g.code](H[g.start : g.end])
+                    db[g.start - self.n_in : g.end - self.n_in] = G[g.start : g.end].sum(1)
             self._custom_backward(G, l, saved, db, act_params, dparams)
         return G
 
@@ -97,8 +104,8 @@ def _sddmm(D, H, rows, cols, edges, out) -> None:
     """out[edges[k]] = <D[rows[k]], H[cols[k]]>, in chunks of bounded memory."""
     step = max(1, _SDDMM_CHUNK // max(1, D.shape[1]))
     for s in range(0, rows.numel(), step):
-        r, c = rows[s:s + step], cols[s:s + step]
-        out[edges[s:s + step]] = (D.index_select(0, r) * H.index_select(0, c)).sum(1)
+        r, c = rows[s : s + step], cols[s : s + step]
+        out[edges[s : s + step]] = (D.index_select(0, r) * H.index_select(0, c)).sum(1)
 
 
 _FAST_DERIVATIVE = {

@@ -39,8 +39,9 @@ def edge_keys(src: np.ndarray, dst: np.ndarray, m: int) -> np.ndarray:
     return src.astype(np.int64) * m + dst.astype(np.int64)
 
 
-def random_absent_pairs(limit: np.ndarray, source_ok: np.ndarray, existing: np.ndarray, count: int,
-                        rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+def random_absent_pairs(
+    limit: np.ndarray, source_ok: np.ndarray, existing: np.ndarray, count: int, rng: np.random.Generator
+) -> tuple[np.ndarray, np.ndarray]:
     """Draw ``count`` distinct position pairs ``(u, v)`` uniformly among the allowed absent ones.
 
     Allowed: ``u < limit[v]`` and ``source_ok[u]`` (see

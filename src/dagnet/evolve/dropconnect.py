@@ -5,9 +5,9 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from .._checks import check_float
 from ..nn.dag_network import DAGNetwork
 from ..seeding import resolve_seed, torch_generator
-from .._checks import check_float
 from ._base import EvolutionRule, sparse_modules
 
 __all__ = ["DropConnect", "DropConnectMask"]
@@ -118,8 +118,10 @@ class DropConnect(EvolutionRule):
         if isinstance(modifier, DropConnectMask):
             return False
         if modifier is not None:
-            raise ValueError(f"Module {name!r} already has a weight modifier ({type(modifier).__name__}); "
-                             "DropConnect needs its own. Use one weight-modifying rule per network.")
+            raise ValueError(
+                f"Module {name!r} already has a weight modifier ({type(modifier).__name__}); "
+                "DropConnect needs its own. Use one weight-modifying rule per network."
+            )
         seed = int(self.rng.integers(0, 2**62))
         net.weight_modifier = DropConnectMask(self.p, seed).train(net.training)
         return True

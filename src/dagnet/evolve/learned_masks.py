@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import numpy as np
 import torch
 from torch import nn
@@ -43,8 +42,14 @@ class _MaskedWeight(torch.autograd.Function):
         return grad_weight, grad_score, None, None, None, None
 
 
-def masked_weight(weight: torch.Tensor, score: torch.Tensor, target: torch.Tensor, num_targets: int,
-                  maskable: torch.Tensor | None = None, eps: float = 1e-12) -> torch.Tensor:
+def masked_weight(
+    weight: torch.Tensor,
+    score: torch.Tensor,
+    target: torch.Tensor,
+    num_targets: int,
+    maskable: torch.Tensor | None = None,
+    eps: float = 1e-12,
+) -> torch.Tensor:
     r"""Return ``weight * step(score)``, differentiable in both (Sparse Connectivity Learning).
 
     ``step(s) = 1`` where ``s > 0``, else 0 (always 1 where ``maskable`` is
@@ -168,8 +173,9 @@ class ScoreMask(nn.Module):
         """Return the number of active maskable edges, differentiable in the scores (straight-through)."""
         return step_ste(self.score)[self.maskable].sum()
 
-    def remap_edges(self, edge_map: torch.Tensor, net: DAGNetwork,
-                    optimizer: torch.optim.Optimizer | None = None) -> None:
+    def remap_edges(
+        self, edge_map: torch.Tensor, net: DAGNetwork, optimizer: torch.optim.Optimizer | None = None
+    ) -> None:
         """Follow a rewiring: new edge ``i`` takes old edge ``edge_map[i]``'s score (``init_score`` where -1)."""
         remap_parameter_(self.score, edge_map, self.init_score, optimizer)
 
@@ -227,8 +233,11 @@ class LearnedMasks(EvolutionRule):
 
     def __init__(self, lambda_: float = 1e-2, init_score: float = 1.0, eps: float = 1e-12):
         super().__init__(0)  # deterministic: the generator is never drawn from
-        for name, value, low_open in (("lambda_", lambda_, False), ("init_score", init_score, True),
-                                      ("eps", eps, True)):
+        for name, value, low_open in (
+            ("lambda_", lambda_, False),
+            ("init_score", init_score, True),
+            ("eps", eps, True),
+        ):
             ok = isinstance(value, (int, float)) and not isinstance(value, bool) and np.isfinite(value)
             if not ok or value < 0 or (low_open and value == 0):
                 rule = "a float > 0" if low_open else "a float >= 0"
@@ -253,16 +262,20 @@ class LearnedMasks(EvolutionRule):
             if isinstance(modifier, ScoreMask):
                 continue
             if modifier is not None:
-                raise ValueError(f"Module {name!r} already has a weight modifier ({type(modifier).__name__}); "
-                                 "LearnedMasks needs its own. Use one weight-modifying rule per network.")
+                raise ValueError(
+                    f"Module {name!r} already has a weight modifier ({type(modifier).__name__}); "
+                    "LearnedMasks needs its own. Use one weight-modifying rule per network."
+                )
             net.weight_modifier = ScoreMask(net, self.init_score, self.eps)
 
     def _masked(self, model: nn.Module) -> list[tuple[str, DAGNetwork, ScoreMask]]:
         found = sparse_modules(model)
         missing = [name for name, net in found if not isinstance(net.weight_modifier, ScoreMask)]
         if missing:
-            raise RuntimeError(f"Modules {missing} have no learned mask: call rule.attach(model) before making "
-                               "the optimizer (fit does).")
+            raise RuntimeError(
+                f"Modules {missing} have no learned mask: call rule.attach(model) before making "
+                "the optimizer (fit does)."
+            )
         return [(name, net, net.weight_modifier) for name, net in found]
 
     def penalty(self, model: nn.Module) -> torch.Tensor:

@@ -73,8 +73,9 @@ class Neuroadaptation(EvolutionRule):
         name = type(self).__name__
         ok = isinstance(threshold, numbers.Real) and not isinstance(threshold, bool)
         if not (ok and math.isfinite(threshold) and threshold > 0):
-            raise ValueError(f"The 'threshold' parameter of {name} must be a finite float > 0. "
-                             f"Got {threshold!r} instead.")
+            raise ValueError(
+                f"The 'threshold' parameter of {name} must be a finite float > 0. Got {threshold!r} instead."
+            )
         self.threshold = float(threshold)
         self.scaffold = check_int(scaffold, "scaffold", name, low=0)
         self.every = check_int(every, "every", name, low=1)

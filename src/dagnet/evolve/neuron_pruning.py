@@ -90,8 +90,7 @@ class NeuronPruning(EvolutionRule):
         self.skip_last = check_bool(skip_last, "skip_last", "NeuronPruning")
 
     def _params(self) -> dict:
-        return {"percentile": self.percentile, "start": self.start, "every": self.every,
-                "skip_last": self.skip_last}
+        return {"percentile": self.percentile, "start": self.start, "every": self.every, "skip_last": self.skip_last}
 
     @property
     def schedule(self) -> every_epochs:
@@ -104,7 +103,7 @@ class NeuronPruning(EvolutionRule):
         src, dst = net.edge_endpoints()
         candidate = np.zeros(net.num_nodes, dtype=bool)
         if isinstance(net, SparseLinear):
-            candidate[net.in_features:] = True
+            candidate[net.in_features :] = True
         else:
             candidate[:] = True
             candidate[net.node_index[: net.in_features].cpu().numpy()] = False

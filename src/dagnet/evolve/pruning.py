@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch
 from torch import nn
 
-from ..nn.dag_network import DAGNetwork
 from .._checks import check_float
+from ..nn.dag_network import DAGNetwork
 from ._base import EvolutionRule, sparse_modules
 
 __all__ = ["MagnitudePruning", "IterativeMagnitudePruning", "magnitude_removal"]
@@ -44,8 +44,9 @@ def magnitude_removal(weight: np.ndarray, amount: float, candidates: np.ndarray 
     [False, False, True]
     """
     w = np.abs(np.asarray(weight, dtype=np.float64)).ravel()
-    cand = np.flatnonzero(np.ones(w.size, dtype=bool) if candidates is None
-                          else np.asarray(candidates, dtype=bool).ravel())
+    cand = np.flatnonzero(
+        np.ones(w.size, dtype=bool) if candidates is None else np.asarray(candidates, dtype=bool).ravel()
+    )
     k = int(amount * cand.size)
     remove = np.zeros(w.size, dtype=bool)
     remove[cand[np.argsort(w[cand], kind="stable")[:k]]] = True
@@ -182,8 +183,9 @@ class IterativeMagnitudePruning(EvolutionRule):
         self.amount = check_float(amount, "amount", "IterativeMagnitudePruning", 0, 1)
         self.scope = _check_scope(scope, "IterativeMagnitudePruning")
         if rewind not in REWINDS:
-            raise ValueError(f"The 'rewind' parameter of IterativeMagnitudePruning must be one of {REWINDS}. "
-                             f"Got {rewind!r} instead.")
+            raise ValueError(
+                f"The 'rewind' parameter of IterativeMagnitudePruning must be one of {REWINDS}. Got {rewind!r} instead."
+            )
         self.rewind = rewind
         self.initial: dict[str, dict] | None = None
 
@@ -208,13 +210,17 @@ class IterativeMagnitudePruning(EvolutionRule):
         rewind = self.rewind == "init"
         if rewind:
             if self.initial is None:
-                raise RuntimeError("IterativeMagnitudePruning(rewind='init') has no values to rewind to: call "
-                                   "rule.attach(model) before training (fit does).")
+                raise RuntimeError(
+                    "IterativeMagnitudePruning(rewind='init') has no values to rewind to: call "
+                    "rule.attach(model) before training (fit does)."
+                )
             names = [name for name, _ in sparse_modules(model)]
             unknown = [name for name in names if name not in self.initial]
             if unknown:
-                raise RuntimeError(f"IterativeMagnitudePruning recorded the modules {sorted(self.initial)}, not "
-                                   f"{unknown}: call rule.record(model) for this model.")
+                raise RuntimeError(
+                    f"IterativeMagnitudePruning recorded the modules {sorted(self.initial)}, not "
+                    f"{unknown}: call rule.record(model) for this model."
+                )
         found, changes = _prune(model, self.amount, self.scope, optimizer)
         for name, net in found:
             changes[name]["rewound"] = _rewind(net, self.initial[name], optimizer) if rewind else 0
@@ -235,12 +241,15 @@ def _snapshot(net: DAGNetwork) -> dict:
     """The values of ``net``: weights keyed by (source, target node or branch unit), biases by that id."""
     keys = _edge_key(net)
     order = np.argsort(keys, kind="stable")
-    out = {"num_nodes": net.num_nodes,
-           "edge_keys": torch.from_numpy(keys[order]),
-           "weight": net.weight.detach().cpu()[torch.from_numpy(order)].clone(),
-           "bias_keys": None, "bias": None}
+    out = {
+        "num_nodes": net.num_nodes,
+        "edge_keys": torch.from_numpy(keys[order]),
+        "weight": net.weight.detach().cpu()[torch.from_numpy(order)].clone(),
+        "bias_keys": None,
+        "bias": None,
+    }
     if net.bias is not None:
-        ids = net.node_index[net.in_features:].cpu()  # node (or branch unit) of each bias entry
+        ids = net.node_index[net.in_features :].cpu()  # node (or branch unit) of each bias entry
         order_b = torch.argsort(ids)
         out["bias_keys"] = ids[order_b].clone()
         out["bias"] = net.bias.detach().cpu()[order_b].clone()
@@ -267,14 +276,15 @@ def _lookup(saved_keys: torch.Tensor, keys: np.ndarray) -> tuple[np.ndarray, np.
 def _rewind(net: DAGNetwork, snap: dict, optimizer) -> int:
     """Set ``net``'s weights and biases to ``snap``'s values; reset their optimizer state. Return #weights set."""
     if snap["num_nodes"] != net.num_nodes:
-        raise RuntimeError(f"The recorded values are of a network with {snap['num_nodes']} nodes; this one has "
-                           f"{net.num_nodes}.")
+        raise RuntimeError(
+            f"The recorded values are of a network with {snap['num_nodes']} nodes; this one has {net.num_nodes}."
+        )
     pos, at = _lookup(snap["edge_keys"], _edge_key(net))
     w = net.weight
     w[torch.from_numpy(pos).to(w.device)] = snap["weight"][torch.from_numpy(at)].to(w.device, w.dtype)
     if net.bias is not None and snap["bias"] is not None:
         b = net.bias
-        bpos, bat = _lookup(snap["bias_keys"], net.node_index[net.in_features:].cpu().numpy())
+        bpos, bat = _lookup(snap["bias_keys"], net.node_index[net.in_features :].cpu().numpy())
         b[torch.from_numpy(bpos).to(b.device)] = snap["bias"][torch.from_numpy(bat)].to(b.device, b.dtype)
     if optimizer is not None:
         for p in (net.weight, net.bias):

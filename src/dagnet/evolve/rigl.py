@@ -19,8 +19,15 @@ __all__ = ["RigL", "top_gradient_pairs"]
 _CHUNK = 1 << 22
 
 
-def top_gradient_pairs(H: torch.Tensor, G: torch.Tensor, limit: np.ndarray, source_ok: np.ndarray,
-                       existing: np.ndarray, count: int, chunk: int = _CHUNK) -> tuple[np.ndarray, np.ndarray]:
+def top_gradient_pairs(
+    H: torch.Tensor,
+    G: torch.Tensor,
+    limit: np.ndarray,
+    source_ok: np.ndarray,
+    existing: np.ndarray,
+    count: int,
+    chunk: int = _CHUNK,
+) -> tuple[np.ndarray, np.ndarray]:
     """Return the ``count`` allowed absent pairs ``(u, v)`` with the largest ``|<G[v], H[u]>|``.
 
     ``<G[v], H[u]>`` summed over the batch is the gradient of the loss with
@@ -71,7 +78,7 @@ def top_gradient_pairs(H: torch.Tensor, G: torch.Tensor, limit: np.ndarray, sour
             score[torch.from_numpy(r[inside]), torch.from_numpy(ex_src[a:b][inside])] = -1.0
         flat = score.reshape(-1).cpu().numpy()
         cand = np.flatnonzero(flat >= floor) if floor > 0 else np.arange(flat.size)
-        pick = _largest(flat[cand], min(count, cand.size), lambda i: (cand[i] % width) * m + block[cand[i] // width])
+        pick = _largest(flat[cand], min(count, cand.size), lambda i: (cand[i] % width) * m + block[cand[i] // width])  # noqa: B023 (called here)
         idx = cand[pick]
         u = idx % width
         v = block[idx // width]
@@ -142,8 +149,14 @@ class RigL(EvolutionRule):
     True
     """
 
-    def __init__(self, drop_fraction: float = 0.3, update_every: int = 100, anneal: str = "cosine",
-                 stop_step: int | None = None, seed: int | None = None):
+    def __init__(
+        self,
+        drop_fraction: float = 0.3,
+        update_every: int = 100,
+        anneal: str = "cosine",
+        stop_step: int | None = None,
+        seed: int | None = None,
+    ):
         super().__init__(seed)
         self.drop_fraction = check_float(drop_fraction, "drop_fraction", "RigL", 0, 1)
         if isinstance(update_every, bool) or not isinstance(update_every, int) or update_every < 1:
@@ -151,12 +164,19 @@ class RigL(EvolutionRule):
         if anneal not in ("cosine", "constant"):
             raise ValueError(f"The 'anneal' parameter of RigL must be 'cosine' or 'constant'. Got {anneal!r} instead.")
         if stop_step is not None and (isinstance(stop_step, bool) or not isinstance(stop_step, int) or stop_step < 1):
-            raise ValueError(f"The 'stop_step' parameter of RigL must be an int >= 1 or None. Got {stop_step!r} instead.")
+            raise ValueError(
+                f"The 'stop_step' parameter of RigL must be an int >= 1 or None. Got {stop_step!r} instead."
+            )
         self.update_every, self.anneal, self.stop_step = update_every, anneal, stop_step
 
     def _params(self) -> dict:
-        return {"drop_fraction": self.drop_fraction, "update_every": self.update_every,
-                "anneal": self.anneal, "stop_step": self.stop_step, "seed": self.seed}
+        return {
+            "drop_fraction": self.drop_fraction,
+            "update_every": self.update_every,
+            "anneal": self.anneal,
+            "stop_step": self.stop_step,
+            "seed": self.seed,
+        }
 
     @property
     def schedule(self):
@@ -187,9 +207,11 @@ class RigL(EvolutionRule):
         for name, net in sparse_modules(model):
             activity = net.last_activity()
             if activity is None:
-                raise RuntimeError(f"RigL needs the gradients of the last backward pass of module {name!r}: "
-                                   "call rule.attach(model) before training (fit does) and step after a "
-                                   "backward pass.")
+                raise RuntimeError(
+                    f"RigL needs the gradients of the last backward pass of module {name!r}: "
+                    "call rule.attach(model) before training (fit does) and step after a "
+                    "backward pass."
+                )
             w = net.weight.detach().cpu().numpy()
             evolvable = np.flatnonzero(net.evolvable_edges())
             k = int(frac * evolvable.size)
@@ -202,6 +224,7 @@ class RigL(EvolutionRule):
             H, G = activity
             u, v = top_gradient_pairs(H.detach(), G.detach(), limit, source_ok, existing, k)
             node_index = net.node_index.cpu().numpy()
-            changes[name] = net.rewire_(remove=remove, add_source=node_index[u], add_target=node_index[v],
-                                        optimizer=optimizer)
+            changes[name] = net.rewire_(
+                remove=remove, add_source=node_index[u], add_target=node_index[v], optimizer=optimizer
+            )
         return changes

@@ -8,8 +8,9 @@ schedule is true.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 from .._checks import check_int
 

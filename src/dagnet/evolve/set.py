@@ -96,8 +96,14 @@ class SET(EvolutionRule):
     (True, True)
     """
 
-    def __init__(self, zeta: float = 0.3, regrow: str = "random", init: str = "he_uniform",
-                 init_scale: float = 0.1, seed: int | None = None):
+    def __init__(
+        self,
+        zeta: float = 0.3,
+        regrow: str = "random",
+        init: str = "he_uniform",
+        init_scale: float = 0.1,
+        seed: int | None = None,
+    ):
         super().__init__(seed)
         self.zeta = check_float(zeta, "zeta", "SET", 0, 1)
         if regrow != "random":
@@ -134,8 +140,7 @@ class SET(EvolutionRule):
         return changes
 
 
-def regrow_random(net, remove: np.ndarray, count: int, rng: np.random.Generator, values,
-                  optimizer) -> dict:
+def regrow_random(net, remove: np.ndarray, count: int, rng: np.random.Generator, values, optimizer) -> dict:
     """Remove the edges ``remove`` of ``net`` and grow ``count`` random absent ones.
 
     ``values(fan_in)`` gives the new weights from their targets' fan-in. The
@@ -151,5 +156,10 @@ def regrow_random(net, remove: np.ndarray, count: int, rng: np.random.Generator,
     u, v = random_absent_pairs(limit, source_ok, existing, count, rng)
     node_index = net.node_index.cpu().numpy()
     fan_in = limit[v]  # every source a new edge could come from: a layer's in_features
-    return net.rewire_(remove=remove, add_source=node_index[u], add_target=node_index[v],
-                       add_weight=values(fan_in), optimizer=optimizer)
+    return net.rewire_(
+        remove=remove,
+        add_source=node_index[u],
+        add_target=node_index[v],
+        add_weight=values(fan_in),
+        optimizer=optimizer,
+    )

@@ -6,8 +6,8 @@ from .dendrite_activated import DendriteActivatedLinear
 from .dendritic_tree import DendriticTree
 from .dropout import Dropout
 from .isotropic import IsotropicMLP, check_isotropic
-from .randomly_wired import RandomlyWiredBlocks
 from .preferential_attachment import rewire_pa_
+from .randomly_wired import RandomlyWiredBlocks
 from .sparse_linear import SparseLinear
 from .sparse_mlp import erk_densities, sparse_mlp
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-
 import numpy as np
 import torch
 
@@ -40,22 +39,27 @@ def as_batch(x, size: int, what: str, owner: str, like: torch.Tensor | None = No
         try:
             x = torch.as_tensor(np.asarray(x) if isinstance(x, (list, tuple)) else x)
         except (TypeError, ValueError, RuntimeError) as err:
-            raise TypeError(f"{owner} expected a torch.Tensor (or an array of numbers) of shape (*, {size}), "
-                            f"got a {given} that does not convert: {err}") from None
+            raise TypeError(
+                f"{owner} expected a torch.Tensor (or an array of numbers) of shape (*, {size}), "
+                f"got a {given} that does not convert: {err}"
+            ) from None
         if x.is_complex():
-            raise TypeError(f"{owner} expected real numbers, got a {given} of complex numbers ({x.dtype}); "
-                            "pass its real part (x.real) if that is what you mean.")
+            raise TypeError(
+                f"{owner} expected real numbers, got a {given} of complex numbers ({x.dtype}); "
+                "pass its real part (x.real) if that is what you mean."
+            )
         if like is not None:
             converted = x.to(like.dtype)
             overflow = torch.isinf(converted) & ~torch.isinf(x) if converted.is_floating_point() else None
             if overflow is not None and bool(overflow.any()):
-                raise InputShapeError(f"{owner} got the input value {x[overflow][0].item():g}, beyond the largest "
-                                      f"{like.dtype} ({torch.finfo(like.dtype).max:g}): it would become inf. Scale "
-                                      "the input down, or convert the module to float64 (.double()).")
+                raise InputShapeError(
+                    f"{owner} got the input value {x[overflow][0].item():g}, beyond the largest "
+                    f"{like.dtype} ({torch.finfo(like.dtype).max:g}): it would become inf. Scale "
+                    "the input down, or convert the module to float64 (.double())."
+                )
             x = converted.to(like.device)
     if x.dim() == 0 or x.shape[-1] != size:
-        raise InputShapeError(f"{owner} expected input of shape (*, {size}) ({what} = {size}), "
-                              f"got {tuple(x.shape)}.")
+        raise InputShapeError(f"{owner} expected input of shape (*, {size}) ({what} = {size}), got {tuple(x.shape)}.")
     return x
 
 

@@ -116,9 +116,19 @@ class ActiveDendrites(nn.Module):
     (torch.Size([5, 8]), [2, 2, 2, 2, 2])
     """
 
-    def __init__(self, in_features: int, out_features: int, context_features: int, segments: int,
-                 k: int, abs_max: bool = False, bias: bool = True, seed: int | None = None,
-                 device=None, dtype=None):
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        context_features: int,
+        segments: int,
+        k: int,
+        abs_max: bool = False,
+        bias: bool = True,
+        seed: int | None = None,
+        device=None,
+        dtype=None,
+    ):
         super().__init__()
         name = type(self).__name__
         self.in_features = check_int(in_features, "in_features", name)
@@ -126,9 +136,11 @@ class ActiveDendrites(nn.Module):
         self.context_features = check_int(context_features, "context_features", name)
         self.segments = check_int(segments, "segments", name)
         self.k = check_int(k, "k", name, 1, self.out_features, "out_features")
-        check_weights(f"{name}({self.in_features}, {self.out_features}, {self.context_features}, {self.segments})",
-                      self.out_features * (self.in_features + self.segments * self.context_features),
-                      "Choose fewer features or segments.")
+        check_weights(
+            f"{name}({self.in_features}, {self.out_features}, {self.context_features}, {self.segments})",
+            self.out_features * (self.in_features + self.segments * self.context_features),
+            "Choose fewer features or segments.",
+        )
         self.abs_max = check_bool(abs_max, "abs_max", name)
         check_bool(bias, "bias", name)
         self.seed, (init_seed,) = child_seeds(seed, 1)
@@ -140,7 +152,8 @@ class ActiveDendrites(nn.Module):
         else:
             self.register_parameter("bias", None)
         self.segment_weight = nn.Parameter(
-            torch.empty(self.out_features, self.segments, self.context_features, **factory))
+            torch.empty(self.out_features, self.segments, self.context_features, **factory)
+        )
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -164,8 +177,9 @@ class ActiveDendrites(nn.Module):
         >>> bool((d == layer.segment_weight.sum(-1).max(-1).values).all())
         True
         """
-        context = as_batch(context, self.context_features, "context_features", type(self).__name__,
-                           like=next(self.parameters(), None))
+        context = as_batch(
+            context, self.context_features, "context_features", type(self).__name__, like=next(self.parameters(), None)
+        )
         d = torch.einsum("...c,nsc->...ns", context, self.segment_weight)  # (*, out, segments)
         score = d.abs() if self.abs_max else d
         winner = score.argmax(dim=-1, keepdim=True)
@@ -178,6 +192,8 @@ class ActiveDendrites(nn.Module):
         return k_winners_take_all(y, self.k)
 
     def extra_repr(self) -> str:
-        return (f"in_features={self.in_features}, out_features={self.out_features}, "
-                f"context_features={self.context_features}, segments={self.segments}, k={self.k}, "
-                f"abs_max={self.abs_max}, bias={self.bias is not None}")
+        return (
+            f"in_features={self.in_features}, out_features={self.out_features}, "
+            f"context_features={self.context_features}, segments={self.segments}, k={self.k}, "
+            f"abs_max={self.abs_max}, bias={self.bias is not None}"
+        )

@@ -3,15 +3,15 @@
 from __future__ import annotations
 
 import warnings
-from typing import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 
 import networkx as nx
 import numpy as np
 import torch
 from torch import nn
 
-from ..activations.registry import resolve_activation
 from ..activations.combine import apply_combine, resolve_combine
+from ..activations.registry import resolve_activation
 from ..engine import BACKENDS, DTYPES, CombineGroup, DAGFunction, Group, Runtime, make_runtime
 from ..engine.codes import CUSTOM
 from ..errors import DeadNodeWarning, GraphError, InputShapeError, NonFiniteValueError
@@ -26,8 +26,19 @@ from .remap import remap_parameter_
 __all__ = ["DAGNetwork"]
 
 _TOPOLOGY_KEYS = ("node_index", "in_ptr", "in_src")  # they fix the plan (see _load_from_state_dict)
-_INDEX_BUFFERS = ("in_ptr", "in_src", "out_ptr", "out_dst", "out_edge", "act_code", "out_col", "output_pos",
-                  "level_ptr", "node_index", "edge_index")  # all follow from the plan (see _plan_buffers)
+_INDEX_BUFFERS = (
+    "in_ptr",
+    "in_src",
+    "out_ptr",
+    "out_dst",
+    "out_edge",
+    "act_code",
+    "out_col",
+    "output_pos",
+    "level_ptr",
+    "node_index",
+    "edge_index",
+)  # all follow from the plan (see _plan_buffers)
 
 
 class DAGNetwork(nn.Module):
@@ -143,14 +154,28 @@ class DAGNetwork(nn.Module):
         dtype = dtype if dtype is not None else torch.get_default_dtype()
         _check_dtype(dtype)
         wiring = graph if isinstance(graph, Wiring) else Wiring.from_graph(graph)
-        check_size(f"DAGNetwork(<{wiring.num_nodes} nodes, {wiring.num_edges} edges>)", wiring.num_edges,
-                   NETWORK_EDGE, wiring.num_nodes, NETWORK_NODE, "Build a smaller graph.")
+        check_size(
+            f"DAGNetwork(<{wiring.num_nodes} nodes, {wiring.num_edges} edges>)",
+            wiring.num_edges,
+            NETWORK_EDGE,
+            wiring.num_nodes,
+            NETWORK_NODE,
+            "Build a smaller graph.",
+        )
         _check_module_specs(wiring)
-        plan, wiring = compile_plan(wiring, inputs, outputs, activation, output_activation,
-                                    layering, max_width, prune_dead)
+        plan, wiring = compile_plan(
+            wiring, inputs, outputs, activation, output_activation, layering, max_width, prune_dead
+        )
         self.seed = resolve_seed(seed)
-        self.config = dict(activation=activation, output_activation=output_activation, init=init,
-                           bias=bool(bias), layering=layering, max_width=max_width, backend=backend)
+        self.config = dict(
+            activation=activation,
+            output_activation=output_activation,
+            init=init,
+            bias=bool(bias),
+            layering=layering,
+            max_width=max_width,
+            backend=backend,
+        )
         self._labels = plan.labels
         self._node_activation = wiring.activation
         self._node_combine = wiring.combine
@@ -170,8 +195,9 @@ class DAGNetwork(nn.Module):
         n = plan.num_nodes
         for name, t in _plan_buffers(plan).items():
             self.register_buffer(name, t.to(device))
-        self.register_buffer("_no_bias", torch.zeros(n - plan.num_inputs, dtype=self.weight.dtype,
-                                                     device=device), persistent=False)
+        self.register_buffer(
+            "_no_bias", torch.zeros(n - plan.num_inputs, dtype=self.weight.dtype, device=device), persistent=False
+        )
         self._groups = plan.groups
         self._combines = plan.combines
         self._unit_owner = plan.unit_owner
@@ -197,8 +223,7 @@ class DAGNetwork(nn.Module):
         if self._runtime is None:
             backend = self.config["backend"] or ("numba" if self.weight.device.type == "cpu" else "torch")
             if backend == "numba" and self.weight.device.type != "cpu":
-                raise ValueError("backend='numba' runs on CPU only; use backend='torch' on "
-                                 f"{self.weight.device}.")
+                raise ValueError(f"backend='numba' runs on CPU only; use backend='torch' on {self.weight.device}.")
             params = [p for m in self.activation_modules for p in m.parameters()]
             self._act_params = tuple(params)
             groups = []
@@ -210,12 +235,17 @@ class DAGNetwork(nn.Module):
                     idx = tuple(next(i for i, p in enumerate(params) if p is q) for _, q in mine)
                     fn = _functional(key, [name for name, _ in mine])
                 groups.append(Group(start, end, code, fn, idx))
-            combines = [CombineGroup(s, e, u, k, _combined(key, resolve_activation(act)[2]))
-                        for s, e, u, k, key, act in self._combines]
-            index = {k: getattr(self, k) for k in ("in_ptr", "in_src", "out_ptr", "out_dst",
-                                                   "out_edge", "act_code", "out_col", "output_pos")}
-            self._runtime = make_runtime(index, self.level_ptr.cpu().numpy(), self._num_inputs,
-                                         groups, backend, combines)
+            combines = [
+                CombineGroup(s, e, u, k, _combined(key, resolve_activation(act)[2]))
+                for s, e, u, k, key, act in self._combines
+            ]
+            index = {
+                k: getattr(self, k)
+                for k in ("in_ptr", "in_src", "out_ptr", "out_dst", "out_edge", "act_code", "out_col", "output_pos")
+            }
+            self._runtime = make_runtime(
+                index, self.level_ptr.cpu().numpy(), self._num_inputs, groups, backend, combines
+            )
         self._runtime.retain = self.retain_activity
         return self._runtime
 
@@ -250,8 +280,10 @@ class DAGNetwork(nn.Module):
     def _id_owner_branch(self) -> tuple[np.ndarray, np.ndarray]:
         """Node and dendritic branch of every id: nodes are their own (branch 0), then the branch units."""
         n = self.num_nodes
-        return (np.concatenate([np.arange(n), self._unit_owner]),
-                np.concatenate([np.zeros(n, dtype=np.int64), self._unit_branch]))
+        return (
+            np.concatenate([np.arange(n), self._unit_owner]),
+            np.concatenate([np.zeros(n, dtype=np.int64), self._unit_branch]),
+        )
 
     def edge_positions(self) -> tuple[np.ndarray, np.ndarray]:
         """Return ``(source, target)`` positions (rows of the engine's buffers) of each weight."""
@@ -348,8 +380,9 @@ class DAGNetwork(nn.Module):
             remove = np.asarray(remove.cpu() if isinstance(remove, torch.Tensor) else remove)
             if remove.dtype == bool:
                 if remove.shape != (e,):
-                    raise ValueError(f"A boolean 'remove' mask needs one entry per edge ({e}); got shape "
-                                     f"{remove.shape}.")
+                    raise ValueError(
+                        f"A boolean 'remove' mask needs one entry per edge ({e}); got shape {remove.shape}."
+                    )
                 keep = ~remove
             else:
                 remove = remove.astype(np.int64).ravel()
@@ -361,8 +394,10 @@ class DAGNetwork(nn.Module):
         if fixed.any():
             k = int(np.flatnonzero(fixed)[0])
             v = self._unit_owner[dst_ext[k] - n]
-            raise ValueError(f"Edge {self._labels[src[k]]!r} -> {self._labels[v]!r} feeds a branch of a "
-                             "multi-branch node; those edges cannot be removed.")
+            raise ValueError(
+                f"Edge {self._labels[src[k]]!r} -> {self._labels[v]!r} feeds a branch of a "
+                "multi-branch node; those edges cannot be removed."
+            )
         add_src = np.asarray([] if add_source is None else add_source, dtype=np.int64).ravel()
         add_dst = np.asarray([] if add_target is None else add_target, dtype=np.int64).ravel()
         if add_src.shape != add_dst.shape:
@@ -371,27 +406,32 @@ class DAGNetwork(nn.Module):
             bad = (add_src < 0) | (add_src >= n) | (add_dst < 0) | (add_dst >= n)
             if bad.any():
                 k = int(np.flatnonzero(bad)[0])
-                raise ValueError(f"New edge {int(add_src[k])} -> {int(add_dst[k])}: node numbers run from 0 "
-                                 f"to {n - 1}.")
+                raise ValueError(
+                    f"New edge {int(add_src[k])} -> {int(add_dst[k])}: node numbers run from 0 to {n - 1}."
+                )
             fixed_node = np.zeros(n, dtype=bool)
             for start, end, *_ in self._combines:
                 fixed_node[self.node_index[start:end].cpu().numpy()] = True
             if fixed_node[add_dst].any():
                 k = int(np.flatnonzero(fixed_node[add_dst])[0])
-                raise ValueError(f"New edge into {self._labels[add_dst[k]]!r}, a multi-branch node; "
-                                 "edges cannot grow into those.")
+                raise ValueError(
+                    f"New edge into {self._labels[add_dst[k]]!r}, a multi-branch node; edges cannot grow into those."
+                )
         values = None
         if add_weight is not None:
-            values = torch.as_tensor(add_weight.detach().cpu() if isinstance(add_weight, torch.Tensor)
-                                     else add_weight, dtype=torch.float64).reshape(-1)
+            values = torch.as_tensor(
+                add_weight.detach().cpu() if isinstance(add_weight, torch.Tensor) else add_weight, dtype=torch.float64
+            ).reshape(-1)
             if values.numel() != add_src.size:
                 raise ValueError(f"'add_weight' has {values.numel()} values for {add_src.size} new edges.")
             bad = ~torch.isfinite(values) | (values.abs() > torch.finfo(self.weight.dtype).max)
             if bool(bad.any()):
                 k = int(bad.nonzero()[0, 0])
-                raise NonFiniteValueError(f"'add_weight' of new edge {self._labels[add_src[k]]!r} -> "
-                                          f"{self._labels[add_dst[k]]!r} is {values[k].item():g}; it must be "
-                                          f"finite in {self.weight.dtype}.")
+                raise NonFiniteValueError(
+                    f"'add_weight' of new edge {self._labels[add_src[k]]!r} -> "
+                    f"{self._labels[add_dst[k]]!r} is {values[k].item():g}; it must be "
+                    f"finite in {self.weight.dtype}."
+                )
             values = values.to(self.weight.dtype)
 
         kept = np.flatnonzero(keep)
@@ -413,12 +453,26 @@ class DAGNetwork(nn.Module):
         n = self.num_nodes
         owner, branch = self._id_owner_branch()
         cfg = self.config
-        wiring = Wiring(n, src, owner[dst_ext], labels=self._labels, activation=self._node_activation,
-                        combine=self._node_combine, branch=branch[dst_ext] if self._combines else None)
+        wiring = Wiring(
+            n,
+            src,
+            owner[dst_ext],
+            labels=self._labels,
+            activation=self._node_activation,
+            combine=self._node_combine,
+            branch=branch[dst_ext] if self._combines else None,
+        )
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", DeadNodeWarning)
-            plan, _ = compile_plan(wiring, self.inputs, self.outputs, cfg["activation"],
-                                   cfg["output_activation"], cfg["layering"], cfg["max_width"])
+            plan, _ = compile_plan(
+                wiring,
+                self.inputs,
+                self.outputs,
+                cfg["activation"],
+                cfg["output_activation"],
+                cfg["layering"],
+                cfg["max_width"],
+            )
         return plan
 
     def _replace_plan(self, plan: Plan, edge_map: torch.Tensor, fill, optimizer) -> None:
@@ -437,8 +491,9 @@ class DAGNetwork(nn.Module):
         if self.weight_modifier is not None and hasattr(self.weight_modifier, "rewired"):
             self.weight_modifier.rewired(self)
 
-    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys,
-                              unexpected_keys, error_msgs):
+    def _load_from_state_dict(
+        self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs
+    ):
         # A checkpoint written after a rewiring holds another plan: adopt it first. Every index buffer
         # must be the one its plan gives, or nothing is loaded (the kernels index memory with them).
         plan, problem = self._saved_plan(state_dict, prefix)
@@ -447,14 +502,17 @@ class DAGNetwork(nn.Module):
         if problem is None:
             problem = self._value_mismatch(state_dict, prefix)
         if problem is not None:
-            error_msgs.append(f"Cannot load the state_dict into {prefix.rstrip('.') or 'the network'!r}: "
-                              f"{problem}. Load a state_dict written by DAGNetwork.state_dict().")
+            error_msgs.append(
+                f"Cannot load the state_dict into {prefix.rstrip('.') or 'the network'!r}: "
+                f"{problem}. Load a state_dict written by DAGNetwork.state_dict()."
+            )
             return
         if plan is not None:
             unknown = torch.full((plan.num_edges,), -1, dtype=torch.int64)
             self._replace_plan(plan, unknown, 0.0, None)  # values come from the state dict
-        super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys,
-                                      unexpected_keys, error_msgs)
+        super()._load_from_state_dict(
+            state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs
+        )
 
     def _saved_plan(self, state_dict, prefix) -> tuple[Plan | None, str | None]:
         """``(plan, None)`` for a saved wiring to adopt, ``(None, None)`` if none, ``(None, problem)`` if invalid."""
@@ -468,14 +526,14 @@ class DAGNetwork(nn.Module):
         m = self.node_index.numel()
         if node_index.numel() != m or not torch.equal(node_index.sort().values, torch.arange(m)):
             return None, f"'node_index' must order the network's {m} positions (nodes and branches)"
-        if in_ptr.numel() != m + 1 or in_ptr[0] != 0 or bool((in_ptr.diff() < 0).any()) \
-                or in_ptr[-1] != in_src.numel():
-            return None, (f"'in_ptr' must rise from 0 to the length of 'in_src' ({in_src.numel()}) in "
-                          f"{m + 1} entries")
+        if in_ptr.numel() != m + 1 or in_ptr[0] != 0 or bool((in_ptr.diff() < 0).any()) or in_ptr[-1] != in_src.numel():
+            return None, (f"'in_ptr' must rise from 0 to the length of 'in_src' ({in_src.numel()}) in {m + 1} entries")
         if in_src.numel() and (int(in_src.min()) < 0 or int(in_src.max()) >= m):
             return None, f"'in_src' holds positions outside 0..{m - 1}"
-        if all(t.shape == getattr(self, k).shape and torch.equal(t, getattr(self, k).cpu().long())
-               for k, t in zip(_TOPOLOGY_KEYS, (node_index, in_ptr, in_src))):
+        if all(
+            t.shape == getattr(self, k).shape and torch.equal(t, getattr(self, k).cpu().long())
+            for k, t in zip(_TOPOLOGY_KEYS, (node_index, in_ptr, in_src))
+        ):
             return None, None
         src, dst_ext = self._edge_ids(node_index, in_ptr, in_src)
         try:
@@ -498,9 +556,11 @@ class DAGNetwork(nn.Module):
             if t.is_floating_point() and dtype in DTYPES and t.numel():
                 big = torch.isfinite(t) & (t.detach().abs() > torch.finfo(dtype).max)
                 if bool(big.any()):
-                    return (f"{name!r} holds {t[big][0].item():g}, beyond the largest {dtype} "
-                            f"({torch.finfo(dtype).max:g}), which would become inf; convert the network "
-                            "to float64 (net.double()) first")
+                    return (
+                        f"{name!r} holds {t[big][0].item():g}, beyond the largest {dtype} "
+                        f"({torch.finfo(dtype).max:g}), which would become inf; convert the network "
+                        "to float64 (net.double()) first"
+                    )
         return None
 
     def _index_mismatch(self, state_dict, prefix, plan: Plan | None) -> str | None:
@@ -521,8 +581,10 @@ class DAGNetwork(nn.Module):
                 if not torch.equal(t.sort().values, torch.arange(num_edges)):
                     return f"the index buffer 'edge_index' must order the {num_edges} edges"
             elif not torch.equal(t, own.cpu().long()):
-                return (f"the index buffer {name!r} does not match the wiring given by "
-                        f"{', '.join(map(repr, _TOPOLOGY_KEYS))}")
+                return (
+                    f"the index buffer {name!r} does not match the wiring given by "
+                    f"{', '.join(map(repr, _TOPOLOGY_KEYS))}"
+                )
         weight = state_dict.get(prefix + "weight")
         if isinstance(weight, torch.Tensor) and weight.shape != (num_edges,):
             return f"'weight' has shape {tuple(weight.shape)}, but its wiring has {num_edges} edges"
@@ -536,16 +598,19 @@ class DAGNetwork(nn.Module):
             _check_dtype(weight.dtype)
         x = as_batch(x, n_in, "in_features", type(self).__name__, like=weight)
         if x.dtype != weight.dtype:
-            raise InputShapeError(f"Expected input of dtype {weight.dtype}, got {x.dtype}; "
-                                  f"convert with x.to({weight.dtype}) or net.to(dtype).")
+            raise InputShapeError(
+                f"Expected input of dtype {weight.dtype}, got {x.dtype}; "
+                f"convert with x.to({weight.dtype}) or net.to(dtype)."
+            )
         if x.device != weight.device:
             raise InputShapeError(f"Input is on {x.device} but the network is on {weight.device}.")
         runtime = self._get_runtime()
         if self.weight_modifier is not None:
             weight = self.weight_modifier(weight)
         bias = self.bias
-        out = DAGFunction.apply(x.reshape(-1, n_in), weight, self._no_bias if bias is None else bias,
-                                runtime, *self._act_params)
+        out = DAGFunction.apply(
+            x.reshape(-1, n_in), weight, self._no_bias if bias is None else bias, runtime, *self._act_params
+        )
         return out if x.dim() == 2 else out.reshape(*x.shape[:-1], out.shape[-1])
 
     # ---------------------------------------------------------------- views
@@ -581,9 +646,11 @@ class DAGNetwork(nn.Module):
 
     def extra_repr(self) -> str:
         backend = self.config["backend"] or ("numba" if self.weight.device.type == "cpu" else "torch")
-        return (f"in_features={self.in_features}, out_features={self.out_features}, "
-                f"nodes={self.num_nodes}, edges={self.num_edges}, layers={self.num_layers}, "
-                f"bias={self.bias is not None}, backend={backend}")
+        return (
+            f"in_features={self.in_features}, out_features={self.out_features}, "
+            f"nodes={self.num_nodes}, edges={self.num_edges}, layers={self.num_layers}, "
+            f"bias={self.bias is not None}, backend={backend}"
+        )
 
     def levels(self) -> dict:
         """Return ``{node: level}`` for every node."""
@@ -609,7 +676,7 @@ class DAGNetwork(nn.Module):
         weight[edge_index] = self.weight.detach().cpu().double().numpy()
         bias_ext = np.full(m, np.nan)
         if self.bias is not None:
-            bias_ext[node_index[self._num_inputs:]] = self.bias.detach().cpu().double().numpy()
+            bias_ext[node_index[self._num_inputs :]] = self.bias.detach().cpu().double().numpy()
         src = np.empty(e, dtype=np.int64)
         dst_ext = np.empty(e, dtype=np.int64)
         src[edge_index], dst_ext[edge_index] = self._edge_ids()  # weight order -> wiring order
@@ -628,13 +695,15 @@ class DAGNetwork(nn.Module):
                     activation[v], combine[v], bias[v] = act, key, np.nan
                     if self.bias is not None:
                         first, last = np.searchsorted(self._unit_owner, [v, v + 1])  # owner-sorted
-                        branch_bias[v] = bias_ext[n + first:n + last].tolist()
-            extra = dict(branch=branch_of[dst_ext], combine=combine,
-                         branch_bias=branch_bias if self.bias is not None else None)
+                        branch_bias[v] = bias_ext[n + first : n + last].tolist()
+            extra = dict(
+                branch=branch_of[dst_ext], combine=combine, branch_bias=branch_bias if self.bias is not None else None
+            )
         else:
             bias = bias_ext
-        return Wiring(n, src, owner[dst_ext], weight=weight, bias=bias, labels=self._labels,
-                      activation=activation, **extra)
+        return Wiring(
+            n, src, owner[dst_ext], weight=weight, bias=bias, labels=self._labels, activation=activation, **extra
+        )
 
     def to_graph(self) -> nx.DiGraph:
         """Return a new ``networkx.DiGraph`` of the network with its current values.
@@ -668,15 +737,19 @@ def _check_module_specs(wiring: Wiring) -> None:
         except ValueError:  # compile_plan names the node and the known combines
             continue
         if combines and wiring.activation is not None and isinstance(wiring.activation[v], nn.Module):
-            raise GraphError(f"Node {wiring.label(v)!r}: an nn.Module activation is not supported on a node "
-                             "with a combine; use a function.")
+            raise GraphError(
+                f"Node {wiring.label(v)!r}: an nn.Module activation is not supported on a node "
+                "with a combine; use a function."
+            )
 
 
 def _check_dtype(dtype) -> None:
     if dtype not in DTYPES:
         names = ", ".join(str(d) for d in DTYPES)
-        raise TypeError(f"DAGNetwork computes in {names}; got dtype={dtype}. Pass dtype=torch.float32 "
-                        "(or float64), or convert the network with net.float() / net.double().")
+        raise TypeError(
+            f"DAGNetwork computes in {names}; got dtype={dtype}. Pass dtype=torch.float32 "
+            "(or float64), or convert the network with net.float() / net.double()."
+        )
 
 
 def _plan_buffers(plan: Plan) -> dict[str, torch.Tensor]:
@@ -686,19 +759,29 @@ def _plan_buffers(plan: Plan) -> dict[str, torch.Tensor]:
     out_col = np.full(n, -1, dtype=np.int64)
     out_col[plan.output_pos] = np.arange(plan.output_pos.size)
     arrays = dict(
-        in_ptr=(plan.in_ptr, torch.int64), in_src=(plan.in_src, small),
-        out_ptr=(plan.out_ptr, torch.int64), out_dst=(plan.out_dst, small),
-        out_edge=(plan.out_edge, small), act_code=(plan.act_code, torch.int8),
-        out_col=(out_col, small), output_pos=(plan.output_pos, torch.int64),
-        level_ptr=(plan.level_ptr, torch.int64), node_index=(plan.node_index, torch.int64),
+        in_ptr=(plan.in_ptr, torch.int64),
+        in_src=(plan.in_src, small),
+        out_ptr=(plan.out_ptr, torch.int64),
+        out_dst=(plan.out_dst, small),
+        out_edge=(plan.out_edge, small),
+        act_code=(plan.act_code, torch.int8),
+        out_col=(out_col, small),
+        output_pos=(plan.output_pos, torch.int64),
+        level_ptr=(plan.level_ptr, torch.int64),
+        node_index=(plan.node_index, torch.int64),
         edge_index=(plan.edge_index, torch.int64),
     )
     return {name: torch.as_tensor(np.ascontiguousarray(arr)).to(dt) for name, (arr, dt) in arrays.items()}
 
 
 def _is_index(t: torch.Tensor) -> bool:
-    return (t.dim() == 1 and t.layout == torch.strided and not t.is_floating_point() and not t.is_complex()
-            and t.dtype != torch.bool)
+    return (
+        t.dim() == 1
+        and t.layout == torch.strided
+        and not t.is_floating_point()
+        and not t.is_complex()
+        and t.dtype != torch.bool
+    )
 
 
 def _edge_rows(in_ptr: torch.Tensor, in_src: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:

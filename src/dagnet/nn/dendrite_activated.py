@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import torch
 from torch import nn
@@ -83,16 +83,27 @@ class DendriteActivatedLinear(nn.Module):
     True
     """
 
-    def __init__(self, in_features: int, out_features: int, activation: str | Callable = "relu",
-                 bias: bool = True, max_chunk_elements: int = 2**22, seed: int | None = None,
-                 device=None, dtype=None):
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        activation: str | Callable = "relu",
+        bias: bool = True,
+        max_chunk_elements: int = 2**22,
+        seed: int | None = None,
+        device=None,
+        dtype=None,
+    ):
         super().__init__()
         name = type(self).__name__
         self.in_features = check_int(in_features, "in_features", name)
         self.out_features = check_int(out_features, "out_features", name)
         self.max_chunk_elements = check_int(max_chunk_elements, "max_chunk_elements", name)
-        check_weights(f"{name}({self.in_features}, {self.out_features})", 2 * self.in_features * self.out_features,
-                      "Choose fewer in_features or out_features.")
+        check_weights(
+            f"{name}({self.in_features}, {self.out_features})",
+            2 * self.in_features * self.out_features,
+            "Choose fewer in_features or out_features.",
+        )
         check_bool(bias, "bias", name)
         _, _, fn = resolve_activation(activation)
         self.activation = activation  # an nn.Module is registered as a submodule here
@@ -137,11 +148,10 @@ class DendriteActivatedLinear(nn.Module):
         many = step < self.out_features and torch.is_grad_enabled()
         parts = []
         for start in range(0, self.out_features, step):
-            w = self.weight[start:start + step]
-            c = self.offset[start:start + step]
+            w = self.weight[start : start + step]
+            c = self.offset[start : start + step]
             if many:
-                parts.append(checkpoint(_block, x2, w, c, fn, use_reentrant=False,
-                                        preserve_rng_state=False))
+                parts.append(checkpoint(_block, x2, w, c, fn, use_reentrant=False, preserve_rng_state=False))
             else:
                 parts.append(_block(x2, w, c, fn))
         y = parts[0] if len(parts) == 1 else torch.cat(parts, dim=-1)
@@ -152,5 +162,7 @@ class DendriteActivatedLinear(nn.Module):
     def extra_repr(self) -> str:
         act = self.activation
         name = repr(act) if isinstance(act, str) else getattr(act, "__name__", type(act).__name__)
-        return (f"in_features={self.in_features}, out_features={self.out_features}, "
-                f"activation={name}, bias={self.bias is not None}")
+        return (
+            f"in_features={self.in_features}, out_features={self.out_features}, "
+            f"activation={name}, bias={self.bias is not None}"
+        )

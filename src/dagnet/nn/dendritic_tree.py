@@ -84,8 +84,17 @@ class DendriticTree(nn.Module):
     [(6, 2), (3, 2)]
     """
 
-    def __init__(self, out_features: int, branching: int, depth: int, dropout: float = 0.1,
-                 bias: bool = True, seed: int | None = None, device=None, dtype=None):
+    def __init__(
+        self,
+        out_features: int,
+        branching: int,
+        depth: int,
+        dropout: float = 0.1,
+        bias: bool = True,
+        seed: int | None = None,
+        device=None,
+        dtype=None,
+    ):
         super().__init__()
         name = type(self).__name__
         self.out_features = check_int(out_features, "out_features", name)
@@ -93,19 +102,21 @@ class DendriticTree(nn.Module):
         self.depth = check_int(depth, "depth", name)
         self.dropout = check_float(dropout, "dropout", name, 0, 1, high_open=True)
         check_bool(bias, "bias", name)
-        check_weights(f"{name}({self.out_features}, {self.branching}, {self.depth})",
-                      2 * self.out_features * self.branching ** self.depth,
-                      "Choose a smaller branching, depth or out_features.")
-        self.in_features = self.out_features * self.branching ** self.depth
+        check_weights(
+            f"{name}({self.out_features}, {self.branching}, {self.depth})",
+            2 * self.out_features * self.branching**self.depth,
+            "Choose a smaller branching, depth or out_features.",
+        )
+        self.in_features = self.out_features * self.branching**self.depth
         self.seed, (init_seed, self._dropout_seed) = child_seeds(seed, 2)
         self._init_generator = torch_generator(init_seed)
         self._dropout_generators: dict[str, torch.Generator] = {}
         factory = dict(device=device, dtype=dtype)
         units = [self.out_features * self.branching ** (self.depth - 1 - lvl) for lvl in range(self.depth)]
-        self.weights = nn.ParameterList(
-            nn.Parameter(torch.empty(u, self.branching, **factory)) for u in units)
-        self.biases = nn.ParameterList(
-            nn.Parameter(torch.empty(u, **factory)) for u in units) if bias else nn.ParameterList()
+        self.weights = nn.ParameterList(nn.Parameter(torch.empty(u, self.branching, **factory)) for u in units)
+        self.biases = (
+            nn.ParameterList(nn.Parameter(torch.empty(u, **factory)) for u in units) if bias else nn.ParameterList()
+        )
         self.reset_parameters()
 
     def reset_parameters(self) -> None:
@@ -142,6 +153,8 @@ class DendriticTree(nn.Module):
         return h
 
     def extra_repr(self) -> str:
-        return (f"in_features={self.in_features}, out_features={self.out_features}, "
-                f"branching={self.branching}, depth={self.depth}, dropout={self.dropout:g}, "
-                f"bias={len(self.biases) > 0}")
+        return (
+            f"in_features={self.in_features}, out_features={self.out_features}, "
+            f"branching={self.branching}, depth={self.depth}, dropout={self.dropout:g}, "
+            f"bias={len(self.biases) > 0}"
+        )

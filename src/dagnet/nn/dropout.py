@@ -41,8 +41,14 @@ class _DropoutFunction(torch.autograd.Function):
         out, mask = torch.empty_like(xc), torch.empty_like(xc)
         threshold = np.uint64(min(p * 2.0**64, 2.0**64 - 1))
         cpu_state = state if state.device.type == "cpu" else state.cpu()
-        _dropout_kernel(xc.numpy().reshape(-1), out.numpy().reshape(-1), mask.numpy().reshape(-1),
-                        cpu_state.numpy().view(np.uint64), threshold, xc.numpy().dtype.type(1.0 / (1.0 - p)))
+        _dropout_kernel(
+            xc.numpy().reshape(-1),
+            out.numpy().reshape(-1),
+            mask.numpy().reshape(-1),
+            cpu_state.numpy().view(np.uint64),
+            threshold,
+            xc.numpy().dtype.type(1.0 / (1.0 - p)),
+        )
         if cpu_state is not state:
             state.copy_(cpu_state)
         mask = mask.to(x.device)

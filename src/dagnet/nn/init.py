@@ -14,8 +14,9 @@ __all__ = ["INITS", "initial_values", "network_values"]
 INITS = ("kaiming_uniform", "kaiming_normal", "xavier_uniform", "xavier_normal", "zeros")
 
 
-def initial_values(init: str, source: np.ndarray, target: np.ndarray, num_nodes: int,
-                   generator: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+def initial_values(
+    init: str, source: np.ndarray, target: np.ndarray, num_nodes: int, generator: torch.Generator
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Return float64 ``(weight, bias)`` in wiring order (one bias per node).
 
     ``kaiming_uniform`` is ``torch.nn.Linear``'s rule on each node's true fan-in:
@@ -54,8 +55,9 @@ def initial_values(init: str, source: np.ndarray, target: np.ndarray, num_nodes:
     return weight, bias
 
 
-def network_values(wiring: Wiring, plan: Plan, init: str, bias: bool, generator: torch.Generator,
-                   dtype: torch.dtype) -> tuple[torch.Tensor, torch.Tensor]:
+def network_values(
+    wiring: Wiring, plan: Plan, init: str, bias: bool, generator: torch.Generator, dtype: torch.dtype
+) -> tuple[torch.Tensor, torch.Tensor]:
     """Return the initial ``(weight, bias)`` of a network, float64, in the plan's order.
 
     Drawn by ``init`` (:func:`initial_values`, each dendritic branch on its own
@@ -97,8 +99,9 @@ def network_values(wiring: Wiring, plan: Plan, init: str, bias: bool, generator:
                 continue
             units = np.arange(*np.searchsorted(plan.unit_owner, [v, v + 1]))  # owner-sorted
             if len(values) != units.size:
-                raise ValueError(f"Node {wiring.label(v)!r} has {units.size} branches but "
-                                 f"{len(values)} values in 'branch_bias'.")
+                raise ValueError(
+                    f"Node {wiring.label(v)!r} has {units.size} branches but {len(values)} values in 'branch_bias'."
+                )
             if not bias:
                 raise ValueError(f"Node {wiring.label(v)!r} has a 'branch_bias', but bias=False.")
             bias0[n + units] = torch.as_tensor(values, dtype=torch.float64)
@@ -106,26 +109,35 @@ def network_values(wiring: Wiring, plan: Plan, init: str, bias: bool, generator:
         own = plan.node_index[start:end]
         if wiring.bias is not None and not np.isnan(wiring.bias[own]).all():
             v = int(own[~np.isnan(wiring.bias[own])][0])
-            raise ValueError(f"Node {wiring.label(v)!r} combines branches and has no bias of its "
-                             "own: give 'branch_bias', one value per branch.")
+            raise ValueError(
+                f"Node {wiring.label(v)!r} combines branches and has no bias of its "
+                "own: give 'branch_bias', one value per branch."
+            )
         bias0[own] = 0.0
     edge_index = torch.from_numpy(plan.edge_index)
-    hidden = torch.from_numpy(plan.node_index[plan.num_inputs:])
+    hidden = torch.from_numpy(plan.node_index[plan.num_inputs :])
     weight0, bias0 = weight0[edge_index], bias0[hidden]
     k = _overflow(weight0, dtype)
     if k is not None:
         u, v = wiring.source[plan.edge_index[k]], wiring.target[plan.edge_index[k]]
-        raise NonFiniteValueError(f"The initial weight of edge {wiring.label(u)!r} -> {wiring.label(v)!r} "
-                                  f"is {weight0[k].item():g}, beyond the largest {dtype} "
-                                  f"({torch.finfo(dtype).max:g}); scale it down or use dtype=torch.float64.")
+        raise NonFiniteValueError(
+            f"The initial weight of edge {wiring.label(u)!r} -> {wiring.label(v)!r} "
+            f"is {weight0[k].item():g}, beyond the largest {dtype} "
+            f"({torch.finfo(dtype).max:g}); scale it down or use dtype=torch.float64."
+        )
     k = _overflow(bias0, dtype) if bias else None
     if k is not None:
         node = int(plan.node_index[plan.num_inputs + k])
-        what = f"node {wiring.label(node)!r}" if node < n else \
-            f"branch {plan.unit_branch[node - n]} of node {wiring.label(plan.unit_owner[node - n])!r}"
-        raise NonFiniteValueError(f"The initial bias of {what} is {bias0[k].item():g}, beyond the largest "
-                                  f"{dtype} ({torch.finfo(dtype).max:g}); scale it down or use "
-                                  "dtype=torch.float64.")
+        what = (
+            f"node {wiring.label(node)!r}"
+            if node < n
+            else f"branch {plan.unit_branch[node - n]} of node {wiring.label(plan.unit_owner[node - n])!r}"
+        )
+        raise NonFiniteValueError(
+            f"The initial bias of {what} is {bias0[k].item():g}, beyond the largest "
+            f"{dtype} ({torch.finfo(dtype).max:g}); scale it down or use "
+            "dtype=torch.float64."
+        )
     return weight0, bias0
 
 

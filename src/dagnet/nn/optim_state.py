@@ -12,7 +12,7 @@ approximation for a rotation.
 
 from __future__ import annotations
 
-from typing import Callable, Iterable
+from collections.abc import Callable, Iterable
 
 import torch
 from torch import nn
@@ -43,8 +43,12 @@ def set_data_(param: nn.Parameter, value: torch.Tensor) -> None:
         param.data = value
 
 
-def carry_state_(param: nn.Parameter, value: torch.Tensor, transform: Callable[[torch.Tensor, bool], torch.Tensor],
-                 optimizer: torch.optim.Optimizer | None = None) -> None:
+def carry_state_(
+    param: nn.Parameter,
+    value: torch.Tensor,
+    transform: Callable[[torch.Tensor, bool], torch.Tensor],
+    optimizer: torch.optim.Optimizer | None = None,
+) -> None:
     """Give ``param`` the data ``value`` and map its gradient and optimizer state with ``transform``.
 
     ``transform(tensor, square)`` returns the new form of a tensor shaped like

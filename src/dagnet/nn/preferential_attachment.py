@@ -82,8 +82,7 @@ def rewire_pa_(weight: torch.Tensor, seed: int | np.random.Generator | None = No
     (True, True)
     """
     if not isinstance(weight, torch.Tensor) or weight.dim() != 2 or not weight.is_floating_point():
-        got = (f"a {weight.dim()}-D {weight.dtype} tensor" if isinstance(weight, torch.Tensor)
-               else type(weight).__name__)
+        got = f"a {weight.dim()}-D {weight.dtype} tensor" if isinstance(weight, torch.Tensor) else type(weight).__name__
         raise ValueError(
             f"The 'weight' parameter of rewire_pa_ must be a 2-D floating-point tensor "
             f"(out_features, in_features). Got {got} instead; for a convolution pass "

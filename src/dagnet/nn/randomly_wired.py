@@ -103,8 +103,17 @@ class RandomlyWiredBlocks(nn.Module):
     [(8, 4), (8, 8), (2, 8)]
     """
 
-    def __init__(self, in_features: int, out_features: int, hidden: int, graph: nx.DiGraph | Wiring,
-                 bias: bool = True, seed: int | None = None, device=None, dtype=None):
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        hidden: int,
+        graph: nx.DiGraph | Wiring,
+        bias: bool = True,
+        seed: int | None = None,
+        device=None,
+        dtype=None,
+    ):
         super().__init__()
         name = type(self).__name__
         self.in_features = check_int(in_features, "in_features", name)
@@ -112,8 +121,10 @@ class RandomlyWiredBlocks(nn.Module):
         self.hidden = check_int(hidden, "hidden", name)
         check_bool(bias, "bias", name)
         if not isinstance(graph, (nx.DiGraph, Wiring)):
-            raise GraphError(f"The 'graph' parameter of {name} must be a networkx.DiGraph or a "
-                             f"dagnet.Wiring. Got {type(graph).__name__} instead.")
+            raise GraphError(
+                f"The 'graph' parameter of {name} must be a networkx.DiGraph or a "
+                f"dagnet.Wiring. Got {type(graph).__name__} instead."
+            )
         wiring = graph if isinstance(graph, Wiring) else Wiring.from_graph(graph)
         n = wiring.num_nodes
         if n == 0:
@@ -178,6 +189,8 @@ class RandomlyWiredBlocks(nn.Module):
         return torch.stack([out[v] for v in self.sinks]).mean(dim=0)
 
     def extra_repr(self) -> str:
-        return (f"in_features={self.in_features}, out_features={self.out_features}, "
-                f"hidden={self.hidden}, blocks={self.num_blocks}, edges={self.num_edges}, "
-                f"sources={len(self.sources)}, sinks={len(self.sinks)}")
+        return (
+            f"in_features={self.in_features}, out_features={self.out_features}, "
+            f"hidden={self.hidden}, blocks={self.num_blocks}, edges={self.num_edges}, "
+            f"sources={len(self.sources)}, sinks={len(self.sinks)}"
+        )

@@ -36,8 +36,12 @@ def remap_rows(tensor: torch.Tensor, index: torch.Tensor, fill: float | torch.Te
     return out
 
 
-def remap_parameter_(param: nn.Parameter, index: torch.Tensor, fill: float | torch.Tensor = 0.0,
-                     optimizer: torch.optim.Optimizer | None = None) -> None:
+def remap_parameter_(
+    param: nn.Parameter,
+    index: torch.Tensor,
+    fill: float | torch.Tensor = 0.0,
+    optimizer: torch.optim.Optimizer | None = None,
+) -> None:
     """Remap a parameter's rows in place: row ``i`` becomes old row ``index[i]`` (``fill`` where ``index[i] < 0``).
 
     The ``Parameter`` object is kept, so optimizers still hold it. Its

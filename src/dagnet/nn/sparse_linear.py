@@ -65,10 +65,19 @@ class SparseLinear(DAGNetwork):
     (torch.Size([4, 10]), True)
     """
 
-    def __init__(self, in_features: int, out_features: int, density: float | None = None,
-                 epsilon: float | None = None, bias: bool = True, init: str = "kaiming_uniform",
-                 seed: int | None = None, backend: str | None = None,
-                 dtype: torch.dtype | None = None, device: torch.device | str | None = None):
+    def __init__(
+        self,
+        in_features: int,
+        out_features: int,
+        density: float | None = None,
+        epsilon: float | None = None,
+        bias: bool = True,
+        init: str = "kaiming_uniform",
+        seed: int | None = None,
+        backend: str | None = None,
+        dtype: torch.dtype | None = None,
+        device: torch.device | str | None = None,
+    ):
         n_in = check_int(in_features, "in_features", "SparseLinear")
         n_out = check_int(out_features, "out_features", "SparseLinear")
         p = connection_probability(n_in, n_out, density, epsilon)
@@ -78,9 +87,19 @@ class SparseLinear(DAGNetwork):
         wiring = Wiring(n_in + n_out, k % n_in, n_in + k // n_in)
         with warnings.catch_warnings():  # unconnected inputs are normal in a sparse layer
             warnings.simplefilter("ignore", DeadNodeWarning)
-            super().__init__(wiring, inputs=range(n_in), outputs=range(n_in, n_in + n_out),
-                             activation="identity", output_activation="identity", init=init,
-                             bias=bias, seed=seed, backend=backend, dtype=dtype, device=device)
+            super().__init__(
+                wiring,
+                inputs=range(n_in),
+                outputs=range(n_in, n_in + n_out),
+                activation="identity",
+                output_activation="identity",
+                init=init,
+                bias=bias,
+                seed=seed,
+                backend=backend,
+                dtype=dtype,
+                device=device,
+            )
         self.requested_density = p
 
     @property
@@ -113,14 +132,15 @@ class SparseLinear(DAGNetwork):
         True
         """
         rows, cols = self.connections()
-        dense = torch.zeros(self.out_features, self.in_features, dtype=self.weight.dtype,
-                            device=self.weight.device)
+        dense = torch.zeros(self.out_features, self.in_features, dtype=self.weight.dtype, device=self.weight.device)
         dense[torch.from_numpy(rows), torch.from_numpy(cols)] = self.weight.detach()
         return dense
 
     def extra_repr(self) -> str:
-        return (f"in_features={self.in_features}, out_features={self.out_features}, "
-                f"edges={self.num_edges}, density={self.density:.4g}, bias={self.bias is not None}")
+        return (
+            f"in_features={self.in_features}, out_features={self.out_features}, "
+            f"edges={self.num_edges}, density={self.density:.4g}, bias={self.bias is not None}"
+        )
 
 
 def connection_probability(n_in: int, n_out: int, density: float | None, epsilon: float | None) -> float:
@@ -141,8 +161,12 @@ def connection_probability(n_in: int, n_out: int, density: float | None, epsilon
             raise ValueError(f"The 'density' parameter must be a float in (0, 1]. Got {density!r} instead.")
         return float(density)
     epsilon = 20 if epsilon is None else epsilon
-    if isinstance(epsilon, bool) or not isinstance(epsilon, (int, float)) or not epsilon > 0 \
-            or not np.isfinite(epsilon):
+    if (
+        isinstance(epsilon, bool)
+        or not isinstance(epsilon, (int, float))
+        or not epsilon > 0
+        or not np.isfinite(epsilon)
+    ):
         raise ValueError(f"The 'epsilon' parameter must be a positive float. Got {epsilon!r} instead.")
     return set_probability(n_in, n_out, float(epsilon))
 
@@ -164,5 +188,11 @@ def check_layer_sizes(call: str, layers) -> float:
     """
     edges = sum(n_in * n_out * p for n_in, n_out, p in layers)
     nodes = sum(n_in + n_out for n_in, n_out, _ in layers)
-    return check_size(call, edges, WIRING_EDGE + NETWORK_EDGE, nodes, NETWORK_NODE,
-                      "Choose smaller layers or a lower density (or epsilon).")
+    return check_size(
+        call,
+        edges,
+        WIRING_EDGE + NETWORK_EDGE,
+        nodes,
+        NETWORK_NODE,
+        "Choose smaller layers or a lower density (or epsilon).",
+    )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import torch
@@ -45,8 +45,10 @@ def erk_densities(shapes: Sequence[Sequence[int]], density: float) -> list[float
     check_float(density, "density", "erk_densities", 0, 1, low_open=True)
     shapes = [tuple(int(d) for d in s) for s in shapes]
     if not shapes or any(len(s) < 2 or min(s) < 1 for s in shapes):
-        raise ValueError(f"The 'shapes' parameter of erk_densities must be shapes of at least two "
-                         f"positive sizes. Got {shapes!r} instead.")
+        raise ValueError(
+            f"The 'shapes' parameter of erk_densities must be shapes of at least two "
+            f"positive sizes. Got {shapes!r} instead."
+        )
     size = np.array([np.prod(s, dtype=np.float64) for s in shapes])
     raw = np.array([sum(s) for s in shapes], dtype=np.float64) / size
     dense = np.zeros(len(shapes), dtype=bool)
@@ -62,9 +64,17 @@ def erk_densities(shapes: Sequence[Sequence[int]], density: float) -> list[float
     return [1.0 if d else float(min(1.0, scale * r)) for d, r in zip(dense, raw)]
 
 
-def sparse_mlp(sizes: Sequence[int], density: float | None = None, epsilon: float | None = None,
-               activation: str = "relu", slope: float = 0.6, dropout: float = 0.0,
-               bias: bool = True, seed: int | None = None, dtype: torch.dtype | None = None) -> nn.Sequential:
+def sparse_mlp(
+    sizes: Sequence[int],
+    density: float | None = None,
+    epsilon: float | None = None,
+    activation: str = "relu",
+    slope: float = 0.6,
+    dropout: float = 0.0,
+    bias: bool = True,
+    seed: int | None = None,
+    dtype: torch.dtype | None = None,
+) -> nn.Sequential:
     """Return a SET-MLP: :class:`SparseLinear` layers with activations (and dropout) between them.
 
     Parameters
@@ -110,8 +120,9 @@ def sparse_mlp(sizes: Sequence[int], density: float | None = None, epsilon: floa
         raise ValueError(f"The 'sizes' parameter of sparse_mlp needs at least two widths. Got {sizes!r} instead.")
     acts = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid, "all_relu": None}
     if activation not in acts:
-        raise ValueError(f"The 'activation' parameter of sparse_mlp must be one of {sorted(acts)}. "
-                         f"Got {activation!r} instead.")
+        raise ValueError(
+            f"The 'activation' parameter of sparse_mlp must be one of {sorted(acts)}. Got {activation!r} instead."
+        )
     check_float(dropout, "dropout", "sparse_mlp", 0, 1, high_open=True)
     pairs = list(zip(sizes[:-1], sizes[1:]))
     if density is not None:
@@ -119,8 +130,9 @@ def sparse_mlp(sizes: Sequence[int], density: float | None = None, epsilon: floa
         per_layer = erk_densities([(o, i) for i, o in pairs], density)
     else:
         per_layer = [connection_probability(i, o, None, epsilon) for i, o in pairs]
-    check_layer_sizes(f"sparse_mlp({sizes}, {_given(density, epsilon)})",
-                      [(i, o, p) for (i, o), p in zip(pairs, per_layer)])
+    check_layer_sizes(
+        f"sparse_mlp({sizes}, {_given(density, epsilon)})", [(i, o, p) for (i, o), p in zip(pairs, per_layer)]
+    )
     seeds = numpy_rng(resolve_seed(seed)).integers(0, 2**62, size=2 * len(pairs))
     layers: list[nn.Module] = []
     for k, ((n_in, n_out), p) in enumerate(zip(pairs, per_layer)):

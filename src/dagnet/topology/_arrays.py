@@ -59,8 +59,9 @@ def edge_arrays(graph: nx.DiGraph | Wiring, attr: str | None = None, func: str =
     return EdgeArrays(labels, source, target, value)
 
 
-def select_edges(wiring: Wiring, keep: np.ndarray, source: np.ndarray | None = None,
-                 target: np.ndarray | None = None) -> Wiring:
+def select_edges(
+    wiring: Wiring, keep: np.ndarray, source: np.ndarray | None = None, target: np.ndarray | None = None
+) -> Wiring:
     """Return a copy of ``wiring`` with the edges at positions ``keep`` only, node data unchanged.
 
     ``source``/``target``, if given, replace the kept edges' endpoints (one per kept edge).

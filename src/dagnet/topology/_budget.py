@@ -80,9 +80,17 @@ def _bytes(x: float) -> str:
     return f"{x:.3g} bytes"
 
 
-def check_size(call: str, edges: float, edge_bytes: float, nodes: float = 0, node_bytes: float = 0,
-               advice: str = "", limit: int | None = None, extra_bytes: float = 0,
-               counts: str | None = None) -> float:
+def check_size(
+    call: str,
+    edges: float,
+    edge_bytes: float,
+    nodes: float = 0,
+    node_bytes: float = 0,
+    advice: str = "",
+    limit: int | None = None,
+    extra_bytes: float = 0,
+    counts: str | None = None,
+) -> float:
     """Return the estimated bytes of a graph of ``edges`` edges and ``nodes`` nodes; raise if over ``limit``.
 
     Parameters
@@ -137,9 +145,19 @@ def check_size(call: str, edges: float, edge_bytes: float, nodes: float = 0, nod
     return need
 
 
-def check_graph_size(func: str, args: str, edges: float, edge_bytes: float, nodes: float, node_bytes: float,
-                     as_wiring: bool, advice: str, limit: int | None = None, extra_bytes: float = 0,
-                     counts: str | None = None) -> float:
+def check_graph_size(
+    func: str,
+    args: str,
+    edges: float,
+    edge_bytes: float,
+    nodes: float,
+    node_bytes: float,
+    as_wiring: bool,
+    advice: str,
+    limit: int | None = None,
+    extra_bytes: float = 0,
+    counts: str | None = None,
+) -> float:
     """:func:`check_size` for a generator that returns a Wiring or, unless ``as_wiring``, a networkx DiGraph.
 
     ``edge_bytes``/``node_bytes`` are the costs of the Wiring; a DiGraph adds
@@ -163,5 +181,6 @@ def check_graph_size(func: str, args: str, edges: float, edge_bytes: float, node
     wiring = float(edges) * edge_bytes + float(nodes) * node_bytes + float(extra_bytes)
     if wiring <= limit:
         advice = f"{advice.rstrip('.')}, or pass as_wiring=True ({wiring:.3g} bytes)."
-    return check_size(call, edges, edge_bytes + GRAPH_EDGE, nodes, node_bytes + GRAPH_NODE, advice, limit,
-                      extra_bytes, counts)
+    return check_size(
+        call, edges, edge_bytes + GRAPH_EDGE, nodes, node_bytes + GRAPH_NODE, advice, limit, extra_bytes, counts
+    )

@@ -7,7 +7,8 @@ scikit-learn, so a user can tell at once which argument of which call is wrong.
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -28,8 +29,9 @@ def check_int(value: Any, name: str, func: str, low: int | None = 0, high: int |
     raise _fail(name, func, f"an int in the range [{_bound(low, '-inf')}, {_bound(high, 'inf')}]", value)
 
 
-def check_float(value: Any, name: str, func: str, low: float | None = None, high: float | None = None,
-                low_open: bool = False) -> float:
+def check_float(
+    value: Any, name: str, func: str, low: float | None = None, high: float | None = None, low_open: bool = False
+) -> float:
     """Return ``value`` as a finite float in ``[low, high]`` (``(low, high]`` if ``low_open``)."""
     ok = not isinstance(value, bool) and isinstance(value, (int, float, np.integer, np.floating))
     if ok:
@@ -39,8 +41,7 @@ def check_float(value: Any, name: str, func: str, low: float | None = None, high
             return x
     left = "(" if low_open or low is None else "["
     right = "]" if high is not None else ")"
-    raise _fail(name, func, f"a float in the range {left}{_bound(low, '-inf')}, {_bound(high, 'inf')}{right}",
-                value)
+    raise _fail(name, func, f"a float in the range {left}{_bound(low, '-inf')}, {_bound(high, 'inf')}{right}", value)
 
 
 def check_choice(value: Any, name: str, func: str, choices: Sequence[str]) -> str:

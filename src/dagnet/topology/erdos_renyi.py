@@ -77,8 +77,9 @@ def erdos_renyi_dag(
     n = check_int(n, "n", "erdos_renyi_dag", high=2**32)
     p = check_float(p, "p", "erdos_renyi_dag", 0.0, 1.0)
     total = n * (n - 1) // 2
-    check_graph_size("erdos_renyi_dag", f"n={n}, p={p:g}", total * p, WIRING_EDGE, n, 0, as_wiring,
-                     "Choose a smaller n or p.")
+    check_graph_size(
+        "erdos_renyi_dag", f"n={n}, p={p:g}", total * p, WIRING_EDGE, n, 0, as_wiring, "Choose a smaller n or p."
+    )
     rng = numpy_rng(seed)
     k = bernoulli_positions(total, p, rng)
     src, dst = _pair_from_index(k)
@@ -91,8 +92,9 @@ def erdos_renyi_dag(
     return g
 
 
-def random_io_dag(num_inputs: int, num_hidden: int, num_outputs: int, p: float, fan_in: int,
-                  fan_out: int, seed: int | None = None) -> Wiring:
+def random_io_dag(
+    num_inputs: int, num_hidden: int, num_outputs: int, p: float, fan_in: int, fan_out: int, seed: int | None = None
+) -> Wiring:
     """Return a random DAG with the given numbers of input, hidden and output neurons.
 
     Hidden neurons form an Erdős–Rényi DAG (edge ``i -> j`` for ``i < j`` with
@@ -119,11 +121,11 @@ def random_io_dag(num_inputs: int, num_hidden: int, num_outputs: int, p: float, 
     k = np.where(has_pred, 1, min(fan_in, n_in))
     in_dst = np.repeat(np.arange(n_h), k)
     in_src = np.concatenate([rng.choice(n_in, size=int(c), replace=False) for c in k])
-    out_src = np.concatenate([rng.choice(n_h, size=min(fan_out, n_h), replace=False)
-                              for _ in range(num_outputs)])
+    out_src = np.concatenate([rng.choice(n_h, size=min(fan_out, n_h), replace=False) for _ in range(num_outputs)])
     out_dst = np.repeat(np.arange(num_outputs), min(fan_out, n_h))
     source = np.concatenate([in_src, n_in + hidden.source, n_in + out_src])
     target = np.concatenate([n_in + in_dst, n_in + hidden.target, n_in + n_h + out_dst])
-    labels = ([("in", i) for i in range(n_in)] + [("h", i) for i in range(n_h)]
-              + [("out", i) for i in range(num_outputs)])
+    labels = (
+        [("in", i) for i in range(n_in)] + [("h", i) for i in range(n_h)] + [("out", i) for i in range(num_outputs)]
+    )
     return Wiring(n_in + n_h + num_outputs, source, target, labels=labels)

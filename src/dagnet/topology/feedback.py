@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Hashable, Iterable
 from dataclasses import dataclass
-from typing import Hashable, Iterable
 
 import networkx as nx
 import numba
@@ -141,8 +141,9 @@ def _greedy_order(n, out_ptr, out_nbr, out_w, in_ptr, in_nbr, in_w):  # pragma: 
 
 
 @numba.njit(cache=True)
-def _search(start, goal, ptr, edge, far_end, active, pos, sign, bound, mark, stamp, stack,
-            found):  # pragma: no cover - compiled
+def _search(
+    start, goal, ptr, edge, far_end, active, pos, sign, bound, mark, stamp, stack, found
+):  # pragma: no cover - compiled
     """Depth-first search from ``start`` over the active edges ``edge[ptr[x]:ptr[x + 1]]``
     (edge ``e`` leads to ``far_end[e]``), through nodes with ``sign * pos < sign * bound``.
 
@@ -175,8 +176,9 @@ def _search(start, goal, ptr, edge, far_end, active, pos, sign, bound, mark, sta
 
 
 @numba.njit(cache=True)
-def _put_back(n, source, target, out_ptr, out_edge, in_ptr, in_edge, active, pos, candidates,
-              budget):  # pragma: no cover - compiled
+def _put_back(
+    n, source, target, out_ptr, out_edge, in_ptr, in_edge, active, pos, candidates, budget
+):  # pragma: no cover - compiled
     """Add each candidate edge to the active (acyclic) edges unless it would close a cycle.
 
     ``pos`` is a topological order of the active edges, kept up to date as in
@@ -203,14 +205,16 @@ def _put_back(n, source, target, out_ptr, out_edge, in_ptr, in_edge, active, pos
             active[c] = True
             continue
         stamp += 1
-        num_ahead, steps, cycle = _search(v, u, out_ptr, out_edge, target, active, pos, 1, pos[u],
-                                          mark, stamp, stack, ahead)
+        num_ahead, steps, cycle = _search(
+            v, u, out_ptr, out_edge, target, active, pos, 1, pos[u], mark, stamp, stack, ahead
+        )
         work += steps
         if cycle:
             continue
         stamp += 1
-        num_behind, steps, _ = _search(u, -1, in_ptr, in_edge, source, active, pos, -1, pos[v],
-                                       mark, stamp, stack, behind)
+        num_behind, steps, _ = _search(
+            u, -1, in_ptr, in_edge, source, active, pos, -1, pos[v], mark, stamp, stack, behind
+        )
         work += steps
         moved = np.concatenate((behind[:num_behind], ahead[:num_ahead]))
         slots = np.sort(pos[moved])
@@ -229,7 +233,10 @@ PUT_BACK_BUDGET = 10_000_000
 
 
 def feedback_arcs(
-    num_nodes: int, source: np.ndarray, target: np.ndarray, weight: np.ndarray | None = None,
+    num_nodes: int,
+    source: np.ndarray,
+    target: np.ndarray,
+    weight: np.ndarray | None = None,
     forced: np.ndarray | None = None,
 ) -> tuple[np.ndarray, bool]:
     """Return ``(cut, minimal)``: a mask of edges whose removal leaves the rest acyclic.
@@ -264,8 +271,7 @@ def feedback_arcs(
     candidates = np.flatnonzero(back)
     candidates = candidates[np.argsort(-wl[candidates], kind="stable")]
     active = ~back
-    minimal = _put_back(n, s, t, out_ptr, out_perm, in_ptr, in_perm, active, pos, candidates,
-                       PUT_BACK_BUDGET)
+    minimal = _put_back(n, s, t, out_ptr, out_perm, in_ptr, in_perm, active, pos, candidates, PUT_BACK_BUDGET)
     cut[live[~active]] = True
     return cut, bool(minimal)
 

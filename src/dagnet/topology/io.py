@@ -16,7 +16,7 @@ import ast
 import json
 import os
 import re
-from typing import Hashable, Sequence
+from collections.abc import Hashable, Sequence
 
 import networkx as nx
 import numpy as np
@@ -36,8 +36,7 @@ __all__ = [
 ]
 
 _INT = re.compile(r"[+-]?\d+")
-_JSON_KEYS = {"node": "dagnet_json_node_attrs", "edge": "dagnet_json_edge_attrs",
-              "graph": "dagnet_json_graph_attrs"}
+_JSON_KEYS = {"node": "dagnet_json_node_attrs", "edge": "dagnet_json_edge_attrs", "graph": "dagnet_json_graph_attrs"}
 
 
 def _parse_label(text: str) -> Hashable:
@@ -55,8 +54,9 @@ def _parse_label(text: str) -> Hashable:
 
 
 # --------------------------------------------------------------------------- edge lists
-def write_edgelist(graph: nx.DiGraph | Wiring, path: str | os.PathLike, weight: str | None = "weight",
-                   delimiter: str = "\t") -> None:
+def write_edgelist(
+    graph: nx.DiGraph | Wiring, path: str | os.PathLike, weight: str | None = "weight", delimiter: str = "\t"
+) -> None:
     """Write ``graph`` as a text edge list: one ``source<TAB>target[<TAB>weight]`` line per edge.
 
     A first comment line names the columns; a node without edges is written
@@ -109,12 +109,19 @@ def write_edgelist(graph: nx.DiGraph | Wiring, path: str | os.PathLike, weight: 
         if arrays.value is None:
             f.writelines(f"{labels[s]}{delimiter}{labels[t]}\n" for s, t in pairs)
         else:
-            f.writelines(f"{labels[s]}{delimiter}{labels[t]}{delimiter}{x!r}\n"
-                         for (s, t), x in zip(pairs, arrays.value.tolist()))
+            f.writelines(
+                f"{labels[s]}{delimiter}{labels[t]}{delimiter}{x!r}\n"
+                for (s, t), x in zip(pairs, arrays.value.tolist())
+            )
 
 
-def read_edgelist(path: str | os.PathLike, weight: str | None = "weight", delimiter: str | None = None,
-                  parse_labels: bool = True, as_wiring: bool = False) -> nx.DiGraph | Wiring:
+def read_edgelist(
+    path: str | os.PathLike,
+    weight: str | None = "weight",
+    delimiter: str | None = None,
+    parse_labels: bool = True,
+    as_wiring: bool = False,
+) -> nx.DiGraph | Wiring:
     """Read a directed graph from a text edge list (as written by :func:`write_edgelist`).
 
     Each line holds ``source target`` or ``source target value``, or a single
@@ -193,7 +200,9 @@ def read_edgelist(path: str | os.PathLike, weight: str | None = "weight", delimi
     has_value = weight is not None and not np.isnan(value).all()
     if as_wiring:
         return Wiring(
-            len(labels), np.asarray(source, dtype=np.int64), np.asarray(target, dtype=np.int64),
+            len(labels),
+            np.asarray(source, dtype=np.int64),
+            np.asarray(target, dtype=np.int64),
             weight=value if has_value and weight == "weight" else None,
             labels=labels,
             edge_attrs={weight: value} if has_value and weight != "weight" else {},
@@ -262,8 +271,7 @@ def write_graphml(graph: nx.DiGraph | Wiring, path: str | os.PathLike) -> None:
     nx.write_graphml(h, path)
 
 
-def read_graphml(path: str | os.PathLike, parse_labels: bool = True,
-                 as_wiring: bool = False) -> nx.DiGraph | Wiring:
+def read_graphml(path: str | os.PathLike, parse_labels: bool = True, as_wiring: bool = False) -> nx.DiGraph | Wiring:
     """Read a graph from a GraphML file (as written by :func:`write_graphml`, or any other).
 
     Parameters
@@ -310,22 +318,27 @@ def read_graphml(path: str | os.PathLike, parse_labels: bool = True,
             seen[lab] = v
         g = nx.relabel_nodes(g, mapping, copy=True)
     decode = {kind: set(json.loads(g.graph.pop(key, "[]"))) for kind, key in _JSON_KEYS.items()}
-    for items, names in ((g.nodes.values(), decode["node"]), ((d for *_, d in g.edges(data=True)),
-                                                                decode["edge"]), ([g.graph], decode["graph"])):
+    for items, names in (
+        (g.nodes.values(), decode["node"]),
+        ((d for *_, d in g.edges(data=True)), decode["edge"]),
+        ([g.graph], decode["graph"]),
+    ):
         for data in items:
             for name in names & data.keys():
                 data[name] = json.loads(data[name])
     if not as_wiring:
         return g
     if not g.is_directed():
-        raise GraphError(f"{path} holds an undirected graph; read it with as_wiring=False and orient it "
-                         "with dagnet.topology.to_dag.")
+        raise GraphError(
+            f"{path} holds an undirected graph; read it with as_wiring=False and orient it with dagnet.topology.to_dag."
+        )
     return Wiring.from_graph(g)
 
 
 # --------------------------------------------------------------------------- adjacency matrices
-def to_adjacency(graph: nx.DiGraph | Wiring, weight: str | None = "weight",
-                 sparse: bool = True) -> sp.csr_array | np.ndarray:
+def to_adjacency(
+    graph: nx.DiGraph | Wiring, weight: str | None = "weight", sparse: bool = True
+) -> sp.csr_array | np.ndarray:
     """Return the adjacency matrix ``A`` of ``graph``: ``A[i, j]`` is the edge ``i -> j``.
 
     Rows and columns follow the node order (``graph.nodes``, or Wiring index).
@@ -363,8 +376,9 @@ def to_adjacency(graph: nx.DiGraph | Wiring, weight: str | None = "weight",
     return matrix
 
 
-def from_adjacency(matrix, labels: Sequence[Hashable] | None = None, weight: str | None = "weight",
-                   as_wiring: bool = False) -> nx.DiGraph | Wiring:
+def from_adjacency(
+    matrix, labels: Sequence[Hashable] | None = None, weight: str | None = "weight", as_wiring: bool = False
+) -> nx.DiGraph | Wiring:
     """Return the directed graph with an edge ``i -> j`` for each entry ``A[i, j]`` of a square matrix.
 
     The entries are the nonzero ones of a dense array and the stored ones of a
@@ -417,8 +431,7 @@ def from_adjacency(matrix, labels: Sequence[Hashable] | None = None, weight: str
     n = shape[0]
     if labels is not None and len(labels) != n:
         raise ValueError(
-            f"The 'labels' parameter of from_adjacency must have one label per row ({n}). "
-            f"Got {len(labels)} instead."
+            f"The 'labels' parameter of from_adjacency must have one label per row ({n}). Got {len(labels)} instead."
         )
     order = np.lexsort((cols, rows))
     rows, cols = rows[order].astype(np.int64), cols[order].astype(np.int64)
@@ -426,7 +439,9 @@ def from_adjacency(matrix, labels: Sequence[Hashable] | None = None, weight: str
     if weight is not None and values.dtype != bool:
         value = values[order].astype(np.float64)
     wiring = Wiring(
-        n, rows, cols,
+        n,
+        rows,
+        cols,
         weight=value if weight == "weight" else None,
         labels=None if labels is None else list(labels),
         edge_attrs={weight: value} if value is not None and weight != "weight" else {},
@@ -435,7 +450,7 @@ def from_adjacency(matrix, labels: Sequence[Hashable] | None = None, weight: str
         return wiring
     g = wiring.to_graph()
     if value is not None and weight != "weight":
-        for (u, v, d), x in zip(g.edges(data=True), value.tolist()):
+        for (_u, _v, d), x in zip(g.edges(data=True), value.tolist()):
             if x != x:
                 del d[weight]
     return g

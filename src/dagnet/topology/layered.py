@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import networkx as nx
 import numpy as np
@@ -100,8 +100,16 @@ def layered_sparse(
     pairs = list(zip(sizes[:-1].tolist(), sizes[1:].tolist()))
     probability = [set_probability(n_in, n_out, epsilon) for n_in, n_out in pairs]
     edges = sum(a * b * q for (a, b), q in zip(pairs, probability))
-    check_graph_size(func, f"sizes={sizes.tolist()}, epsilon={epsilon:g}", edges, WIRING_EDGE, sum(sizes.tolist()),
-                     LABEL_NODE, as_wiring, "Choose smaller layers or a smaller epsilon.")
+    check_graph_size(
+        func,
+        f"sizes={sizes.tolist()}, epsilon={epsilon:g}",
+        edges,
+        WIRING_EDGE,
+        sum(sizes.tolist()),
+        LABEL_NODE,
+        as_wiring,
+        "Choose smaller layers or a smaller epsilon.",
+    )
     rng = numpy_rng(seed)
     offsets, labels = layer_labels(sizes)
     sources, targets = [], []

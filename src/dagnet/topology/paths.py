@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import warnings
-from typing import Sequence
+from collections.abc import Sequence
 
 import networkx as nx
 import numpy as np
@@ -30,8 +30,15 @@ def _check_path_size(func: str, args: str, sizes: np.ndarray, num_paths: int, as
     segments = num_paths * len(pairs)
     edges = sum(-c * math.expm1(-num_paths / c) for c in pairs)
     check_graph_size(
-        func, args, edges, PATH_EDGE, nodes, LABEL_NODE, as_wiring,
-        "Choose fewer paths or smaller layers.", extra_bytes=segments * PATH_SEGMENT,
+        func,
+        args,
+        edges,
+        PATH_EDGE,
+        nodes,
+        LABEL_NODE,
+        as_wiring,
+        "Choose fewer paths or smaller layers.",
+        extra_bytes=segments * PATH_SEGMENT,
         counts=f"{segments:.3g} path segments, about {edges:.3g} distinct edges and {nodes:.3g} nodes",
     )
 
@@ -79,16 +86,19 @@ def path_network(visits: np.ndarray, sizes: Sequence[int], as_wiring: bool = Fal
     """
     sizes = check_sizes(sizes, "path_network")
     visits = np.asarray(visits)
-    if visits.ndim != 2 or visits.shape[1] != sizes.size or (
-        visits.size and not np.issubdtype(visits.dtype, np.integer)
+    if (
+        visits.ndim != 2
+        or visits.shape[1] != sizes.size
+        or (visits.size and not np.issubdtype(visits.dtype, np.integer))
     ):
         raise ValueError(
             f"The 'visits' parameter of path_network must be an int array of shape (num_paths, "
             f"{sizes.size}), one column per layer. Got an array of shape {visits.shape} and dtype "
             f"{visits.dtype} instead."
         )
-    _check_path_size("path_network", f"visits of shape {visits.shape}, sizes={sizes.tolist()}", sizes,
-                     visits.shape[0], as_wiring)
+    _check_path_size(
+        "path_network", f"visits of shape {visits.shape}, sizes={sizes.tolist()}", sizes, visits.shape[0], as_wiring
+    )
     visits = visits.astype(np.int64, copy=False)
     outside = (visits < 0) | (visits >= sizes)
     if outside.any():
@@ -116,14 +126,19 @@ def path_network(visits: np.ndarray, sizes: Sequence[int], as_wiring: bool = Fal
     for e, ids_of_edge in enumerate(per_edge):  # one by one: numpy would stack equal-length arrays
         paths[e] = ids_of_edge if as_wiring else ids_of_edge.tolist()
     wiring = Wiring(
-        int(offsets[-1]), np.concatenate(sources), np.concatenate(targets), labels=labels,
+        int(offsets[-1]),
+        np.concatenate(sources),
+        np.concatenate(targets),
+        labels=labels,
         edge_attrs={"paths": paths, "multiplicity": multiplicity},
     )
     return wiring if as_wiring else wiring.to_graph()
 
 
 def random_walk_paths(
-    sizes: Sequence[int], num_paths: int, seed: int | np.random.Generator | None = None,
+    sizes: Sequence[int],
+    num_paths: int,
+    seed: int | np.random.Generator | None = None,
     as_wiring: bool = False,
 ) -> nx.DiGraph | Wiring:
     """Return a layered network made of ``num_paths`` random walks through the layers.
@@ -174,7 +189,9 @@ def random_walk_paths(
 
 
 def sobol_paths(
-    sizes: Sequence[int], num_paths: int, scramble_seed: int | np.random.Generator | None = None,
+    sizes: Sequence[int],
+    num_paths: int,
+    scramble_seed: int | np.random.Generator | None = None,
     as_wiring: bool = False,
 ) -> nx.DiGraph | Wiring:
     """Return a layered network made of ``num_paths`` paths given by the Sobol' sequence.

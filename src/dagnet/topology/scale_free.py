@@ -104,8 +104,7 @@ def scale_free_dag(
     func = "scale_free_dag"
     n = check_int(n, "n", func, low=2)
     m = check_int(m, "m", func, low=1, high=n - 1)
-    check_graph_size(func, f"n={n}, m={m}", m * (n - m), SCALE_FREE_EDGE, n, 8, as_wiring,
-                     "Choose a smaller n or m.")
+    check_graph_size(func, f"n={n}, m={m}", m * (n - m), SCALE_FREE_EDGE, n, 8, as_wiring, "Choose a smaller n or m.")
     rng = numpy_rng(seed)
 
     def run(draws):

@@ -113,12 +113,12 @@ def small_world_dag(
     k = check_int(k, "k", func, low=0, high=n - 1)
     if k % 2:
         raise ValueError(
-            f"The 'k' parameter of {func} must be an even int in the range [0, {n - 1}]. "
-            f"Got {k!r} instead."
+            f"The 'k' parameter of {func} must be an even int in the range [0, {n - 1}]. Got {k!r} instead."
         )
     p = check_float(p, "p", func, low=0.0, high=1.0)
-    check_graph_size(func, f"n={n}, k={k}, p={p:g}", n * (k // 2), SMALL_WORLD_EDGE, n, 8, as_wiring,
-                     "Choose a smaller n or k.")
+    check_graph_size(
+        func, f"n={n}, k={k}, p={p:g}", n * (k // 2), SMALL_WORLD_EDGE, n, 8, as_wiring, "Choose a smaller n or k."
+    )
     rng = numpy_rng(seed)
     rewire = rng.random(n * (k // 2)) < p
     if k == n - 1:  # the complete graph: no edge can move

@@ -16,13 +16,13 @@ Examples
 2
 """
 
-from .degrees import in_degrees, plot_in_degrees
 from ..evolve.schedules import ScheduledRule, every_epoch_but_last, every_epochs, every_steps
-from .loop import FitResult, evaluate, fit
-from .progress import ProgressBar
 from .checkpoints import load_checkpoint, save_checkpoint
+from .degrees import in_degrees, plot_in_degrees
+from .loop import FitResult, evaluate, fit
 from .metrics import write_metrics
 from .plots import plot_training
+from .progress import ProgressBar
 
 __all__ = [
     "fit",

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Mapping
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
 import numpy as np
 from torch import nn
@@ -90,8 +91,9 @@ def plot_in_degrees(snapshots: Mapping[int, Mapping[str, np.ndarray]], module: s
             ccdf = 1.0 - np.arange(pos.size) / pos.size
             ax_ccdf.step(pos, ccdf, where="post", label=label)
         width = max(1, int(np.ceil(k.max(initial=1) / 60)))  # integer-aligned bins
-        ax_hist.hist(k, bins=np.arange(-0.5, k.max(initial=1) + width + 0.5, width), histtype="step",
-                     label=f"epoch {e}")
+        ax_hist.hist(
+            k, bins=np.arange(-0.5, k.max(initial=1) + width + 0.5, width), histtype="step", label=f"epoch {e}"
+        )
     ax_ccdf.set_xscale("log")
     ax_ccdf.set_yscale("log")
     ax_ccdf.set_xlabel("in-degree k")

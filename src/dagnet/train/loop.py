@@ -9,9 +9,10 @@ import os
 import tempfile
 import time
 import warnings
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -22,13 +23,13 @@ from ..data.batching import batches, num_batches
 from ..data.datasets import Dataset
 from ..errors import CheckpointMismatchError, DivergenceError, FileFormatError
 from ..evolve.schedules import ScheduledRule, every_epoch_but_last, per_step
-from ..seeding import resolve_seed, torch_generator
-from .degrees import in_degrees, plot_in_degrees
-from .progress import ProgressBar
 from ..fileio import atomic_write
+from ..seeding import resolve_seed, torch_generator
 from .checkpoints import load_checkpoint, save_checkpoint
+from .degrees import in_degrees, plot_in_degrees
 from .metrics import to_record, write_metrics
 from .plots import plot_training
+from .progress import ProgressBar
 
 __all__ = ["fit", "evaluate", "FitResult"]
 
@@ -52,8 +53,11 @@ def _schedule(rules: Iterable, epochs: int) -> list[ScheduledRule]:
     for item in rules:
         rule, when = item if isinstance(item, tuple) and len(item) == 2 else (item, None)
         if not callable(getattr(rule, "step", None)):
-            raise _fail("rules", "a sequence of rules (objects with a step(model, optimizer=None) method) or "
-                        "(rule, when) pairs", rules)
+            raise _fail(
+                "rules",
+                "a sequence of rules (objects with a step(model, optimizer=None) method) or (rule, when) pairs",
+                rules,
+            )
         if when is None:
             when = getattr(rule, "schedule", None) or every_epoch_but_last(epochs)
         elif not callable(when):
@@ -75,8 +79,12 @@ def _optimizer(optimizer: Any, model: nn.Module) -> torch.optim.Optimizer:
         opt = optimizer(model.parameters())
         if isinstance(opt, torch.optim.Optimizer):
             return opt
-    raise _fail("optimizer", "a torch.optim.Optimizer, a callable params -> Optimizer "
-                "(e.g. functools.partial(torch.optim.SGD, lr=0.1)) or None", optimizer)
+    raise _fail(
+        "optimizer",
+        "a torch.optim.Optimizer, a callable params -> Optimizer "
+        "(e.g. functools.partial(torch.optim.SGD, lr=0.1)) or None",
+        optimizer,
+    )
 
 
 def _accuracy_hits(out: torch.Tensor, y: torch.Tensor) -> int | None:
@@ -87,8 +95,9 @@ def _accuracy_hits(out: torch.Tensor, y: torch.Tensor) -> int | None:
 
 
 @torch.no_grad()
-def evaluate(model: nn.Module, X: torch.Tensor, y: torch.Tensor, loss: str | Callable = "cross_entropy",
-             batch_size: int = 1024) -> tuple[float, float | None]:
+def evaluate(
+    model: nn.Module, X: torch.Tensor, y: torch.Tensor, loss: str | Callable = "cross_entropy", batch_size: int = 1024
+) -> tuple[float, float | None]:
     """Return ``(mean loss, accuracy)`` of ``model`` on ``X, y``, in eval mode and without gradients.
 
     The accuracy is None unless the outputs are 2-D class scores and ``y``
@@ -171,15 +180,21 @@ def _run_rules(schedule: Sequence[ScheduledRule], which: Sequence[bool], model, 
         if changes is None:
             changes = {}
         if not isinstance(changes, dict):
-            raise TypeError(f"The rule {r.name!r} returned {type(changes).__name__} from step(); it must return "
-                            "a dict of what changed (or None).")
+            raise TypeError(
+                f"The rule {r.name!r} returned {type(changes).__name__} from step(); it must return "
+                "a dict of what changed (or None)."
+            )
         if r.name not in row.setdefault("rules", []):
             row["rules"].append(r.name)
         for key, value in _flatten(changes, r.name):
             value = to_record(value)
             before = row.get(key)
-            if per_step(r.when) and key.rsplit(".", 1)[-1] in _SUMMED and isinstance(before, (int, float)) \
-                    and isinstance(value, (int, float)):
+            if (
+                per_step(r.when)
+                and key.rsplit(".", 1)[-1] in _SUMMED
+                and isinstance(before, (int, float))
+                and isinstance(value, (int, float))
+            ):
                 value = before + value  # changes add up over the epoch; other values are the latest
             row[key] = value
 
@@ -195,36 +210,49 @@ def _flatten(changes: dict, prefix: str):
 def _prepare_out_dir(out: Path) -> None:
     """Create ``out`` if needed and check that files can be written in it, before any training."""
     if out.is_symlink() and not out.exists():
-        raise ValueError(f"The 'out_dir' parameter of fit must be a folder; {out} is a symbolic link to "
-                         f"{os.readlink(out)}, which does not exist. Create that folder or choose another out_dir.")
+        raise ValueError(
+            f"The 'out_dir' parameter of fit must be a folder; {out} is a symbolic link to "
+            f"{os.readlink(out)}, which does not exist. Create that folder or choose another out_dir."
+        )
     if out.exists() and not out.is_dir():
-        raise ValueError(f"The 'out_dir' parameter of fit must be a folder; {out} is a file. Choose another "
-                         "out_dir, or move the file away.")
+        raise ValueError(
+            f"The 'out_dir' parameter of fit must be a folder; {out} is a file. Choose another "
+            "out_dir, or move the file away."
+        )
     try:
         out.mkdir(parents=True, exist_ok=True)
     except (FileExistsError, NotADirectoryError):
-        raise ValueError(f"The 'out_dir' parameter of fit must be a folder; a part of {out} is a file. "
-                         "Choose another out_dir.") from None
+        raise ValueError(
+            f"The 'out_dir' parameter of fit must be a folder; a part of {out} is a file. Choose another out_dir."
+        ) from None
     except OSError as err:
-        raise type(err)(f"Cannot create the output folder {out} ({err.strerror or err}); choose another "
-                        "out_dir or fix the permissions of its parent folder.") from err
+        raise type(err)(
+            f"Cannot create the output folder {out} ({err.strerror or err}); choose another "
+            "out_dir or fix the permissions of its parent folder."
+        ) from err
     folders = [name for name in OUTPUTS if (out / name).is_dir()]
     if folders:
-        raise ValueError(f"fit writes the file {out / folders[0]}, but it is a folder. Move it away or choose "
-                         "another out_dir.")
+        raise ValueError(
+            f"fit writes the file {out / folders[0]}, but it is a folder. Move it away or choose another out_dir."
+        )
     try:
         fd, probe = tempfile.mkstemp(dir=out, prefix=_PROBE + ".", suffix=".tmp")
         os.close(fd)
         os.unlink(probe)
     except OSError as err:
-        raise type(err)(f"Cannot write in the output folder {out} ({err.strerror or err}); choose another "
-                        "out_dir or fix its permissions.") from err
+        raise type(err)(
+            f"Cannot write in the output folder {out} ({err.strerror or err}); choose another "
+            "out_dir or fix its permissions."
+        ) from err
 
 
 def _sweep_temporary(out: Path) -> list[Path]:
     """Remove the temporary files that an interrupted run left beside its outputs; return them."""
-    stale = [Path(t) for name in (*OUTPUTS, _PROBE) for t in glob.glob(os.path.join(glob.escape(str(out)),
-                                                                                   glob.escape(name) + ".*.tmp"))]
+    stale = [
+        Path(t)
+        for name in (*OUTPUTS, _PROBE)
+        for t in glob.glob(os.path.join(glob.escape(str(out)), glob.escape(name) + ".*.tmp"))
+    ]
     for tmp in stale:
         try:
             tmp.unlink()
@@ -267,8 +295,7 @@ def _module_name(name: str) -> str:
 def _adopting(model: nn.Module) -> list[str]:
     """Prefixes of modules whose state_dict loading adopts other shapes (their wiring or widths)."""
     own = nn.Module._load_from_state_dict
-    return [name + "." if name else "" for name, m in model.named_modules()
-            if type(m)._load_from_state_dict is not own]
+    return [name + "." if name else "" for name, m in model.named_modules() if type(m)._load_from_state_dict is not own]
 
 
 def _model_mismatch(model: nn.Module, saved: dict, fingerprint: dict | None) -> str | None:
@@ -287,15 +314,19 @@ def _model_mismatch(model: nn.Module, saved: dict, fingerprint: dict | None) -> 
                 return f"{_module_name(name)} is a {there[name][0]} there and a {here[name][0]} here"
             if there[name][1:] != here[name][1:] and None not in there[name][1:] + here[name][1:]:
                 (a, b), (c, d) = there[name][1:], here[name][1:]
-                return (f"{_module_name(name)} ({here[name][0]}) has {a} inputs and {b} outputs there and "
-                        f"{c} inputs and {d} outputs here")
+                return (
+                    f"{_module_name(name)} ({here[name][0]}) has {a} inputs and {b} outputs there and "
+                    f"{c} inputs and {d} outputs here"
+                )
     for name, m in model.named_modules():
         if isinstance(m, DAGNetwork):
             prefix = name + "." if name else ""
             nodes = saved.get(prefix + "node_index")
             if isinstance(nodes, torch.Tensor) and nodes.numel() != m.node_index.numel():
-                return (f"{_module_name(name)} ({type(m).__name__}) has {nodes.numel()} neurons there and "
-                        f"{m.node_index.numel()} here")
+                return (
+                    f"{_module_name(name)} ({type(m).__name__}) has {nodes.numel()} neurons there and "
+                    f"{m.node_index.numel()} here"
+                )
     adopting = _adopting(model)
     current = model.state_dict()
     for key in dict.fromkeys([*saved, *current]):
@@ -323,19 +354,24 @@ def _optimizer_mismatch(opt: torch.optim.Optimizer, saved: dict, fingerprint: di
     sizes_there = [len(g["params"]) for g in groups]
     sizes_here = [len(g["params"]) for g in opt.param_groups]
     if sizes_there != sizes_here:
-        return (f"the optimizer holds {sum(sizes_there)} parameter(s) in {len(sizes_there)} group(s) there and "
-                f"{sum(sizes_here)} in {len(sizes_here)} here")
+        return (
+            f"the optimizer holds {sum(sizes_there)} parameter(s) in {len(sizes_there)} group(s) there and "
+            f"{sum(sizes_here)} in {len(sizes_here)} here"
+        )
     if there is None and groups:  # a checkpoint without a fingerprint: compare the hyperparameters' names
         only_there = sorted(set(groups[0]) - set(opt.param_groups[0]))
         only_here = sorted(set(opt.param_groups[0]) - set(groups[0]))
         if only_there and only_here:  # (a newer torch may only add some)
-            return (f"the optimizer there is not this run's {here}: it has the hyperparameters "
-                    f"{', '.join(only_there)}{held}, {here} has {', '.join(only_here)}")
+            return (
+                f"the optimizer there is not this run's {here}: it has the hyperparameters "
+                f"{', '.join(only_there)}{held}, {here} has {', '.join(only_here)}"
+            )
     return None
 
 
-def _check_resumable(out: Path, state: dict, model: nn.Module, opt: torch.optim.Optimizer,
-                     schedule: Sequence[ScheduledRule]) -> None:
+def _check_resumable(
+    out: Path, state: dict, model: nn.Module, opt: torch.optim.Optimizer, schedule: Sequence[ScheduledRule]
+) -> None:
     """Raise a ValueError naming what differs if the checkpoint was written for another configuration."""
     fingerprint = state.get("config")
     problem = None
@@ -345,16 +381,22 @@ def _check_resumable(out: Path, state: dict, model: nn.Module, opt: torch.optim.
         there, here = fingerprint.get("rules"), [type(r.rule).__name__ for r in schedule]
         i = next(i for i, (a, b) in enumerate(zip(there, here)) if a != b)
         problem = f"rule {i + 1} is {there[i]} there and {here[i]} here"
-    problem = problem or _model_mismatch(model, state["model"], fingerprint) \
+    problem = (
+        problem
+        or _model_mismatch(model, state["model"], fingerprint)
         or _optimizer_mismatch(opt, state["optimizer"], fingerprint)
+    )
     if problem:
         raise CheckpointMismatchError(_another(out, problem))
 
 
 def _unusable(path: Path, what: str) -> FileFormatError:
-    return FileFormatError(f"{path} is not a checkpoint that fit can resume from: {what}. It was written by "
-                           "something else than dagnet.train.fit, or damaged; start afresh in another out_dir "
-                           "(or without resume).", path)
+    return FileFormatError(
+        f"{path} is not a checkpoint that fit can resume from: {what}. It was written by "
+        "something else than dagnet.train.fit, or damaged; start afresh in another out_dir "
+        "(or without resume).",
+        path,
+    )
 
 
 def _is_count(v: Any, low: int = 0) -> bool:
@@ -363,8 +405,9 @@ def _is_count(v: Any, low: int = 0) -> bool:
 
 def _check_checkpoint(path: Path, state: dict) -> None:
     """Raise FileFormatError naming the first entry of a checkpoint that fit cannot resume from."""
-    missing = [k for k in ("epoch", "model", "optimizer", "generator", "metrics", "rules", "rules_ran")
-               if k not in state]
+    missing = [
+        k for k in ("epoch", "model", "optimizer", "generator", "metrics", "rules", "rules_ran") if k not in state
+    ]
     if missing:
         raise _unusable(path, f"it has no {', '.join(map(repr, missing))}")
     epoch, metrics = state["epoch"], state["metrics"]
@@ -376,35 +419,53 @@ def _check_checkpoint(path: Path, state: dict) -> None:
     if not isinstance(model, dict) or not all(isinstance(k, str) for k in model):
         raise _unusable(path, "its model state is not a state_dict (a dict of names to tensors)")
     opt = state["optimizer"]
-    if not isinstance(opt, dict) or not isinstance(opt.get("state"), dict) \
-            or not isinstance(opt.get("param_groups"), list) \
-            or not all(isinstance(g, dict) and isinstance(g.get("params"), list) for g in opt["param_groups"]) \
-            or not all(isinstance(s, dict) for s in opt["state"].values()):
+    if (
+        not isinstance(opt, dict)
+        or not isinstance(opt.get("state"), dict)
+        or not isinstance(opt.get("param_groups"), list)
+        or not all(isinstance(g, dict) and isinstance(g.get("params"), list) for g in opt["param_groups"])
+        or not all(isinstance(s, dict) for s in opt["state"].values())
+    ):
         raise _unusable(path, "its optimizer state is not an optimizer's state_dict")
     gen = state["generator"]
     if not isinstance(gen, torch.Tensor) or gen.dtype != torch.uint8 or gen.dim() != 1:
         raise _unusable(path, "its generator state is not a 1-D uint8 tensor")
     rules, ran = state["rules"], state["rules_ran"]
-    if not isinstance(rules, list) or not isinstance(ran, list) or len(ran) != len(rules) \
-            or not all(isinstance(r, bool) for r in ran):
+    if (
+        not isinstance(rules, list)
+        or not isinstance(ran, list)
+        or len(ran) != len(rules)
+        or not all(isinstance(r, bool) for r in ran)
+    ):
         raise _unusable(path, "its rules and rules_ran are not lists of one entry per rule")
     degrees = state.get("degrees", {})
     if not isinstance(degrees, dict) or not all(
-            (_is_count(e) or (isinstance(e, str) and e.isdigit())) and isinstance(d, dict) for e, d in degrees.items()):
+        (_is_count(e) or (isinstance(e, str) and e.isdigit())) and isinstance(d, dict) for e, d in degrees.items()
+    ):
         raise _unusable(path, "its degrees are not a dict of epochs to in-degrees")
     config = state.get("config")
     if config is not None and not (
-            isinstance(config, dict) and isinstance(config.get("optimizer"), str)
-            and isinstance(config.get("rules"), list) and all(isinstance(r, str) for r in config["rules"])
-            and isinstance(config.get("modules"), list)
-            and all(isinstance(m, list) and len(m) == 4 and all(isinstance(x, str) for x in m[:2])
-                    and all(x is None or _is_count(x) for x in m[2:]) for m in config["modules"])):
+        isinstance(config, dict)
+        and isinstance(config.get("optimizer"), str)
+        and isinstance(config.get("rules"), list)
+        and all(isinstance(r, str) for r in config["rules"])
+        and isinstance(config.get("modules"), list)
+        and all(
+            isinstance(m, list)
+            and len(m) == 4
+            and all(isinstance(x, str) for x in m[:2])
+            and all(x is None or _is_count(x) for x in m[2:])
+            for m in config["modules"]
+        )
+    ):
         raise _unusable(path, "its configuration record (config) is not one fit writes")
 
 
 def _another(out: Path, problem: str) -> str:
-    return (f"The checkpoint in {out} was written for another configuration: {problem}. Resume with the "
-            "configuration it was written with, or start afresh in another out_dir (or without resume).")
+    return (
+        f"The checkpoint in {out} was written for another configuration: {problem}. Resume with the "
+        "configuration it was written with, or start afresh in another out_dir (or without resume)."
+    )
 
 
 def _restore_hyperparameters(opt: torch.optim.Optimizer, groups: list[dict]) -> None:
@@ -427,23 +488,28 @@ def _nonfinite_parameter(model: nn.Module) -> str | None:
 def _check_outputs(output: torch.Tensor, top_label: int, data: Dataset) -> None:
     """Raise a ValueError if a model's output has fewer classes than the labels of ``data`` need."""
     if output.dim() == 2 and output.shape[1] <= top_label:
-        raise ValueError(f"The model gives {output.shape[1]} output(s) per sample, but the labels of the data set "
-                         f"{data.name!r} go up to {top_label} ({data.num_classes} classes): cross_entropy needs "
-                         f"one output per class. Build the model with {data.num_classes} outputs.")
+        raise ValueError(
+            f"The model gives {output.shape[1]} output(s) per sample, but the labels of the data set "
+            f"{data.name!r} go up to {top_label} ({data.num_classes} classes): cross_entropy needs "
+            f"one output per class. Build the model with {data.num_classes} outputs."
+        )
 
 
 def _diverged(what: str, epoch: int, out: Path | None, saved_epoch: int) -> DivergenceError:
     if out is None:
         kept = "Nothing was saved (no out_dir)."
     elif saved_epoch:
-        kept = (f"The last checkpoint, after epoch {saved_epoch}, is kept in {out / CHECKPOINT}; the metrics so "
-                "far are in metrics.csv and metrics.json.")
+        kept = (
+            f"The last checkpoint, after epoch {saved_epoch}, is kept in {out / CHECKPOINT}; the metrics so "
+            "far are in metrics.csv and metrics.json."
+        )
     else:
         kept = f"No checkpoint was written yet; the metrics so far are in {out}."
     again = " and resume (resume=True)" if out is not None and saved_epoch else ""
     return DivergenceError(
         f"Training diverged in epoch {epoch}: {what}. {kept} Lower the learning rate{again}, check the data for "
-        "NaN or infinite values, or set on_nonfinite='continue' to train on regardless.")
+        "NaN or infinite values, or set on_nonfinite='continue' to train on regardless."
+    )
 
 
 def fit(
@@ -584,8 +650,10 @@ def fit(
     checkpoint_every = check_int(checkpoint_every, "checkpoint_every", "fit")
     resume, progress = check_bool(resume, "resume", "fit"), check_bool(progress, "progress", "fit")
     if resume and out_dir is None:
-        raise ValueError("The 'resume' parameter of fit needs out_dir, the folder of the checkpoint. "
-                         "Got resume=True and out_dir=None.")
+        raise ValueError(
+            "The 'resume' parameter of fit needs out_dir, the folder of the checkpoint. "
+            "Got resume=True and out_dir=None."
+        )
     if not isinstance(on_nonfinite, str) or on_nonfinite not in _NONFINITE:
         raise _fail("on_nonfinite", f"one of {', '.join(map(repr, _NONFINITE))}", on_nonfinite)
     if out_dir is not None and not isinstance(out_dir, (str, os.PathLike)):
@@ -599,9 +667,12 @@ def fit(
     trained = {id(p) for group in opt.param_groups for p in group["params"]}
     missed = [name for name, p in model.named_parameters() if p.requires_grad and id(p) not in trained]
     if missed:
-        warnings.warn(f"The optimizer does not hold {len(missed)} trainable parameter(s) of the model, e.g. "
-                      f"{missed[0]!r} (a rule's attach() may have added them after the optimizer was made: pass "
-                      "a factory such as functools.partial(torch.optim.SGD, lr=0.1) instead).", stacklevel=2)
+        warnings.warn(
+            f"The optimizer does not hold {len(missed)} trainable parameter(s) of the model, e.g. "
+            f"{missed[0]!r} (a rule's attach() may have added them after the optimizer was made: pass "
+            "a factory such as functools.partial(torch.optim.SGD, lr=0.1) instead).",
+            stacklevel=2,
+        )
     degree_epochs = sorted({check_int(e, "degree_epochs", "fit", low=0) for e in degree_epochs})
     degrees: dict = {}
     seed = resolve_seed(seed)
@@ -638,9 +709,15 @@ def fit(
                 try:
                     r.rule.load_state_dict(rule_state)
                 except (KeyError, TypeError, ValueError, AttributeError, IndexError) as err:
-                    raise CheckpointMismatchError(_another(out, (
-                        f"the state of rule {i} ({type(r.rule).__name__}) does not load into this run's "
-                        f"({type(err).__name__}: {err})"))) from err
+                    raise CheckpointMismatchError(
+                        _another(
+                            out,
+                            (
+                                f"the state of rule {i} ({type(r.rule).__name__}) does not load into this run's "
+                                f"({type(err).__name__}: {err})"
+                            ),
+                        )
+                    ) from err
         metrics, done, ran = list(state["metrics"]), int(state["epoch"]), list(state["rules_ran"])
         saved_epoch = done
         bad = _nonfinite_parameter(model) if on_nonfinite == "raise" and done < epochs else None
@@ -648,7 +725,8 @@ def fit(
             raise DivergenceError(
                 f"The checkpoint in {out} (after epoch {done}) holds NaN or infinite values in {bad!r}: the run it "
                 "comes from had diverged (it went on with on_nonfinite='continue'). Resuming cannot help; start "
-                "afresh in another out_dir (or without resume) with a lower learning rate.")
+                "afresh in another out_dir (or without resume) with a lower learning rate."
+            )
         degrees = {int(e): {k: np.asarray(v) for k, v in d.items()} for e, d in state.get("degrees", {}).items()}
         if 0 < done < epochs:
             missing = [not per_step(r.when) and r.when(done) and not was for r, was in zip(schedule, ran)]
@@ -681,8 +759,11 @@ def fit(
                 batch_loss = batch_loss + penalty(model)
             value = float(batch_loss.detach())
             if not math.isfinite(value) and on_nonfinite == "raise":
-                diverged = (f"the training loss is {value} in batch {b} of {num_batches(n, batch_size)} (the "
-                            "model was not updated with it)", value)
+                diverged = (
+                    f"the training loss is {value} in batch {b} of {num_batches(n, batch_size)} (the "
+                    "model was not updated with it)",
+                    value,
+                )
                 break
             batch_loss.backward()
             opt.step()
@@ -696,19 +777,36 @@ def fit(
         if diverged is None and on_nonfinite == "raise":
             bad = _nonfinite_parameter(model)
             if bad is not None:
-                diverged = (f"the parameter {bad!r} holds NaN or infinite values after the epoch's last step",
-                            total / n)
+                diverged = (
+                    f"the parameter {bad!r} holds NaN or infinite values after the epoch's last step",
+                    total / n,
+                )
         if diverged is not None:
             bar.close()
-            metrics.append({"epoch": epoch, "train_loss": diverged[1], "train_accuracy": None, "test_loss": None,
-                            "test_accuracy": None, "seconds": time.perf_counter() - start, **row})
+            metrics.append(
+                {
+                    "epoch": epoch,
+                    "train_loss": diverged[1],
+                    "train_accuracy": None,
+                    "test_loss": None,
+                    "test_accuracy": None,
+                    "seconds": time.perf_counter() - start,
+                    **row,
+                }
+            )
             if out is not None:
                 write_metrics(metrics, out)
             raise _diverged(diverged[0], epoch, out, saved_epoch)
         test_loss, test_acc = evaluate(model, data.X_test, data.y_test, loss_fn)
-        row = {"epoch": epoch, "train_loss": total / n, "train_accuracy": None if hits is None else hits / n,
-               "test_loss": test_loss, "test_accuracy": test_acc,
-               "seconds": time.perf_counter() - start, **row}
+        row = {
+            "epoch": epoch,
+            "train_loss": total / n,
+            "train_accuracy": None if hits is None else hits / n,
+            "test_loss": test_loss,
+            "test_accuracy": test_acc,
+            "seconds": time.perf_counter() - start,
+            **row,
+        }
         ran = [not s and bool(r.when(epoch)) for s, r in zip(stepwise, schedule)]
         _run_rules(schedule, ran, model, opt, row)
         if epoch in degree_epochs:
@@ -717,13 +815,21 @@ def fit(
         bar.close(_summary(row))
         if out is not None:
             if epoch % checkpoint_every == 0 or epoch == epochs:
-                save_checkpoint(out / CHECKPOINT, {
-                    "epoch": epoch, "model": model.state_dict(), "optimizer": opt.state_dict(),
-                    "generator": gen.get_state(), "seed": seed, "metrics": metrics, "rules_ran": ran,
-                    "rules": [r.rule.state_dict() if hasattr(r.rule, "state_dict") else None for r in schedule],
-                    "degrees": {e: to_record(d) for e, d in degrees.items()},
-                    "config": _fingerprint(model, opt, schedule),
-                })
+                save_checkpoint(
+                    out / CHECKPOINT,
+                    {
+                        "epoch": epoch,
+                        "model": model.state_dict(),
+                        "optimizer": opt.state_dict(),
+                        "generator": gen.get_state(),
+                        "seed": seed,
+                        "metrics": metrics,
+                        "rules_ran": ran,
+                        "rules": [r.rule.state_dict() if hasattr(r.rule, "state_dict") else None for r in schedule],
+                        "degrees": {e: to_record(d) for e, d in degrees.items()},
+                        "config": _fingerprint(model, opt, schedule),
+                    },
+                )
                 saved_epoch = epoch
             write_metrics(metrics, out)
     if out is not None:

@@ -9,8 +9,9 @@ import math
 import numbers
 import os
 import tempfile  # noqa: F401 (the examples use it)
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -87,6 +88,7 @@ def write_metrics(rows: Sequence[dict], out_dir: str | os.PathLike) -> tuple[Pat
         writer.writerow({k: _cell(v) for k, v in row.items()})
     text = buf.getvalue()
     csv_path = atomic_write(out / "metrics.csv", lambda tmp: Path(tmp).write_text(text))
-    json_path = atomic_write(out / "metrics.json",
-                             lambda tmp: Path(tmp).write_text(json.dumps(rows, indent=1, allow_nan=False)))
+    json_path = atomic_write(
+        out / "metrics.json", lambda tmp: Path(tmp).write_text(json.dumps(rows, indent=1, allow_nan=False))
+    )
     return csv_path, json_path

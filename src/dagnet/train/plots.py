@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Sequence
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -39,8 +40,11 @@ def plot_training(metrics: Sequence[dict]) -> Figure:
     for ax, what in ((ax_loss, "loss"), (ax_acc, "accuracy")):
         curves = 0
         for split, style in (("train", "-"), ("test", "--")):
-            pts = [(r["epoch"], r[f"{split}_{what}"]) for r in metrics
-                   if r.get(f"{split}_{what}") is not None and not math.isnan(r[f"{split}_{what}"])]
+            pts = [
+                (r["epoch"], r[f"{split}_{what}"])
+                for r in metrics
+                if r.get(f"{split}_{what}") is not None and not math.isnan(r[f"{split}_{what}"])
+            ]
             if pts:
                 ax.plot(*zip(*pts), style, marker="o", markersize=3, label=split)
                 curves += 1

@@ -39,8 +39,15 @@ class ProgressBar:
     'epoch 1/1 done'
     """
 
-    def __init__(self, total: int, prefix: str = "", stream: TextIO | None = None, enabled: bool = True,
-                 width: int = 24, interval: float = 0.1):
+    def __init__(
+        self,
+        total: int,
+        prefix: str = "",
+        stream: TextIO | None = None,
+        enabled: bool = True,
+        width: int = 24,
+        interval: float = 0.1,
+    ):
         self.total, self.prefix, self.width, self.interval = max(int(total), 1), prefix, width, interval
         self.stream = stream if stream is not None else sys.stderr
         self.enabled = enabled

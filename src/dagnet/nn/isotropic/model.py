@@ -1,11 +1,10 @@
 """`IsotropicMLP`: the model and its function-preserving surgery (see :mod:`dagnet.nn.isotropic`)."""
 
-
 from __future__ import annotations
 
 import math
 import numbers
-from typing import Sequence
+from collections.abc import Sequence
 
 import torch
 from torch import nn
@@ -63,15 +62,18 @@ def check_isotropic(model: object, owner: str = "surgery") -> None:
 def _check_lengths(value, n_hidden: int, trainable: bool) -> list[float]:
     values = list(value) if isinstance(value, (list, tuple)) else [value] * n_hidden
     bad = len(values) != n_hidden or not all(
-        isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v) and v >= 0 for v in values)
+        isinstance(v, numbers.Real) and not isinstance(v, bool) and math.isfinite(v) and v >= 0 for v in values
+    )
     if bad:
         raise ValueError(
             "The 'intrinsic_length' parameter of IsotropicMLP must be a finite float >= 0 or a sequence of "
-            f"{n_hidden} of them (one per hidden layer). Got {value!r} instead.")
+            f"{n_hidden} of them (one per hidden layer). Got {value!r} instead."
+        )
     if trainable and any(v <= 0 for v in values):
         raise ValueError(
             "The 'intrinsic_length' parameter of IsotropicMLP must be > 0 when trainable_length=True "
-            f"(it is stored as its logarithm). Got {value!r} instead; e.g. pass intrinsic_length=1e-3.")
+            f"(it is stored as its logarithm). Got {value!r} instead; e.g. pass intrinsic_length=1e-3."
+        )
     return [float(v) for v in values]
 
 
@@ -172,16 +174,30 @@ class IsotropicMLP(nn.Module):
     True
     """
 
-    def __init__(self, sizes: Sequence[int], intrinsic_length: float | Sequence[float] = 0.0,
-                 trainable_length: bool = False, bias: bool = True, seed: int | None = None,
-                 init_scale: float = 0.01, device=None, dtype=None):
+    def __init__(
+        self,
+        sizes: Sequence[int],
+        intrinsic_length: float | Sequence[float] = 0.0,
+        trainable_length: bool = False,
+        bias: bool = True,
+        seed: int | None = None,
+        init_scale: float = 0.01,
+        device=None,
+        dtype=None,
+    ):
         super().__init__()
         name = type(self).__name__
-        ok = isinstance(sizes, Sequence) and not isinstance(sizes, str) and len(sizes) >= 2 and all(
-            isinstance(s, numbers.Integral) and not isinstance(s, bool) and s >= 1 for s in sizes)
+        ok = (
+            isinstance(sizes, Sequence)
+            and not isinstance(sizes, str)
+            and len(sizes) >= 2
+            and all(isinstance(s, numbers.Integral) and not isinstance(s, bool) and s >= 1 for s in sizes)
+        )
         if not ok:
-            raise ValueError(f"The 'sizes' parameter of {name} must be a sequence of at least 2 ints >= 1 "
-                             f"([in, hidden..., out]). Got {sizes!r} instead.")
+            raise ValueError(
+                f"The 'sizes' parameter of {name} must be a sequence of at least 2 ints >= 1 "
+                f"([in, hidden..., out]). Got {sizes!r} instead."
+            )
         self._sizes = [int(s) for s in sizes]
         n_hidden = len(self._sizes) - 2
         self.trainable_length = check_bool(trainable_length, "trainable_length", name)
@@ -189,16 +205,17 @@ class IsotropicMLP(nn.Module):
         self.has_bias = check_bool(bias, "bias", name)
         ok = isinstance(init_scale, numbers.Real) and not isinstance(init_scale, bool)
         if not (ok and math.isfinite(init_scale) and init_scale > 0):
-            raise ValueError(f"The 'init_scale' parameter of {name} must be a finite float > 0. "
-                             f"Got {init_scale!r} instead.")
+            raise ValueError(
+                f"The 'init_scale' parameter of {name} must be a finite float > 0. Got {init_scale!r} instead."
+            )
         self.init_scale = float(init_scale)
         self.seed, (init_seed,) = child_seeds(seed, 1)
         factory = dict(device=device, dtype=dtype)
         for k in range(1, len(self._sizes)):
-            self.register_parameter(f"weight{k}", nn.Parameter(torch.empty(self._sizes[k], self._sizes[k - 1],
-                                                                           **factory)))
-            self.register_parameter(f"bias{k}", nn.Parameter(torch.empty(self._sizes[k], **factory))
-                                    if bias else None)
+            self.register_parameter(
+                f"weight{k}", nn.Parameter(torch.empty(self._sizes[k], self._sizes[k - 1], **factory))
+            )
+            self.register_parameter(f"bias{k}", nn.Parameter(torch.empty(self._sizes[k], **factory)) if bias else None)
         if self.trainable_length:
             self.log_o = nn.Parameter(torch.tensor([math.log(v) for v in lengths], **factory).reshape(n_hidden))
         else:
@@ -267,8 +284,10 @@ class IsotropicMLP(nn.Module):
     def extra_repr(self) -> str:
         lengths = [float(f"{v:.6g}") for v in self.intrinsic_length.detach().cpu().tolist()]
         lengths = [int(v) if v == int(v) else v for v in lengths]
-        text = (f"sizes={self._sizes}, intrinsic_length={lengths}, trainable_length={self.trainable_length}, "
-                f"bias={self.has_bias}")
+        text = (
+            f"sizes={self._sizes}, intrinsic_length={lengths}, trainable_length={self.trainable_length}, "
+            f"bias={self.has_bias}"
+        )
         diagonal = self.diagonal_layers()
         return text + (f", diagonal={diagonal}" if diagonal else "")
 
@@ -326,18 +345,23 @@ class IsotropicMLP(nn.Module):
                     return f"weight{k} and weight{k + 1} are both 1-D (diagonal); at most one of two neighbours can be"
                 out, into = follow[1], widths[-1]
                 if shape[0] != min(out, into):
-                    return (f"weight{k} is a diagonal of length {shape[0]}, but the map into layer {k} is "
-                            f"{out} x {into}: it must hold min({out}, {into}) = {min(out, into)} entries")
+                    return (
+                        f"weight{k} is a diagonal of length {shape[0]}, but the map into layer {k} is "
+                        f"{out} x {into}: it must hold min({out}, {into}) = {min(out, into)} entries"
+                    )
             if into != widths[-1]:
                 return f"weight{k} takes {into} inputs, but layer {k - 1} has width {widths[-1]}"
             widths.append(out)
         if widths[0] != self._sizes[0] or widths[-1] != self._sizes[-1]:
-            return (f"its input and output widths are {widths[0]} and {widths[-1]}, this model's are "
-                    f"{self._sizes[0]} and {self._sizes[-1]} (only hidden widths may differ)")
+            return (
+                f"its input and output widths are {widths[0]} and {widths[-1]}, this model's are "
+                f"{self._sizes[0]} and {self._sizes[-1]} (only hidden widths may differ)"
+            )
         return widths
 
-    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
-                              error_msgs):
+    def _load_from_state_dict(
+        self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs
+    ):
         # Resize the parameters in place (same Parameter objects) to the widths of the state_dict, so that a
         # model that grew or shrank can be restored into a freshly built one, and its optimizer state with it.
         widths = self._widths_in(state_dict, prefix)
@@ -348,8 +372,12 @@ class IsotropicMLP(nn.Module):
             ref = self._weight(1)
             for name, p in list(self._parameters.items()):
                 value = state_dict.get(prefix + name)
-                if p is not None and isinstance(value, torch.Tensor) and value.shape != p.shape \
-                        and (name.startswith("weight") or name.startswith("bias")):
+                if (
+                    p is not None
+                    and isinstance(value, torch.Tensor)
+                    and value.shape != p.shape
+                    and (name.startswith("weight") or name.startswith("bias"))
+                ):
                     set_data_(p, torch.empty(value.shape, device=p.device, dtype=p.dtype))
                     p.grad = None
             for k in range(2, len(self._sizes)):
@@ -360,28 +388,37 @@ class IsotropicMLP(nn.Module):
                 elif current is None or current.shape != value.shape:
                     setattr(self, f"length_weight{k}", torch.empty(value.shape, device=ref.device, dtype=ref.dtype))
             self._sizes = widths
-        super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
-                                      error_msgs)
+        super()._load_from_state_dict(
+            state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs
+        )
 
     # ----------------------------------------------------------------- argument checks
     def _check_layer(self, layer, method: str, low: int = 1) -> int:
         n_hidden, where = self.num_hidden, f"IsotropicMLP.{method}"
         if isinstance(layer, bool) or not isinstance(layer, numbers.Integral):
-            raise TypeError(f"The 'layer' parameter of {where} must be an int (a hidden layer, numbered as "
-                            f"the entries of sizes={self._sizes}). Got {layer!r} instead.")
+            raise TypeError(
+                f"The 'layer' parameter of {where} must be an int (a hidden layer, numbered as "
+                f"the entries of sizes={self._sizes}). Got {layer!r} instead."
+            )
         layer = int(layer)
         if n_hidden == 0:
             raise ValueError(f"{where} needs a hidden layer; this network (sizes={self._sizes}) has none.")
         if layer == 0:
-            raise ValueError(f"The 'layer' parameter of {where} must be a hidden layer in [{low}, {n_hidden}]. "
-                             "Got 0, the input layer: its basis is fixed by the data.")
+            raise ValueError(
+                f"The 'layer' parameter of {where} must be a hidden layer in [{low}, {n_hidden}]. "
+                "Got 0, the input layer: its basis is fixed by the data."
+            )
         if layer == len(self._sizes) - 1:
-            raise ValueError(f"The 'layer' parameter of {where} must be a hidden layer in [{low}, {n_hidden}]. "
-                             f"Got {layer}, the output layer: it is linear (logits), not isotropic, so its "
-                             "basis is fixed.")
+            raise ValueError(
+                f"The 'layer' parameter of {where} must be a hidden layer in [{low}, {n_hidden}]. "
+                f"Got {layer}, the output layer: it is linear (logits), not isotropic, so its "
+                "basis is fixed."
+            )
         if not low <= layer <= n_hidden:
-            raise ValueError(f"The 'layer' parameter of {where} must be a hidden layer in [{low}, {n_hidden}] "
-                             f"(sizes={self._sizes}). Got {layer!r} instead.")
+            raise ValueError(
+                f"The 'layer' parameter of {where} must be a hidden layer in [{low}, {n_hidden}] "
+                f"(sizes={self._sizes}). Got {layer!r} instead."
+            )
         return layer
 
     def _check_count(self, n, method: str, high: int | None = None, why: str = "") -> int:
@@ -397,14 +434,19 @@ class IsotropicMLP(nn.Module):
         if optimizer is None:
             return
         if not isinstance(optimizer, torch.optim.Optimizer):
-            raise TypeError(f"The 'optimizer' parameter of IsotropicMLP.{method} must be a torch.optim.Optimizer "
-                            f"or None. Got {type(optimizer).__name__} instead.")
+            raise TypeError(
+                f"The 'optimizer' parameter of IsotropicMLP.{method} must be a torch.optim.Optimizer "
+                f"or None. Got {type(optimizer).__name__} instead."
+            )
         held = {id(p) for group in optimizer.param_groups for p in group["params"]}
         if not any(id(p) in held for p in self.parameters()):
-            raise ValueError(f"The optimizer passed to IsotropicMLP.{method} holds none of this model's "
-                             "parameters; pass the optimizer that trains it (or None).")
-        check_state_keys(optimizer, [p for p in map(self._parameters.get, names) if p is not None],
-                         "IsotropicMLP surgery")
+            raise ValueError(
+                f"The optimizer passed to IsotropicMLP.{method} holds none of this model's "
+                "parameters; pass the optimizer that trains it (or None)."
+            )
+        check_state_keys(
+            optimizer, [p for p in map(self._parameters.get, names) if p is not None], "IsotropicMLP surgery"
+        )
 
     # ----------------------------------------------------------------- applying edits
     def _commit(self, edits: list[Edit], buffers: dict, optimizer) -> None:
@@ -426,8 +468,9 @@ class IsotropicMLP(nn.Module):
         dense = (self._sizes[k], self._sizes[k - 1]) if self._weight(k).dim() == 1 else None
         return Edit(f"weight{k}", dense=dense, **kwargs)
 
-    def _rotate_layer(self, k: int, rows: torch.Tensor, edits: list, buffers: dict, own: bool = True,
-                      following: bool = True) -> None:
+    def _rotate_layer(
+        self, k: int, rows: torch.Tensor, edits: list, buffers: dict, own: bool = True, following: bool = True
+    ) -> None:
         """Express layer ``k`` in a new basis, ``z_new = rows @ z_old`` (rows: some rows of an orthogonal matrix).
 
         Edits its incoming weights (unless ``own=False``), bias and
@@ -479,8 +522,9 @@ class IsotropicMLP(nn.Module):
 
     # ----------------------------------------------------------------- surgery
     @torch.no_grad()
-    def diagonalise(self, layer: int, mode: str = "left", optimizer: torch.optim.Optimizer | None = None
-                    ) -> Diagonalised:
+    def diagonalise(
+        self, layer: int, mode: str = "left", optimizer: torch.optim.Optimizer | None = None
+    ) -> Diagonalised:
         r"""Rotate hidden ``layer`` into the singular basis of its incoming weights; the function is unchanged.
 
         With the SVD :math:`W_k = U S V^\top`, ``mode="left"`` sets
@@ -525,15 +569,19 @@ class IsotropicMLP(nn.Module):
         (torch.Size([4]), True)
         """
         if mode not in ("left", "full"):
-            raise ValueError(f"The 'mode' parameter of IsotropicMLP.diagonalise must be 'left' or 'full'. "
-                             f"Got {mode!r} instead.")
+            raise ValueError(
+                f"The 'mode' parameter of IsotropicMLP.diagonalise must be 'left' or 'full'. Got {mode!r} instead."
+            )
         k = self._check_layer(layer, "diagonalise")
         if mode == "full" and k == 1:
-            raise ValueError("The 'layer' parameter of IsotropicMLP.diagonalise must be a hidden layer >= 2 for "
-                             "mode='full'. Got 1: a full diagonalisation rotates the previous layer, and layer "
-                             "1's inputs are the data, whose basis is fixed; use mode='left'.")
-        names = [f"weight{k}", f"bias{k}", f"weight{k + 1}"] + ([f"weight{k - 1}", f"bias{k - 1}"]
-                                                                  if mode == "full" else [])
+            raise ValueError(
+                "The 'layer' parameter of IsotropicMLP.diagonalise must be a hidden layer >= 2 for "
+                "mode='full'. Got 1: a full diagonalisation rotates the previous layer, and layer "
+                "1's inputs are the data, whose basis is fixed; use mode='left'."
+            )
+        names = [f"weight{k}", f"bias{k}", f"weight{k + 1}"] + (
+            [f"weight{k - 1}", f"bias{k - 1}"] if mode == "full" else []
+        )
         self._check_optimizer(optimizer, "diagonalise", names)
         edits, buffers = [], {}
         if mode == "left":
@@ -552,8 +600,13 @@ class IsotropicMLP(nn.Module):
         return Diagonalised(k, mode, values, u, right)
 
     @torch.no_grad()
-    def grow(self, layer: int, n: int = 1, optimizer: torch.optim.Optimizer | None = None,
-             seed: int | torch.Generator | None = None) -> Grown:
+    def grow(
+        self,
+        layer: int,
+        n: int = 1,
+        optimizer: torch.optim.Optimizer | None = None,
+        seed: int | torch.Generator | None = None,
+    ) -> Grown:
         """Add ``n`` scaffold neurons to hidden ``layer``; the function is unchanged exactly.
 
         A scaffold neuron has zero incoming weights and bias, so its
@@ -663,8 +716,7 @@ class IsotropicMLP(nn.Module):
         """
         k = self._check_layer(layer, "shrink")
         width = self._sizes[k]
-        n = self._check_count(n, "shrink", width - 1, f" (layer {k} has width {width} and keeps at least one "
-                                                       "neuron)")
+        n = self._check_count(n, "shrink", width - 1, f" (layer {k} has width {width} and keeps at least one neuron)")
         self._check_optimizer(optimizer, "shrink", [f"weight{k}", f"bias{k}", f"weight{k + 1}"])
         u, s, _ = torch.linalg.svd(self.incoming(k), full_matrices=True)
         s = torch.cat([s, s.new_zeros(width - s.shape[0])]) if s.shape[0] < width else s
