@@ -471,3 +471,11 @@ def test_save_into_a_missing_folder_or_onto_a_folder_names_the_path(tmp_path):
     with pytest.raises(IsADirectoryError, match=r"Cannot write .*: it is a folder"):
         dagnet.save(net, tmp_path)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]
+
+
+@pytest.mark.parametrize("bad, error", [(5, TypeError), (None, TypeError), ("", ValueError)])
+def test_load_and_save_take_only_paths(bad, error, tmp_path):
+    with pytest.raises(error, match="path|empty"):
+        dagnet.load(bad)
+    with pytest.raises(error, match="path|empty"):
+        dagnet.save(DAGNetwork(nx.DiGraph([(0, 1)]), seed=0), bad)

@@ -240,8 +240,25 @@ def test_load_state_dict_refuses_values_beyond_the_dtype_and_complex_ones(name):
     with pytest.raises(RuntimeError, match=rf"'{name}' holds 1e\+39, beyond the largest torch.float32"):
         net.load_state_dict(big)
     odd = {**net.state_dict(), name: getattr(net, name).detach().to(torch.complex64)}
-    with pytest.raises(RuntimeError, match=rf"'{name}' is torch.complex64; the network's values are real"):
+    with pytest.raises(RuntimeError, match=rf"'{name}' is torch.complex64; the values are real"):
         net.load_state_dict(odd)
     assert all(torch.equal(before[k], v) for k, v in net.state_dict().items())
     net.double().load_state_dict(big)  # float64 holds it
     assert float(getattr(net, name).detach().max()) == 1e39
+
+
+def test_isotropic_mlp_refuses_absurd_sizes_before_allocating():
+    from dagnet.errors import SizeError
+
+    with pytest.raises(SizeError, match=r"IsotropicMLP\(sizes=\[1000000000, 1000000000, 2\]\) would make"):
+        IsotropicMLP([10**9, 10**9, 2])
+
+
+@pytest.mark.parametrize("make_bad", [lambda v: v.double() * 1e300, lambda v: v.to(torch.complex64)])
+def test_isotropic_mlp_refuses_state_values_it_cannot_hold(make_bad):
+    m = IsotropicMLP([4, 5, 2], seed=0)
+    before = {k: v.clone() for k, v in m.state_dict().items()}
+    bad = {k: make_bad(v) if v.is_floating_point() else v for k, v in m.state_dict().items()}
+    with pytest.raises(RuntimeError, match=r"cannot load this state_dict: 'weight1' (holds|is torch.complex64)"):
+        m.load_state_dict(bad)
+    assert all(torch.equal(before[k], v) for k, v in m.state_dict().items())

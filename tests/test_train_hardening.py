@@ -447,3 +447,54 @@ def test_a_model_with_fewer_outputs_than_classes_is_named_before_a_step(small):
 
 def _never_trained(*args, **kwargs):
     raise AssertionError("training started")
+
+
+def test_resume_into_a_layer_of_another_density_is_refused(small, tmp_path):
+    fit(
+        sparse_mlp([64, 32, 10], epsilon=4, seed=0),
+        small,
+        optimizer=_ADAM,
+        epochs=1,
+        batch_size=100,
+        out_dir=tmp_path,
+        progress=False,
+    )
+    other = sparse_mlp([64, 32, 10], density=1.0, seed=0)
+    with pytest.raises(
+        CheckpointMismatchError,
+        match=r"module '0' \(SparseLinear\) was built with density "
+        r"0\.\d+ there and density 1 here",
+    ):
+        fit(other, small, optimizer=_ADAM, epochs=2, batch_size=100, out_dir=tmp_path, resume=True, progress=False)
+    same = sparse_mlp([64, 32, 10], epsilon=4, seed=1)  # another draw of the same layers: it adopts the wiring
+    fit(same, small, optimizer=_ADAM, epochs=2, batch_size=100, out_dir=tmp_path, resume=True, progress=False)
+
+
+def test_resume_into_an_isotropic_mlp_of_another_depth_names_the_depth(small, tmp_path):
+    from dagnet.nn import IsotropicMLP
+
+    fit(
+        IsotropicMLP([64, 8, 10], seed=0),
+        small,
+        optimizer=_ADAM,
+        epochs=1,
+        batch_size=100,
+        out_dir=tmp_path,
+        progress=False,
+    )
+    with pytest.raises(CheckpointMismatchError, match=r"was built with 2 layers there and 3 layers here"):
+        fit(
+            IsotropicMLP([64, 8, 8, 10], seed=0),
+            small,
+            optimizer=_ADAM,
+            epochs=2,
+            batch_size=100,
+            out_dir=tmp_path,
+            resume=True,
+            progress=False,
+        )
+
+
+def test_an_empty_out_dir_is_refused_not_taken_as_the_current_folder(small):
+    with pytest.raises(ValueError, match="'out_dir' parameter of fit must name a file or folder"):
+        fit(_mlp(), small, epochs=1, batch_size=100, out_dir="", progress=False)

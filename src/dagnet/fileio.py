@@ -26,7 +26,7 @@ import torch
 
 from .errors import FileFormatError
 
-__all__ = ["atomic_write", "content_digest", "read_checked", "write_checked"]
+__all__ = ["check_path", "atomic_write", "content_digest", "read_checked", "write_checked"]
 
 
 def _umask() -> int:
@@ -40,6 +40,26 @@ def _umask() -> int:
     mask = os.umask(0o022)
     os.umask(mask)
     return mask
+
+
+def check_path(path: Any, what: str) -> Path:
+    """Return ``path`` as a :class:`~pathlib.Path`: a TypeError if it is not a path, a ValueError if empty.
+
+    (A bare int would be taken by ``open`` as a file descriptor, an empty
+    string as the current folder.)
+
+    Examples
+    --------
+    >>> check_path("runs/net.pt", "the file")
+    PosixPath('runs/net.pt')
+    """
+    if isinstance(path, bytes):
+        path = os.fsdecode(path)
+    if not isinstance(path, (str, os.PathLike)):
+        raise TypeError(f"{what} must be a path (a str or os.PathLike). Got {path!r} instead.")
+    if str(path) == "":
+        raise ValueError(f"{what} must name a file or folder; it is empty.")
+    return Path(path)
 
 
 def atomic_write(path: str | os.PathLike, write: Callable[[str], Any]) -> Path:
@@ -64,7 +84,7 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], Any]) -> Path:
     >>> oct(p.stat().st_mode & 0o777) == oct(0o666 & ~_umask())
     True
     """
-    path = Path(path)
+    path = check_path(path, "The path to write")
     try:
         mode = stat.S_IMODE(os.stat(path).st_mode)
     except OSError:
@@ -228,6 +248,7 @@ def read_checked(path: str | os.PathLike, format: str, version: int, what: str) 
     ...
     dagnet.errors.FileFormatError: ... is not a demo file: it cannot be read as a torch file (...); it is truncated, ...
     """
+    path = check_path(path, "The path to read")
     with open(path, "rb") as f:
         try:
             if not f.read(1):

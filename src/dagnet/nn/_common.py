@@ -8,8 +8,18 @@ import torch
 from .._checks import check_bool, check_float, check_int
 from ..errors import InputShapeError
 from ..seeding import numpy_rng, resolve_seed
+from ..topology._budget import check_size
 
-__all__ = ["check_int", "check_float", "check_bool", "as_batch", "check_weights", "child_seeds", "uniform_"]
+__all__ = [
+    "check_int",
+    "check_float",
+    "check_bool",
+    "as_batch",
+    "check_weights",
+    "value_problem",
+    "child_seeds",
+    "uniform_",
+]
 
 DENSE_WEIGHT = 32  # a float64 weight, with its gradient and two optimizer moments (float32: half)
 
@@ -63,6 +73,31 @@ def as_batch(x, size: int, what: str, owner: str, like: torch.Tensor | None = No
     return x
 
 
+def value_problem(name: str, value: torch.Tensor, dtype: torch.dtype) -> str | None:
+    """Say why ``value`` cannot be loaded into a parameter ``name`` of ``dtype`` (None: it can).
+
+    A complex or boolean tensor would lose information, and a float beyond
+    the largest ``dtype`` would become inf.
+
+    Examples
+    --------
+    >>> value_problem("weight", torch.tensor([1e39], dtype=torch.float64), torch.float32)
+    "'weight' holds 1e+39, beyond the largest torch.float32 (3.40282e+38), which would become inf"
+    """
+    if value.dtype == dtype:
+        return None
+    if value.is_complex() or value.dtype == torch.bool:
+        return f"{name!r} is {value.dtype}; the values are real ({dtype})"
+    if value.is_floating_point() and dtype.is_floating_point and value.numel():
+        big = torch.isfinite(value) & (value.detach().abs() > torch.finfo(dtype).max)
+        if bool(big.any()):
+            return (
+                f"{name!r} holds {value[big][0].item():g}, beyond the largest {dtype} "
+                f"({torch.finfo(dtype).max:g}), which would become inf"
+            )
+    return None
+
+
 def check_weights(call: str, weights: float, advice: str) -> None:
     """Raise SizeError, before allocating, if ``weights`` dense weights would not fit in memory.
 
@@ -70,8 +105,6 @@ def check_weights(call: str, weights: float, advice: str) -> None:
     --------
     >>> check_weights("Layer(10, 10)", 100, "Choose fewer features.")
     """
-    from ..topology._budget import check_size
-
     check_size(call, weights, DENSE_WEIGHT, advice=advice, counts=f"{float(weights):.3g} weights")
 
 

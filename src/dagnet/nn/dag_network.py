@@ -19,7 +19,7 @@ from ..plan import Plan, compile_plan
 from ..seeding import resolve_seed, torch_generator
 from ..topology._budget import NETWORK_EDGE, NETWORK_NODE, check_size
 from ..wiring import Wiring
-from ._common import as_batch
+from ._common import as_batch, value_problem
 from .init import network_values
 from .remap import remap_parameter_
 
@@ -549,18 +549,9 @@ class DAGNetwork(nn.Module):
         dtype = self.weight.dtype
         for name in ("weight", "bias"):
             t = state_dict.get(prefix + name)
-            if not isinstance(t, torch.Tensor) or t.dtype == dtype:
-                continue
-            if t.is_complex() or t.dtype == torch.bool:
-                return f"{name!r} is {t.dtype}; the network's values are real ({dtype})"
-            if t.is_floating_point() and dtype in DTYPES and t.numel():
-                big = torch.isfinite(t) & (t.detach().abs() > torch.finfo(dtype).max)
-                if bool(big.any()):
-                    return (
-                        f"{name!r} holds {t[big][0].item():g}, beyond the largest {dtype} "
-                        f"({torch.finfo(dtype).max:g}), which would become inf; convert the network "
-                        "to float64 (net.double()) first"
-                    )
+            problem = value_problem(name, t, dtype) if isinstance(t, torch.Tensor) and dtype in DTYPES else None
+            if problem:
+                return problem + ("; convert the network to float64 (net.double()) first" if "inf" in problem else "")
         return None
 
     def _index_mismatch(self, state_dict, prefix, plan: Plan | None) -> str | None:

@@ -23,7 +23,7 @@ from ..data.batching import batches, num_batches
 from ..data.datasets import Dataset
 from ..errors import CheckpointMismatchError, DivergenceError, FileFormatError
 from ..evolve.schedules import ScheduledRule, every_epoch_but_last, per_step
-from ..fileio import atomic_write
+from ..fileio import atomic_write, check_path
 from ..seeding import resolve_seed, torch_generator
 from .checkpoints import load_checkpoint, save_checkpoint
 from .degrees import in_degrees, plot_in_degrees
@@ -271,8 +271,19 @@ def _features(module: nn.Module) -> tuple[int | None, int | None]:
     return (int(n_in), int(n_out)) if ok else (None, None)
 
 
+def _construction(module: nn.Module) -> str | None:
+    """What a module was built with that loading a state cannot change: a sparse layer's density, a depth."""
+    density = getattr(module, "requested_density", None)
+    if isinstance(density, float):
+        return f"density {density:.6g}"
+    sizes = getattr(module, "sizes", None)
+    if isinstance(sizes, (list, tuple)) and len(sizes) >= 2:
+        return f"{len(sizes) - 1} layers"
+    return None
+
+
 def _fingerprint_modules(model: nn.Module) -> list:
-    return [[name, type(m).__name__, *_features(m)] for name, m in model.named_modules()]
+    return [[name, type(m).__name__, *_features(m), _construction(m)] for name, m in model.named_modules()]
 
 
 def _fingerprint(model: nn.Module, optimizer: torch.optim.Optimizer, schedule: Sequence[ScheduledRule]) -> dict:
@@ -303,8 +314,8 @@ def _model_mismatch(model: nn.Module, saved: dict, fingerprint: dict | None) -> 
     from ..nn.dag_network import DAGNetwork
 
     if fingerprint is not None:
-        here = {name: (cls, n_in, n_out) for name, cls, n_in, n_out in _fingerprint_modules(model)}
-        there = {name: (cls, n_in, n_out) for name, cls, n_in, n_out in fingerprint["modules"]}
+        here = {name: tuple(rest) for name, *rest in _fingerprint_modules(model)}
+        there = {name: (*rest, None)[:4] for name, *rest in fingerprint["modules"]}  # older: no construction
         for name in dict.fromkeys([*there, *here]):
             if name not in here:
                 return f"the checkpoint's model has {_module_name(name)} ({there[name][0]}), this one has not"
@@ -312,11 +323,16 @@ def _model_mismatch(model: nn.Module, saved: dict, fingerprint: dict | None) -> 
                 return f"this model has {_module_name(name)} ({here[name][0]}), the checkpoint's has not"
             if there[name][0] != here[name][0]:
                 return f"{_module_name(name)} is a {there[name][0]} there and a {here[name][0]} here"
-            if there[name][1:] != here[name][1:] and None not in there[name][1:] + here[name][1:]:
-                (a, b), (c, d) = there[name][1:], here[name][1:]
+            if there[name][1:3] != here[name][1:3] and None not in there[name][1:3] + here[name][1:3]:
+                (a, b), (c, d) = there[name][1:3], here[name][1:3]
                 return (
                     f"{_module_name(name)} ({here[name][0]}) has {a} inputs and {b} outputs there and "
                     f"{c} inputs and {d} outputs here"
+                )
+            if None not in (there[name][3], here[name][3]) and there[name][3] != here[name][3]:
+                return (
+                    f"{_module_name(name)} ({here[name][0]}) was built with {there[name][3]} there and "
+                    f"{here[name][3]} here"
                 )
     for name, m in model.named_modules():
         if isinstance(m, DAGNetwork):
@@ -452,9 +468,10 @@ def _check_checkpoint(path: Path, state: dict) -> None:
         and isinstance(config.get("modules"), list)
         and all(
             isinstance(m, list)
-            and len(m) == 4
+            and len(m) in (4, 5)
             and all(isinstance(x, str) for x in m[:2])
-            and all(x is None or _is_count(x) for x in m[2:])
+            and all(x is None or _is_count(x) for x in m[2:4])
+            and (len(m) == 4 or m[4] is None or isinstance(m[4], str))
             for m in config["modules"]
         )
     ):
@@ -677,7 +694,7 @@ def fit(
     degrees: dict = {}
     seed = resolve_seed(seed)
     gen = torch_generator(seed)
-    out = None if out_dir is None else Path(out_dir)
+    out = None if out_dir is None else check_path(out_dir, "The 'out_dir' parameter of fit")
     if out is not None:
         _prepare_out_dir(out)
         if resume:

@@ -11,7 +11,7 @@ from torch import nn
 
 from ...activations.functional import isotropic_tanh
 from ...seeding import resolve_seed, torch_generator
-from .._common import as_batch, check_bool, child_seeds, uniform_
+from .._common import as_batch, check_bool, check_weights, child_seeds, uniform_, value_problem
 from ..optim_state import carry_state_, check_state_keys, set_data_
 from .edits import WORK, Edit, embed_diagonal, pad_rows
 from .reports import Diagonalised, Grown, Shrunk, Sparsified
@@ -199,6 +199,11 @@ class IsotropicMLP(nn.Module):
                 f"([in, hidden..., out]). Got {sizes!r} instead."
             )
         self._sizes = [int(s) for s in sizes]
+        check_weights(
+            f"IsotropicMLP(sizes={self._sizes})",
+            sum(a * b + b for a, b in zip(self._sizes[:-1], self._sizes[1:])),
+            "Choose smaller widths.",
+        )
         n_hidden = len(self._sizes) - 2
         self.trainable_length = check_bool(trainable_length, "trainable_length", name)
         lengths = _check_lengths(intrinsic_length, n_hidden, self.trainable_length)
@@ -365,6 +370,12 @@ class IsotropicMLP(nn.Module):
         # Resize the parameters in place (same Parameter objects) to the widths of the state_dict, so that a
         # model that grew or shrank can be restored into a freshly built one, and its optimizer state with it.
         widths = self._widths_in(state_dict, prefix)
+        for name, p in self._parameters.items():
+            value = state_dict.get(prefix + name)
+            problem = value_problem(name, value, p.dtype) if p is not None and isinstance(value, torch.Tensor) else None
+            if problem:
+                widths = problem
+                break
         if isinstance(widths, str):
             error_msgs.append(f"IsotropicMLP(sizes={self._sizes}) cannot load this state_dict: {widths}.")
             return
