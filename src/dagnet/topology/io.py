@@ -17,14 +17,17 @@ import json
 import os
 import re
 from collections.abc import Hashable, Sequence
+from typing import TYPE_CHECKING
 
 import networkx as nx
 import numpy as np
-import scipy.sparse as sp
 
 from ..errors import GraphError
 from ..wiring import Wiring
 from ._arrays import edge_arrays
+
+if TYPE_CHECKING:
+    import scipy.sparse
 
 __all__ = [
     "read_edgelist",
@@ -338,7 +341,7 @@ def read_graphml(path: str | os.PathLike, parse_labels: bool = True, as_wiring: 
 # --------------------------------------------------------------------------- adjacency matrices
 def to_adjacency(
     graph: nx.DiGraph | Wiring, weight: str | None = "weight", sparse: bool = True
-) -> sp.csr_array | np.ndarray:
+) -> scipy.sparse.csr_array | np.ndarray:
     """Return the adjacency matrix ``A`` of ``graph``: ``A[i, j]`` is the edge ``i -> j``.
 
     Rows and columns follow the node order (``graph.nodes``, or Wiring index).
@@ -370,6 +373,8 @@ def to_adjacency(
     n = arrays.num_nodes
     data = np.ones(arrays.source.size, dtype=bool) if arrays.value is None else arrays.value
     if sparse:
+        import scipy.sparse as sp  # loaded only for sparse matrices: it slows import dagnet
+
         return sp.csr_array((data, (arrays.source, arrays.target)), shape=(n, n))
     matrix = np.zeros((n, n), dtype=data.dtype)
     matrix[arrays.source, arrays.target] = data
@@ -415,6 +420,8 @@ def from_adjacency(
     >>> list(g.edges(data=True))
     [('x', 'y', {'weight': 2.0})]
     """
+    import scipy.sparse as sp  # loaded only for matrices: it slows import dagnet
+
     if sp.issparse(matrix):
         coo = sp.coo_array(matrix)
         coo.sum_duplicates()
