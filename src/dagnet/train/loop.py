@@ -705,51 +705,8 @@ def fit(
     ran = [False] * len(schedule)  # rules already run after epoch `done`
     saved_epoch = 0  # epoch of the checkpoint in out_dir
     if resume and (out / CHECKPOINT).is_file():
-        state = load_checkpoint(out / CHECKPOINT)
-        _check_checkpoint(out / CHECKPOINT, state)
-        _check_resumable(out, state, model, opt, schedule)
-        groups = [dict(g) for g in opt.param_groups]
-        try:
-            model.load_state_dict(state["model"])
-            opt.load_state_dict(state["optimizer"])
-        except (RuntimeError, ValueError, KeyError) as err:
-            lines = [line.strip() for line in str(err).splitlines() if line.strip()]
-            detail = "; ".join(lines[1:] if len(lines) > 1 else lines).rstrip(".")
-            raise CheckpointMismatchError(_another(out, f"its state does not load into this run's ({detail})")) from err
-        _restore_hyperparameters(opt, groups)
-        try:
-            gen.set_state(state["generator"])
-        except (RuntimeError, TypeError, ValueError) as err:
-            raise _unusable(out / CHECKPOINT, f"its generator state cannot be restored ({err})") from None
-        for i, (r, rule_state) in enumerate(zip(schedule, state["rules"]), 1):
-            if rule_state is not None and hasattr(r.rule, "load_state_dict"):
-                try:
-                    r.rule.load_state_dict(rule_state)
-                except (KeyError, TypeError, ValueError, AttributeError, IndexError) as err:
-                    raise CheckpointMismatchError(
-                        _another(
-                            out,
-                            (
-                                f"the state of rule {i} ({type(r.rule).__name__}) does not load into this run's "
-                                f"({type(err).__name__}: {err})"
-                            ),
-                        )
-                    ) from err
-        metrics, done, ran = list(state["metrics"]), int(state["epoch"]), list(state["rules_ran"])
+        metrics, done, ran, degrees = _resume(out, model, opt, schedule, gen, epochs, on_nonfinite)
         saved_epoch = done
-        bad = _nonfinite_parameter(model) if on_nonfinite == "raise" and done < epochs else None
-        if bad is not None:
-            raise DivergenceError(
-                f"The checkpoint in {out} (after epoch {done}) holds NaN or infinite values in {bad!r}: the run it "
-                "comes from had diverged (it went on with on_nonfinite='continue'). Resuming cannot help; start "
-                "afresh in another out_dir (or without resume) with a lower learning rate."
-            )
-        degrees = {int(e): {k: np.asarray(v) for k, v in d.items()} for e, d in state.get("degrees", {}).items()}
-        if 0 < done < epochs:
-            missing = [not per_step(r.when) and r.when(done) and not was for r, was in zip(schedule, ran)]
-            _run_rules(schedule, missing, model, opt, metrics[-1])
-            ran = [a or b for a, b in zip(ran, missing)]
-
     if done == 0 and 0 in degree_epochs:
         degrees[0] = in_degrees(model)
     device = _device(model)
@@ -762,35 +719,24 @@ def fit(
         start = time.perf_counter()
         model.train()
         bar = ProgressBar(num_batches(n, batch_size), f"epoch {epoch}/{epochs}", enabled=progress)
-        total, hits = 0.0, 0
-        diverged = None
-        for b, (xb, yb) in enumerate(batches(data.X_train, data.y_train, batch_size, seed=gen), 1):
-            xb, yb = xb.to(device), yb.to(device)
-            opt.zero_grad(set_to_none=True)
-            output = model(xb)
-            if top_label is not None:
-                _check_outputs(output, top_label, data)
-                top_label = None
-            batch_loss = loss_fn(output, yb)
-            for penalty in penalties:  # e.g. learned masks' cost of active connections
-                batch_loss = batch_loss + penalty(model)
-            value = float(batch_loss.detach())
-            if not math.isfinite(value) and on_nonfinite == "raise":
-                diverged = (
-                    f"the training loss is {value} in batch {b} of {num_batches(n, batch_size)} (the "
-                    "model was not updated with it)",
-                    value,
-                )
-                break
-            batch_loss.backward()
-            opt.step()
-            step += 1
-            if any(stepwise):
-                _run_rules(schedule, [s and r.when(step) for s, r in zip(stepwise, schedule)], model, opt, row)
-            total += value * yb.shape[0]
-            h = _accuracy_hits(output.detach(), yb)
-            hits = None if h is None or hits is None else hits + h
-            bar.update(text=f"loss {value:.4f}")
+        total, hits, diverged = _train_epoch(
+            model,
+            opt,
+            data,
+            batch_size,
+            gen,
+            device,
+            loss_fn,
+            penalties,
+            schedule,
+            stepwise,
+            step,
+            row,
+            bar,
+            top_label,
+            on_nonfinite,
+        )
+        top_label = None  # checked on the first batch
         if diverged is None and on_nonfinite == "raise":
             bad = _nonfinite_parameter(model)
             if bad is not None:
@@ -833,32 +779,169 @@ def fit(
         if out is not None:
             if epoch % checkpoint_every == 0 or epoch == epochs:
                 save_checkpoint(
-                    out / CHECKPOINT,
-                    {
-                        "epoch": epoch,
-                        "model": model.state_dict(),
-                        "optimizer": opt.state_dict(),
-                        "generator": gen.get_state(),
-                        "seed": seed,
-                        "metrics": metrics,
-                        "rules_ran": ran,
-                        "rules": [r.rule.state_dict() if hasattr(r.rule, "state_dict") else None for r in schedule],
-                        "degrees": {e: to_record(d) for e, d in degrees.items()},
-                        "config": _fingerprint(model, opt, schedule),
-                    },
+                    out / CHECKPOINT, _checkpoint_state(epoch, model, opt, gen, seed, metrics, ran, schedule, degrees)
                 )
                 saved_epoch = epoch
             write_metrics(metrics, out)
     if out is not None:
-        write_metrics(metrics, out)
-        fig = plot_training(metrics)
-        atomic_write(out / "training.png", lambda tmp: fig.savefig(tmp, format="png", dpi=100))
-        if degrees:
-            record = {str(e): to_record(d) for e, d in degrees.items()}
-            atomic_write(out / "in_degrees.json", lambda tmp: Path(tmp).write_text(json.dumps(record)))
-            fig = plot_in_degrees(degrees)
-            atomic_write(out / "in_degrees.png", lambda tmp: fig.savefig(tmp, format="png", dpi=100))
+        _write_outputs(out, metrics, degrees)
     return FitResult(metrics, opt, seed, out, degrees)
+
+
+def _train_epoch(
+    model,
+    opt,
+    data: Dataset,
+    batch_size: int,
+    gen: torch.Generator,
+    device,
+    loss_fn,
+    penalties,
+    schedule: Sequence[ScheduledRule],
+    stepwise: list,
+    step: int,
+    row: dict,
+    bar: ProgressBar,
+    top_label: int | None,
+    on_nonfinite: str,
+) -> tuple[float, int | None, tuple | None]:
+    """One pass over the training batches; return ``(summed loss, correct predictions or None, divergence)``.
+
+    Rules on a schedule in steps run after their optimizer steps, recording in
+    ``row``. With ``on_nonfinite="raise"`` a NaN or infinite batch loss stops
+    the pass before that batch updates the model: the divergence is then
+    ``(what happened, the loss)``. ``top_label`` (the largest label, for
+    cross-entropy) is checked against the model's outputs on the first batch.
+    """
+    n = data.X_train.shape[0]
+    total, hits = 0.0, 0
+    diverged = None
+    for b, (xb, yb) in enumerate(batches(data.X_train, data.y_train, batch_size, seed=gen), 1):
+        xb, yb = xb.to(device), yb.to(device)
+        opt.zero_grad(set_to_none=True)
+        output = model(xb)
+        if top_label is not None and b == 1:
+            _check_outputs(output, top_label, data)
+        batch_loss = loss_fn(output, yb)
+        for penalty in penalties:  # e.g. learned masks' cost of active connections
+            batch_loss = batch_loss + penalty(model)
+        value = float(batch_loss.detach())
+        if not math.isfinite(value) and on_nonfinite == "raise":
+            diverged = (
+                f"the training loss is {value} in batch {b} of {num_batches(n, batch_size)} (the "
+                "model was not updated with it)",
+                value,
+            )
+            break
+        batch_loss.backward()
+        opt.step()
+        step += 1
+        if any(stepwise):
+            _run_rules(schedule, [s and r.when(step) for s, r in zip(stepwise, schedule)], model, opt, row)
+        total += value * yb.shape[0]
+        h = _accuracy_hits(output.detach(), yb)
+        hits = None if h is None or hits is None else hits + h
+        bar.update(text=f"loss {value:.4f}")
+    return total, hits, diverged
+
+
+def _checkpoint_state(
+    epoch: int,
+    model: nn.Module,
+    opt,
+    gen: torch.Generator,
+    seed: int,
+    metrics: list,
+    ran: list,
+    schedule: Sequence[ScheduledRule],
+    degrees: dict,
+) -> dict:
+    """Everything a resumed run needs after ``epoch``, as :func:`save_checkpoint` stores it."""
+    return {
+        "epoch": epoch,
+        "model": model.state_dict(),
+        "optimizer": opt.state_dict(),
+        "generator": gen.get_state(),
+        "seed": seed,
+        "metrics": metrics,
+        "rules_ran": ran,
+        "rules": [r.rule.state_dict() if hasattr(r.rule, "state_dict") else None for r in schedule],
+        "degrees": {e: to_record(d) for e, d in degrees.items()},
+        "config": _fingerprint(model, opt, schedule),
+    }
+
+
+def _write_outputs(out: Path, metrics: list, degrees: dict) -> None:
+    """The files of a finished run: metrics, the training plot, and the in-degree snapshots and plot."""
+    write_metrics(metrics, out)
+    fig = plot_training(metrics)
+    atomic_write(out / "training.png", lambda tmp: fig.savefig(tmp, format="png", dpi=100))
+    if degrees:
+        record = {str(e): to_record(d) for e, d in degrees.items()}
+        atomic_write(out / "in_degrees.json", lambda tmp: Path(tmp).write_text(json.dumps(record)))
+        fig = plot_in_degrees(degrees)
+        atomic_write(out / "in_degrees.png", lambda tmp: fig.savefig(tmp, format="png", dpi=100))
+
+
+def _resume(
+    out: Path,
+    model: nn.Module,
+    opt,
+    schedule: Sequence[ScheduledRule],
+    gen: torch.Generator,
+    epochs: int,
+    on_nonfinite: str,
+) -> tuple[list, int, list, dict]:
+    """Restore a run from ``out``'s checkpoint; return ``(metrics, epochs done, rules ran, degrees)``.
+
+    Everything is checked before anything changes: the file, then that it was
+    written for this configuration. Rules that were due after the last epoch
+    but had not run when the checkpoint was written run now.
+    """
+    state = load_checkpoint(out / CHECKPOINT)
+    _check_checkpoint(out / CHECKPOINT, state)
+    _check_resumable(out, state, model, opt, schedule)
+    groups = [dict(g) for g in opt.param_groups]
+    try:
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+    except (RuntimeError, ValueError, KeyError) as err:
+        lines = [line.strip() for line in str(err).splitlines() if line.strip()]
+        detail = "; ".join(lines[1:] if len(lines) > 1 else lines).rstrip(".")
+        raise CheckpointMismatchError(_another(out, f"its state does not load into this run's ({detail})")) from err
+    _restore_hyperparameters(opt, groups)
+    try:
+        gen.set_state(state["generator"])
+    except (RuntimeError, TypeError, ValueError) as err:
+        raise _unusable(out / CHECKPOINT, f"its generator state cannot be restored ({err})") from None
+    for i, (r, rule_state) in enumerate(zip(schedule, state["rules"]), 1):
+        if rule_state is not None and hasattr(r.rule, "load_state_dict"):
+            try:
+                r.rule.load_state_dict(rule_state)
+            except (KeyError, TypeError, ValueError, AttributeError, IndexError) as err:
+                raise CheckpointMismatchError(
+                    _another(
+                        out,
+                        (
+                            f"the state of rule {i} ({type(r.rule).__name__}) does not load into this run's "
+                            f"({type(err).__name__}: {err})"
+                        ),
+                    )
+                ) from err
+    metrics, done, ran = list(state["metrics"]), int(state["epoch"]), list(state["rules_ran"])
+    bad = _nonfinite_parameter(model) if on_nonfinite == "raise" and done < epochs else None
+    if bad is not None:
+        raise DivergenceError(
+            f"The checkpoint in {out} (after epoch {done}) holds NaN or infinite values in {bad!r}: the run it "
+            "comes from had diverged (it went on with on_nonfinite='continue'). Resuming cannot help; start "
+            "afresh in another out_dir (or without resume) with a lower learning rate."
+        )
+    degrees = {int(e): {k: np.asarray(v) for k, v in d.items()} for e, d in state.get("degrees", {}).items()}
+    if 0 < done < epochs:
+        missing = [not per_step(r.when) and r.when(done) and not was for r, was in zip(schedule, ran)]
+        _run_rules(schedule, missing, model, opt, metrics[-1])
+        ran = [a or b for a, b in zip(ran, missing)]
+    return metrics, done, ran, degrees
 
 
 def _summary(row: dict) -> str:
