@@ -43,7 +43,7 @@ def test_digits_is_reproducible_and_seed_dependent():
 
 @pytest.mark.parametrize("bad", [0, 1.0, -0.5, "0.2", True])
 def test_test_size_is_validated(bad):
-    message = r"The 'test_size' parameter of load_digits must be a float in the range \(0, 1\)"
+    message = r"The 'test_size' parameter of load_digits must be a float in \(0, 1\)"
     with pytest.raises(ValueError, match=message):
         load_digits(test_size=bad)
 

@@ -321,7 +321,7 @@ def test_learned_masks_need_attach_and_refuse_a_second_modifier():
     DropConnect(seed=0).attach(mlp)
     with pytest.raises(ValueError, match="already has a weight modifier"):
         rule.attach(mlp)
-    with pytest.raises(ValueError, match="The 'init_score' parameter of LearnedMasks must be a float > 0"):
+    with pytest.raises(ValueError, match="The 'init_score' parameter of LearnedMasks must be a finite float > 0"):
         LearnedMasks(init_score=0)
 
 

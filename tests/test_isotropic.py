@@ -495,7 +495,7 @@ def test_loading_inconsistent_widths_fails_clearly():
         (
             lambda n: n.diagonalise(1, "right"),
             ValueError,
-            "'mode' parameter of IsotropicMLP.diagonalise must be 'left'",
+            "'mode' parameter of IsotropicMLP.diagonalise must be one of 'left', 'full'",
         ),
         (lambda n: n.diagonalise(1, "full"), ValueError, "Got 1: a full diagonalisation rotates the previous layer"),
         (lambda n: n.diagonalise(1, optimizer="adam"), TypeError, "must be a torch.optim.Optimizer or None. Got str"),

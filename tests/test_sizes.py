@@ -230,7 +230,7 @@ def test_small_graphs_are_still_built(machine):
 def test_erdos_renyi_n_beyond_int64_pairs():
     with pytest.raises(
         ValueError,
-        match=r"The 'n' parameter of erdos_renyi_dag must be an int in the range "
+        match=r"The 'n' parameter of erdos_renyi_dag must be an int in "
         r"\[0, 4294967296\]. Got 10000000000 instead.",
     ):
         erdos_renyi_dag(10**10, 1e-30, as_wiring=True)

@@ -166,16 +166,16 @@ def test_small_world_dense_ring_cannot_rewire_and_stays_complete():
     [
         (
             lambda: small_world_dag(10, 4, 2),
-            "The 'p' parameter of small_world_dag must be a float in the range [0, 1]. Got 2 instead.",
+            "The 'p' parameter of small_world_dag must be a float in [0, 1]. Got 2 instead.",
         ),
         (lambda: small_world_dag(10, 3, 0.5), "The 'k' parameter of small_world_dag must be an even int"),
         (
             lambda: small_world_dag(10, 10, 0.5),
-            "The 'k' parameter of small_world_dag must be an int in the range [0, 9]. Got 10 instead.",
+            "The 'k' parameter of small_world_dag must be an int in [0, 9]. Got 10 instead.",
         ),
         (
             lambda: scale_free_dag(10, 10),
-            "The 'm' parameter of scale_free_dag must be an int in the range [1, 9]. Got 10 instead.",
+            "The 'm' parameter of scale_free_dag must be an int in [1, 9]. Got 10 instead.",
         ),
         (lambda: scale_free_dag(1.5, 1), "The 'n' parameter of scale_free_dag must be an int"),
         (lambda: scale_free_dag(True, 1), "The 'n' parameter of scale_free_dag must be an int"),
@@ -186,7 +186,7 @@ def test_small_world_dense_ring_cannot_rewire_and_stays_complete():
         (lambda: layered_sparse([3, 0], 20), "The 'sizes' parameter of layered_sparse"),
         (
             lambda: layered_sparse([3, 3], 0),
-            "The 'epsilon' parameter of layered_sparse must be a float in the range (0, inf). Got 0 instead.",
+            "The 'epsilon' parameter of layered_sparse must be a finite float > 0. Got 0 instead.",
         ),
         (lambda: random_walk_paths([3, 3], -1), "The 'num_paths' parameter of random_walk_paths must be an int"),
         (lambda: sobol_paths("ab", 4), "The 'sizes' parameter of sobol_paths"),

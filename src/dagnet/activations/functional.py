@@ -20,13 +20,12 @@ touches a random generator.
 
 from __future__ import annotations
 
-import math
 import numbers
 
 import torch
 import torch.nn.functional as F
 
-from .._checks import check_bool
+from .._checks import Interval, check_bool, check_choice, check_float, invalid
 from ..errors import InputShapeError
 
 __all__ = [
@@ -59,15 +58,11 @@ def _is_real(value) -> bool:
     return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
-def _check_real(value, name: str, owner: str, low: float | None = None, finite: bool = True):
+def _check_real(value, name: str, owner: str, low: float | None = None):
     """Validate a Python number (tensors pass unchecked: no device sync in forward)."""
     if isinstance(value, torch.Tensor):
         return value
-    bad = not _is_real(value) or (finite and not math.isfinite(value)) or (low is not None and value < low)
-    if bad:
-        where = f" >= {low}" if low is not None else ""
-        raise ValueError(f"The '{name}' parameter of {owner} must be a finite float{where}. Got {value!r} instead.")
-    return float(value)
+    return check_float(value, name, owner, low)
 
 
 # --------------------------------------------------------------------------- ADA
@@ -341,8 +336,7 @@ _EXACT = {"and": and_exact, "or": or_exact, "xnor": xnor_exact}
 
 
 def _check_ail(kind, exact, normalized, owner: str) -> None:
-    if kind not in AIL_KINDS:
-        raise ValueError(f"The 'kind' parameter of {owner} must be one of {AIL_KINDS}. Got {kind!r} instead.")
+    check_choice(kind, "kind", owner, AIL_KINDS)
     check_bool(exact, "exact", owner)
     check_bool(normalized, "normalized", owner)
     if exact and normalized:
@@ -459,11 +453,8 @@ def all_relu_slope(layer_index: int, slope: float = 0.6) -> float:
     >>> [all_relu_slope(i) for i in range(3)]
     [-0.6, 0.6, -0.6]
     """
-    if isinstance(layer_index, bool) or not isinstance(layer_index, numbers.Integral) or layer_index < 0:
-        raise ValueError(
-            f"The 'layer_index' parameter of AllReLU must be an int >= 0 (0 is the first hidden "
-            f"layer). Got {layer_index!r} instead."
-        )
+    if layer_index not in Interval(int, 0):
+        raise invalid("layer_index", "AllReLU", "an int >= 0 (0 is the first hidden layer)", layer_index)
     slope = _check_real(slope, "slope", "AllReLU")
     return -slope if layer_index % 2 == 0 else slope
 

@@ -7,10 +7,10 @@ from dataclasses import dataclass, replace
 import networkx as nx
 import numpy as np
 
+from .._checks import check_choice
 from ..errors import CycleError
 from ..layering import topological_levels
 from ..topology._arrays import edge_arrays
-from ..topology._checks import check_choice
 from ..wiring import Wiring
 from .powerlaw import PowerLawFit, fit_power_law, fittable
 

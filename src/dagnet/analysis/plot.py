@@ -12,11 +12,11 @@ from typing import TYPE_CHECKING
 import networkx as nx
 import numpy as np
 
+from .._checks import check_choice
 from ..csr import group_by
 from ..errors import CycleError
 from ..layering import alap_levels, topological_levels
 from ..topology._arrays import edge_arrays
-from ..topology._checks import check_choice
 from ..wiring import Wiring
 from .describe import GraphSummary, describe
 

@@ -21,6 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .._checks import check_float
 from ..errors import FileFormatError
 from ..seeding import numpy_rng
 from .paths import find_data_file
@@ -130,11 +131,7 @@ class Dataset:
 
 # ----------------------------------------------------------------- helpers
 def _check_test_size(test_size, func: str, n: int) -> float:
-    ok = isinstance(test_size, numbers.Real) and not isinstance(test_size, bool) and 0 < test_size < 1
-    if not ok:
-        raise ValueError(
-            f"The 'test_size' parameter of {func} must be a float in the range (0, 1). Got {test_size!r} instead."
-        )
+    check_float(test_size, "test_size", func, 0, 1, low_open=True, high_open=True)
     n_test = math.ceil(test_size * n)
     if n_test >= n:
         raise ValueError(

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 from torch import nn
 from torch.autograd.function import once_differentiable
 
+from .._checks import check_float
 from ..nn.dag_network import DAGNetwork
 from ..nn.remap import remap_parameter_
 from ._base import EvolutionRule, sparse_modules
@@ -238,10 +238,7 @@ class LearnedMasks(EvolutionRule):
             ("init_score", init_score, True),
             ("eps", eps, True),
         ):
-            ok = isinstance(value, (int, float)) and not isinstance(value, bool) and np.isfinite(value)
-            if not ok or value < 0 or (low_open and value == 0):
-                rule = "a float > 0" if low_open else "a float >= 0"
-                raise ValueError(f"The '{name}' parameter of LearnedMasks must be {rule}. Got {value!r} instead.")
+            check_float(value, name, "LearnedMasks", 0, low_open=low_open)
         self.lambda_, self.init_score, self.eps = float(lambda_), float(init_score), float(eps)
 
     def _params(self) -> dict:

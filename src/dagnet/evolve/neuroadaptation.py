@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import math
-import numbers
-
 import numpy as np
 import torch
 from torch import nn
 
-from .._checks import check_int
+from .._checks import check_float, check_int
 from ..nn.isotropic import IsotropicMLP, check_isotropic
 from ._base import EvolutionRule
 
@@ -71,12 +68,7 @@ class Neuroadaptation(EvolutionRule):
 
     def __init__(self, threshold: float = 0.1, scaffold: int = 2, every: int = 1, seed: int | None = None):
         name = type(self).__name__
-        ok = isinstance(threshold, numbers.Real) and not isinstance(threshold, bool)
-        if not (ok and math.isfinite(threshold) and threshold > 0):
-            raise ValueError(
-                f"The 'threshold' parameter of {name} must be a finite float > 0. Got {threshold!r} instead."
-            )
-        self.threshold = float(threshold)
+        self.threshold = check_float(threshold, "threshold", name, 0, low_open=True)
         self.scaffold = check_int(scaffold, "scaffold", name, low=0)
         self.every = check_int(every, "every", name, low=1)
         super().__init__(seed)

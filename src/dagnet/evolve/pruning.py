@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .._checks import check_float
+from .._checks import check_choice, check_float
 from ..nn.dag_network import DAGNetwork
 from ._base import EvolutionRule, sparse_modules
 
@@ -54,9 +54,7 @@ def magnitude_removal(weight: np.ndarray, amount: float, candidates: np.ndarray 
 
 
 def _check_scope(scope, owner: str) -> str:
-    if scope not in SCOPES:
-        raise ValueError(f"The 'scope' parameter of {owner} must be one of {SCOPES}. Got {scope!r} instead.")
-    return scope
+    return check_choice(scope, "scope", owner, SCOPES)
 
 
 def _removal_masks(nets: Sequence[DAGNetwork], amount: float, scope: str) -> list[np.ndarray]:
@@ -182,11 +180,7 @@ class IterativeMagnitudePruning(EvolutionRule):
         super().__init__(0)  # deterministic: the generator is never drawn from
         self.amount = check_float(amount, "amount", "IterativeMagnitudePruning", 0, 1)
         self.scope = _check_scope(scope, "IterativeMagnitudePruning")
-        if rewind not in REWINDS:
-            raise ValueError(
-                f"The 'rewind' parameter of IterativeMagnitudePruning must be one of {REWINDS}. Got {rewind!r} instead."
-            )
-        self.rewind = rewind
+        self.rewind = check_choice(rewind, "rewind", "IterativeMagnitudePruning", REWINDS)
         self.initial: dict[str, dict] | None = None
 
     def _params(self) -> dict:

@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .._checks import check_float
+from .._checks import Interval, check_choice, check_float, check_int, invalid
 from ._base import EvolutionRule, edge_keys, sparse_modules
 from .schedules import every_steps
 from .set import smallest
@@ -159,15 +159,11 @@ class RigL(EvolutionRule):
     ):
         super().__init__(seed)
         self.drop_fraction = check_float(drop_fraction, "drop_fraction", "RigL", 0, 1)
-        if isinstance(update_every, bool) or not isinstance(update_every, int) or update_every < 1:
-            raise ValueError(f"The 'update_every' parameter of RigL must be an int >= 1. Got {update_every!r} instead.")
-        if anneal not in ("cosine", "constant"):
-            raise ValueError(f"The 'anneal' parameter of RigL must be 'cosine' or 'constant'. Got {anneal!r} instead.")
-        if stop_step is not None and (isinstance(stop_step, bool) or not isinstance(stop_step, int) or stop_step < 1):
-            raise ValueError(
-                f"The 'stop_step' parameter of RigL must be an int >= 1 or None. Got {stop_step!r} instead."
-            )
-        self.update_every, self.anneal, self.stop_step = update_every, anneal, stop_step
+        self.update_every = check_int(update_every, "update_every", "RigL")
+        self.anneal = check_choice(anneal, "anneal", "RigL", ("cosine", "constant"))
+        if stop_step is not None and stop_step not in Interval(int, 1):
+            raise invalid("stop_step", "RigL", f"{Interval(int, 1)} or None", stop_step)
+        self.stop_step = None if stop_step is None else int(stop_step)
 
     def _params(self) -> dict:
         return {

@@ -55,8 +55,7 @@ class every_steps:  # noqa: N801  (a schedule, used like a function)
     unit = "step"
 
     def __post_init__(self):
-        if isinstance(self.n, bool) or not isinstance(self.n, int) or self.n < 1:
-            raise ValueError(f"The 'n' parameter of every_steps must be an int >= 1. Got {self.n!r} instead.")
+        check_int(self.n, "n", "every_steps")
 
     def __call__(self, step: int) -> bool:
         return step % self.n == 0

@@ -6,7 +6,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .._checks import check_float
+from .._checks import check_choice, check_float
 from ._base import EvolutionRule, edge_keys, free_pairs, random_absent_pairs, sparse_modules
 
 __all__ = ["SET", "set_removal", "smallest"]
@@ -106,13 +106,9 @@ class SET(EvolutionRule):
     ):
         super().__init__(seed)
         self.zeta = check_float(zeta, "zeta", "SET", 0, 1)
-        if regrow != "random":
-            raise ValueError(f"The 'regrow' parameter of SET must be 'random'. Got {regrow!r} instead.")
-        if init not in INITS:
-            raise ValueError(f"The 'init' parameter of SET must be one of {INITS}. Got {init!r} instead.")
-        if isinstance(init_scale, bool) or not isinstance(init_scale, (int, float)) or not init_scale >= 0:
-            raise ValueError(f"The 'init_scale' parameter of SET must be a float >= 0. Got {init_scale!r} instead.")
-        self.regrow, self.init, self.init_scale = regrow, init, float(init_scale)
+        self.regrow = check_choice(regrow, "regrow", "SET", ("random",))
+        self.init = check_choice(init, "init", "SET", INITS)
+        self.init_scale = check_float(init_scale, "init_scale", "SET", 0)
 
     def _params(self) -> dict:
         return {"zeta": self.zeta, "init": self.init, "init_scale": self.init_scale, "seed": self.seed}

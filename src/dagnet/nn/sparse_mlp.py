@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .._checks import check_float, check_int
+from .._checks import check_choice, check_float, check_int, invalid
 from ..activations.modules import AllReLU
 from ..seeding import numpy_rng, resolve_seed
 from .dropout import Dropout
@@ -45,10 +45,7 @@ def erk_densities(shapes: Sequence[Sequence[int]], density: float) -> list[float
     check_float(density, "density", "erk_densities", 0, 1, low_open=True)
     shapes = [tuple(int(d) for d in s) for s in shapes]
     if not shapes or any(len(s) < 2 or min(s) < 1 for s in shapes):
-        raise ValueError(
-            f"The 'shapes' parameter of erk_densities must be shapes of at least two "
-            f"positive sizes. Got {shapes!r} instead."
-        )
+        raise invalid("shapes", "erk_densities", "shapes of at least two positive sizes", shapes)
     size = np.array([np.prod(s, dtype=np.float64) for s in shapes])
     raw = np.array([sum(s) for s in shapes], dtype=np.float64) / size
     dense = np.zeros(len(shapes), dtype=bool)
@@ -119,10 +116,7 @@ def sparse_mlp(
     if len(sizes) < 2:
         raise ValueError(f"The 'sizes' parameter of sparse_mlp needs at least two widths. Got {sizes!r} instead.")
     acts = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid, "all_relu": None}
-    if activation not in acts:
-        raise ValueError(
-            f"The 'activation' parameter of sparse_mlp must be one of {sorted(acts)}. Got {activation!r} instead."
-        )
+    check_choice(activation, "activation", "sparse_mlp", sorted(acts))
     check_float(dropout, "dropout", "sparse_mlp", 0, 1, high_open=True)
     pairs = list(zip(sizes[:-1], sizes[1:]))
     if density is not None:

@@ -10,9 +10,9 @@ from pathlib import Path
 import networkx as nx
 import numpy as np
 
+from .._checks import check_choice
 from ..data.paths import find_data_file
 from ..wiring import Wiring
-from ._checks import check_choice
 
 __all__ = ["connectome", "neuron_role"]
 

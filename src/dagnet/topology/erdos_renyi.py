@@ -5,10 +5,10 @@ from __future__ import annotations
 import networkx as nx
 import numpy as np
 
+from .._checks import check_float, check_int
 from ..seeding import numpy_rng
 from ..wiring import Wiring
 from ._budget import WIRING_EDGE, check_graph_size
-from ._checks import check_float, check_int
 from ._sampling import bernoulli_positions
 
 __all__ = ["erdos_renyi_dag", "random_io_dag"]
@@ -74,7 +74,7 @@ def erdos_renyi_dag(
     >>> erdos_renyi_dag(1000, 0.01, seed=0, as_wiring=True).num_edges > 4000
     True
     """
-    n = check_int(n, "n", "erdos_renyi_dag", high=2**32)
+    n = check_int(n, "n", "erdos_renyi_dag", low=0, high=2**32)
     p = check_float(p, "p", "erdos_renyi_dag", 0.0, 1.0)
     total = n * (n - 1) // 2
     check_graph_size(

@@ -7,10 +7,10 @@ from collections.abc import Sequence
 import networkx as nx
 import numpy as np
 
+from .._checks import check_float, check_sizes
 from ..seeding import numpy_rng
 from ..wiring import Wiring
 from ._budget import LABEL_NODE, WIRING_EDGE, check_graph_size
-from ._checks import check_float, check_sizes
 from ._sampling import bernoulli_positions
 
 __all__ = ["layered_sparse", "layer_labels", "set_probability"]

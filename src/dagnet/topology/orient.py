@@ -7,11 +7,11 @@ from collections.abc import Hashable, Sequence
 import networkx as nx
 import numpy as np
 
+from .._checks import check_choice
 from ..errors import DuplicateNodeError, GraphError, NodeNotFoundError
 from ..seeding import numpy_rng
 from ..wiring import Wiring
 from ._arrays import select_edges
-from ._checks import check_choice
 
 __all__ = ["to_dag"]
 

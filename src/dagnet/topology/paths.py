@@ -9,11 +9,11 @@ from collections.abc import Sequence
 import networkx as nx
 import numpy as np
 
+from .._checks import check_int, check_sizes
 from ..csr import group_by
 from ..seeding import numpy_rng
 from ..wiring import Wiring
 from ._budget import LABEL_NODE, PATH_EDGE, PATH_SEGMENT, check_graph_size
-from ._checks import check_int, check_sizes
 from .layered import layer_labels
 
 __all__ = ["random_walk_paths", "sobol_paths", "path_network"]

@@ -6,10 +6,10 @@ import networkx as nx
 import numba
 import numpy as np
 
+from .._checks import check_int
 from ..seeding import numpy_rng
 from ..wiring import Wiring
 from ._budget import SCALE_FREE_EDGE, check_graph_size
-from ._checks import check_int
 from ._sampling import with_draws
 
 __all__ = ["scale_free_dag"]

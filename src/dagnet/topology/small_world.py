@@ -6,10 +6,10 @@ import networkx as nx
 import numba
 import numpy as np
 
+from .._checks import check_float, check_int, invalid
 from ..seeding import numpy_rng
 from ..wiring import Wiring
 from ._budget import SMALL_WORLD_EDGE, check_graph_size
-from ._checks import check_float, check_int
 from ._sampling import with_draws
 
 __all__ = ["small_world_dag"]
@@ -112,9 +112,7 @@ def small_world_dag(
     n = check_int(n, "n", func, low=1)
     k = check_int(k, "k", func, low=0, high=n - 1)
     if k % 2:
-        raise ValueError(
-            f"The 'k' parameter of {func} must be an even int in the range [0, {n - 1}]. Got {k!r} instead."
-        )
+        raise invalid("k", func, f"an even int in [0, {n - 1}]", k)
     p = check_float(p, "p", func, low=0.0, high=1.0)
     check_graph_size(
         func, f"n={n}, k={k}, p={p:g}", n * (k // 2), SMALL_WORLD_EDGE, n, 8, as_wiring, "Choose a smaller n or k."

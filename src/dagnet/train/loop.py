@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .._checks import check_bool, check_int
+from .._checks import check_bool, check_choice, check_int, invalid
 from ..data.batching import batches, num_batches
 from ..data.datasets import Dataset
 from ..errors import CheckpointMismatchError, DivergenceError, FileFormatError
@@ -42,26 +42,23 @@ _NONFINITE = ("raise", "continue")
 _PROBE = ".dagnet-write-check"
 
 
-def _fail(name: str, what: str, value: Any) -> ValueError:
-    return ValueError(f"The '{name}' parameter of fit must be {what}. Got {value!r} instead.")
-
-
 def _schedule(rules: Iterable, epochs: int) -> list[ScheduledRule]:
     if isinstance(rules, (str, bytes)) or not isinstance(rules, Iterable):
-        raise _fail("rules", "a sequence of rules or (rule, when) pairs", rules)
+        raise invalid("rules", "fit", "a sequence of rules or (rule, when) pairs", rules)
     out: list[ScheduledRule] = []
     for item in rules:
         rule, when = item if isinstance(item, tuple) and len(item) == 2 else (item, None)
         if not callable(getattr(rule, "step", None)):
-            raise _fail(
+            raise invalid(
                 "rules",
+                "fit",
                 "a sequence of rules (objects with a step(model, optimizer=None) method) or (rule, when) pairs",
                 rules,
             )
         if when is None:
             when = getattr(rule, "schedule", None) or every_epoch_but_last(epochs)
         elif not callable(when):
-            raise _fail("rules", "a sequence of rules or (rule, when) pairs with when(epoch) -> bool", rules)
+            raise invalid("rules", "fit", "a sequence of rules or (rule, when) pairs with when(epoch) -> bool", rules)
         base = getattr(rule, "name", None) or type(rule).__name__
         name, k = base, 1
         while any(r.name == name for r in out):
@@ -79,8 +76,9 @@ def _optimizer(optimizer: Any, model: nn.Module) -> torch.optim.Optimizer:
         opt = optimizer(model.parameters())
         if isinstance(opt, torch.optim.Optimizer):
             return opt
-    raise _fail(
+    raise invalid(
         "optimizer",
+        "fit",
         "a torch.optim.Optimizer, a callable params -> Optimizer "
         "(e.g. functools.partial(torch.optim.SGD, lr=0.1)) or None",
         optimizer,
@@ -651,17 +649,17 @@ def fit(
     ([1, 2, 3], ['epoch', 'seconds', 'test_accuracy'])
     """
     if not isinstance(model, nn.Module):
-        raise _fail("model", "a torch.nn.Module", model)
+        raise invalid("model", "fit", "a torch.nn.Module", model)
     if not isinstance(data, Dataset):
-        raise _fail("data", "a dagnet.data.Dataset", data)
+        raise invalid("data", "fit", "a dagnet.data.Dataset", data)
     if isinstance(loss, str):
         if loss not in _LOSSES:
-            raise _fail("loss", f"one of {', '.join(map(repr, _LOSSES))} or a callable", loss)
+            raise invalid("loss", "fit", f"one of {', '.join(map(repr, _LOSSES))} or a callable", loss)
         loss_fn = _LOSSES[loss]
     elif callable(loss):
         loss_fn = loss
     else:
-        raise _fail("loss", f"one of {', '.join(map(repr, _LOSSES))} or a callable", loss)
+        raise invalid("loss", "fit", f"one of {', '.join(map(repr, _LOSSES))} or a callable", loss)
     epochs = check_int(epochs, "epochs", "fit")
     batch_size = check_int(batch_size, "batch_size", "fit")
     checkpoint_every = check_int(checkpoint_every, "checkpoint_every", "fit")
@@ -671,10 +669,9 @@ def fit(
             "The 'resume' parameter of fit needs out_dir, the folder of the checkpoint. "
             "Got resume=True and out_dir=None."
         )
-    if not isinstance(on_nonfinite, str) or on_nonfinite not in _NONFINITE:
-        raise _fail("on_nonfinite", f"one of {', '.join(map(repr, _NONFINITE))}", on_nonfinite)
+    check_choice(on_nonfinite, "on_nonfinite", "fit", _NONFINITE)
     if out_dir is not None and not isinstance(out_dir, (str, os.PathLike)):
-        raise _fail("out_dir", "a path (str or os.PathLike) or None", out_dir)
+        raise invalid("out_dir", "fit", "a path (str or os.PathLike) or None", out_dir)
     schedule = _schedule(rules, epochs)
     for r in schedule:  # e.g. learned masks add parameters: before the optimizer is made
         if callable(getattr(r.rule, "attach", None)):

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from ..._checks import Interval, check_choice, check_float, invalid
 from ...activations.functional import isotropic_tanh
 from ...seeding import resolve_seed, torch_generator
 from .._common import as_batch, check_bool, check_weights, child_seeds, uniform_, value_problem
@@ -194,10 +195,7 @@ class IsotropicMLP(nn.Module):
             and all(isinstance(s, numbers.Integral) and not isinstance(s, bool) and s >= 1 for s in sizes)
         )
         if not ok:
-            raise ValueError(
-                f"The 'sizes' parameter of {name} must be a sequence of at least 2 ints >= 1 "
-                f"([in, hidden..., out]). Got {sizes!r} instead."
-            )
+            raise invalid("sizes", name, "a sequence of at least 2 ints >= 1 ([in, hidden..., out])", sizes)
         self._sizes = [int(s) for s in sizes]
         check_weights(
             f"IsotropicMLP(sizes={self._sizes})",
@@ -208,12 +206,7 @@ class IsotropicMLP(nn.Module):
         self.trainable_length = check_bool(trainable_length, "trainable_length", name)
         lengths = _check_lengths(intrinsic_length, n_hidden, self.trainable_length)
         self.has_bias = check_bool(bias, "bias", name)
-        ok = isinstance(init_scale, numbers.Real) and not isinstance(init_scale, bool)
-        if not (ok and math.isfinite(init_scale) and init_scale > 0):
-            raise ValueError(
-                f"The 'init_scale' parameter of {name} must be a finite float > 0. Got {init_scale!r} instead."
-            )
-        self.init_scale = float(init_scale)
+        self.init_scale = check_float(init_scale, "init_scale", name, 0, low_open=True)
         self.seed, (init_seed,) = child_seeds(seed, 1)
         factory = dict(device=device, dtype=dtype)
         for k in range(1, len(self._sizes)):
@@ -433,12 +426,12 @@ class IsotropicMLP(nn.Module):
         return layer
 
     def _check_count(self, n, method: str, high: int | None = None, why: str = "") -> int:
-        ok = isinstance(n, numbers.Integral) and not isinstance(n, bool)
-        if not ok:
-            raise TypeError(f"The 'n' parameter of IsotropicMLP.{method} must be an int >= 1. Got {n!r} instead.")
-        if n < 1 or (high is not None and n > high):
+        owner = f"IsotropicMLP.{method}"
+        if n not in Interval(int):
+            raise TypeError(*invalid("n", owner, Interval(int, 1), n).args)
+        if n not in Interval(int, 1, high):
             rule = "an int >= 1" if high is None else f"an int in [1, {high}]{why}"
-            raise ValueError(f"The 'n' parameter of IsotropicMLP.{method} must be {rule}. Got {n!r} instead.")
+            raise invalid("n", owner, rule, n)
         return int(n)
 
     def _check_optimizer(self, optimizer, method: str, names: Sequence[str]) -> None:
@@ -579,10 +572,7 @@ class IsotropicMLP(nn.Module):
         >>> net.weight2.shape, bool(torch.allclose(net.weight2.double(), report.singular_values))
         (torch.Size([4]), True)
         """
-        if mode not in ("left", "full"):
-            raise ValueError(
-                f"The 'mode' parameter of IsotropicMLP.diagonalise must be 'left' or 'full'. Got {mode!r} instead."
-            )
+        check_choice(mode, "mode", "IsotropicMLP.diagonalise", ("left", "full"))
         k = self._check_layer(layer, "diagonalise")
         if mode == "full" and k == 1:
             raise ValueError(
