@@ -13,6 +13,7 @@ from hypothesis import strategies as st
 
 from dagnet import CycleError, DAGNetwork, InputShapeError, Wiring
 from dagnet.bench import FourWardNet, SequentialNet, engine, fourward_dense_size
+from dagnet.bench import report as bench_report
 from dagnet.cli.bench import add_bench_parser
 from dagnet.errors import GraphError
 from dagnet.layering import alap
@@ -253,7 +254,7 @@ def test_harness_quick_end_to_end(tmp_path, capsys):
     assert "[1/1] N=100" in captured.err  # one progress line per grid point
     lines = [ln for ln in report.splitlines() if ln.startswith("|")]
     header = [c.strip() for c in lines[0].strip("|").split("|")]
-    assert header == list(engine.GRID_COLUMNS)
+    assert header == list(bench_report.GRID_COLUMNS)
     rows = [[c.strip() for c in ln.strip("|").split("|")] for ln in lines[2:]]
     assert len(rows) == 1
     row = dict(zip(header, rows[0]))
@@ -273,7 +274,7 @@ def test_scale_run_report(monkeypatch):
     assert row.fourward_dense == fourward_dense_size(erdos_renyi_dag(400, row_p(400, 2000), seed=0, as_wiring=True))
     report = engine.format_report(result)
     header = [ln for ln in report.splitlines() if ln.startswith("| run")][0]
-    assert [c.strip() for c in header.strip("|").split("|")] == list(engine.SCALE_COLUMNS)
+    assert [c.strip() for c in header.strip("|").split("|")] == list(bench_report.SCALE_COLUMNS)
     assert "Construction of the 2,000-edge DAG" in report
     assert "peak memory (building or training, above the base): not measured" in report
     assert "full step on 2 threads: not run (add --threads 2)" in report

@@ -53,33 +53,40 @@ from __future__ import annotations
 
 import argparse
 import gc
-import json
 import math
 import os
-import platform
-import select
 import shlex
-import statistics
-import subprocess
 import sys
 import time
-import traceback
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 from typing import TextIO
 
-import numba
-import numpy as np
 import torch
-import torch.nn.functional as F
 
 from ..errors import DagnetError
-from ..nn import DAGNetwork
 from ..plan import compile_plan
-from ..seeding import torch_generator
-from ..topology.erdos_renyi import erdos_renyi_dag
 from ..wiring import Wiring
-from .baselines import FourWardNet, SequentialNet, fourward_dense_size
+from .baselines import fourward_dense_size
+from .memory import close_memory_server, measure_peak_memory, memory_method
+from .report import format_report, markdown_table
+from .spec import BenchConfig, BenchResult, GridPoint, GridRow, ScaleRow, _check_density, _positive_int, make_grid
+from .workload import (
+    CHECK_RTOL,
+    GRID_DENSITIES,
+    GRID_SIZES,
+    IMPLEMENTATIONS,
+    NAMES,
+    QUICK_DENSITIES,
+    QUICK_SIZES,
+    SCALE_CHOICES,
+    SCALE_RUNS,
+    SEQUENTIAL_MAX_N,
+    build_model,
+    make_batch,
+    training_step,
+    warm_up,
+    wiring_for,
+)
 
 __all__ = [
     "BenchConfig",
@@ -101,292 +108,12 @@ __all__ = [
     "main",
 ]
 
-IMPLEMENTATIONS = ("dagnet", "4ward", "sequential")
-NAMES = {"dagnet": "dagnet", "4ward": "4Ward", "sequential": "seq"}
-GRID_SIZES = (1000, 2000, 4000, 8000)
-GRID_DENSITIES = ("10/N", "0.01")
-QUICK_SIZES = (100, 200)
-QUICK_DENSITIES = ("10/N",)
-SEQUENTIAL_MAX_N = 2000
-#: Scale runs: (nodes, expected edges); the ER probability is chosen to give that many edges.
-SCALE_RUNS = {"standard": (100_000, 1_000_000), "huge": (1_000_000, 10_000_000)}
-SCALE_CHOICES = ("standard", "huge", "all")
-#: The engine's targets (checked and reported by the harness, never asserted in tests).
-TARGET_SPEEDUP = 20.0
-TARGET_BUILD_S = 5.0
-TARGET_STEP_MS = {"standard": 150.0, "huge": 4000.0}
-TARGET_PEAK_MIB = {"standard": 1024.0, "huge": 2560.0}
-LEARNING_RATE = 1e-3
-#: Relative tolerance of the output check (float32, deep networks).
-CHECK_RTOL = 1e-4
-MEMORY_STEPS = 2
-DTYPE = torch.float32
-
 
 class BaselineMismatchError(DagnetError, RuntimeError):
     """A baseline's outputs differ from dagnet's on the benchmark batch."""
 
 
 # --------------------------------------------------------------------------- configuration
-def _density_value(spec: str, n: int) -> float:
-    if spec.endswith("/N"):
-        return min(1.0, float(spec[:-2]) / n)
-    return float(spec)
-
-
-def _check_density(spec: str) -> str:
-    """Return ``spec`` ("10/N" style or a float in (0, 1]) or raise ValueError."""
-    text = str(spec).strip()
-    try:
-        value = float(text[:-2]) if text.endswith("/N") else float(text)
-    except ValueError:
-        value = math.nan
-    if not (value > 0 and (text.endswith("/N") or value <= 1)) or not math.isfinite(value):
-        raise ValueError(
-            f"A density must be a probability in (0, 1] or 'C/N' with C > 0 (mean degree C). Got {spec!r} instead."
-        )
-    return text
-
-
-def _positive_int(name: str, value, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"The '{name}' parameter must be an int >= {minimum}. Got {value!r} instead.")
-    return int(value)
-
-
-@dataclass
-class BenchConfig:
-    """What one benchmark run does.
-
-    Parameters
-    ----------
-    sizes : sequence of int
-        Node counts of the grid (empty: no grid).
-    densities : sequence of str
-        Edge probabilities of the grid: a float in (0, 1] or ``"C/N"``.
-    threads : sequence of int
-        Thread counts; every row is measured once per count.
-    repeats : int
-        Timed steps per implementation and row (the median is reported).
-    warmup : int
-        Untimed steps per implementation before timing.
-    batch : int
-        Batch size.
-    seed : int
-        Seed of the graphs, the initial values and the batch.
-    sequential_max : int
-        Largest N for which the per-node baseline runs.
-    memory : bool
-        Measure peak memory (one child process per implementation and row).
-    memory_jobs : int
-        Memory child processes run at once (they do not disturb each other's RSS,
-        and never run while timing).
-    scale : sequence of str
-        Scale runs to do after the grid: names of :data:`SCALE_RUNS`.
-
-    Examples
-    --------
-    >>> BenchConfig(sizes=[100], densities=["10/N"], threads=[1], repeats=2).repeats
-    2
-    >>> BenchConfig(repeats=0)
-    Traceback (most recent call last):
-        ...
-    ValueError: The 'repeats' parameter must be an int >= 1. Got 0 instead.
-    """
-
-    sizes: Sequence[int] = GRID_SIZES
-    densities: Sequence[str] = GRID_DENSITIES
-    threads: Sequence[int] = (1, 2)
-    repeats: int = 10
-    warmup: int = 2
-    batch: int = 128
-    seed: int = 0
-    sequential_max: int = SEQUENTIAL_MAX_N
-    memory: bool = True
-    memory_jobs: int = 2
-    scale: Sequence[str] = ("standard",)
-
-    def __post_init__(self) -> None:
-        self.sizes = tuple(_positive_int("sizes", n, 2) for n in self.sizes)
-        self.densities = tuple(_check_density(d) for d in self.densities)
-        self.threads = tuple(_positive_int("threads", t) for t in self.threads)
-        if not self.threads:
-            raise ValueError("The 'threads' parameter must list at least one thread count.")
-        self.repeats = _positive_int("repeats", self.repeats)
-        self.warmup = _positive_int("warmup", self.warmup, 0)
-        self.batch = _positive_int("batch", self.batch)
-        self.seed = _positive_int("seed", self.seed, 0)
-        self.sequential_max = _positive_int("sequential_max", self.sequential_max, 0)
-        self.memory_jobs = _positive_int("memory_jobs", self.memory_jobs)
-        self.scale = tuple(self.scale)
-        for kind in self.scale:
-            if kind not in SCALE_RUNS:
-                raise ValueError(
-                    f"The 'scale' parameter must list names among {tuple(SCALE_RUNS)}. Got {kind!r} instead."
-                )
-
-
-@dataclass(frozen=True)
-class GridPoint:
-    """One graph of the grid: ``n`` nodes, edge probability ``p`` (from ``density``)."""
-
-    n: int
-    p: float
-    density: str
-
-    @property
-    def label(self) -> str:
-        """``p`` as shown in the table, e.g. ``0.005 (10/N)``."""
-        p = f"{self.p:.3g}"
-        return f"{p} ({self.density})" if self.density.endswith("/N") else p
-
-
-def make_grid(sizes: Sequence[int], densities: Sequence[str]) -> list[GridPoint]:
-    """Return the grid points, sizes outer, densities inner, without duplicates.
-
-    Two densities giving the same ``p`` for one ``n`` (10/N and 0.01 at
-    N = 1000) make one point, labelled by the first.
-
-    Examples
-    --------
-    >>> [(g.n, g.label) for g in make_grid([1000, 2000], ["10/N", "0.01"])]
-    [(1000, '0.01 (10/N)'), (2000, '0.005 (10/N)'), (2000, '0.01')]
-    """
-    points: list[GridPoint] = []
-    seen: set = set()
-    for n in sizes:
-        for d in densities:
-            p = _density_value(_check_density(d), n)
-            key = (n, round(p, 12))
-            if key not in seen:
-                seen.add(key)
-                points.append(GridPoint(int(n), p, d))
-    return points
-
-
-# --------------------------------------------------------------------------- results
-@dataclass
-class GridRow:
-    """Measurements of one grid point at one thread count.
-
-    Dicts are keyed by implementation (``"dagnet"``, ``"4ward"``,
-    ``"sequential"``); an implementation that did not run is absent.
-    """
-
-    threads: int
-    point: GridPoint
-    edges: int
-    levels: int
-    dense_size: int  # entries of 4Ward's dense weight blocks
-    load: float  # 1-minute load average before the row
-    build_s: dict[str, float] = field(default_factory=dict)
-    step_s: dict[str, list[float]] = field(default_factory=dict)
-    peak_mib: dict[str, float] = field(default_factory=dict)
-    max_abs_diff: dict[str, float] = field(default_factory=dict)
-
-    def step_ms(self, impl: str) -> float | None:
-        """Median step time of ``impl`` in milliseconds (None if it did not run)."""
-        times = self.step_s.get(impl)
-        return None if not times else 1e3 * statistics.median(times)
-
-    def speedup(self, impl: str) -> float | None:
-        """Median step time of ``impl`` over dagnet's (None if either did not run)."""
-        mine, other = self.step_ms("dagnet"), self.step_ms(impl)
-        return None if mine is None or other is None else other / mine
-
-
-@dataclass
-class ScaleRow:
-    """Measurements of one scale run (dagnet alone) at one thread count."""
-
-    kind: str
-    threads: int
-    n: int
-    edges: int
-    levels: int
-    generate_s: float
-    plan_s: float  # validation + layering + plan (compile_plan)
-    build_s: float  # the whole DAGNetwork constructor (includes the plan)
-    step_s: list[float]
-    load: float
-    fourward_dense: int  # entries 4Ward's dense blocks would need (not built)
-    peak_build_mib: float | None = None
-    peak_step_mib: float | None = None
-
-    def step_ms(self) -> float:
-        """Median step time in milliseconds."""
-        return 1e3 * statistics.median(self.step_s)
-
-    @property
-    def peak_mib(self) -> float | None:
-        """Overall peak (building or training), MiB above the base."""
-        vals = [v for v in (self.peak_build_mib, self.peak_step_mib) if v is not None]
-        return max(vals) if vals else None
-
-
-@dataclass
-class BenchResult:
-    """Everything one run measured, with the conditions it ran under."""
-
-    config: BenchConfig
-    command: str
-    grid: list[GridRow]
-    scale: list[ScaleRow]
-    load_before: tuple[float, float, float]
-    load_after: tuple[float, float, float]
-    memory_method: str
-    started: str
-    seconds: float
-
-
-# --------------------------------------------------------------------------- pieces
-def _wiring(n: int, p: float, seed: int) -> Wiring:
-    return erdos_renyi_dag(n, p, seed=seed, as_wiring=True)
-
-
-def _batch(wiring: Wiring, batch: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Input (sources) and target (sinks) of the benchmark, from ``seed``."""
-    n_in = int((wiring.in_degree() == 0).sum())
-    n_out = int((wiring.out_degree() == 0).sum())
-    g = torch_generator(seed)
-    x = torch.randn(batch, n_in, generator=g, dtype=DTYPE)
-    y = torch.randn(batch, n_out, generator=g, dtype=DTYPE)
-    return x, y
-
-
-def _build(impl: str, wiring: Wiring, seed: int) -> torch.nn.Module:
-    """Build ``impl`` on ``wiring`` (dagnet from the seed; baselines from the wiring's values)."""
-    if impl == "dagnet":
-        return DAGNetwork(wiring, seed=seed, dtype=DTYPE)
-    if impl == "4ward":
-        return FourWardNet(wiring, seed=seed, dtype=DTYPE)
-    if impl == "sequential":
-        return SequentialNet(wiring, seed=seed, dtype=DTYPE)
-    raise ValueError(f"Unknown implementation {impl!r}; expected one of {IMPLEMENTATIONS}.")
-
-
-def _stepper(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor) -> Callable[[], None]:
-    """Return a function doing one full training step of ``model``: MSE loss, plain SGD.
-
-    The update is ``p -= lr * p.grad`` per parameter, written out: it is what
-    ``torch.optim.SGD`` (no momentum, CPU) does, without importing
-    ``torch._dynamo`` (1.5 s per memory child) or its bookkeeping.
-    """
-    params = [p for p in model.parameters() if p.requires_grad]
-
-    def step() -> None:
-        for p in params:
-            p.grad = None
-        loss = F.mse_loss(model(x), y)
-        loss.backward()
-        with torch.no_grad():
-            for p in params:
-                if p.grad is not None:
-                    p.add_(p.grad, alpha=-LEARNING_RATE)
-
-    return step
-
-
 def time_alternating(
     steps: dict[str, Callable[[], None]], repeats: int, warmup: int = 1, turn_seconds: float = 0.02
 ) -> dict[str, list[float]]:
@@ -486,256 +213,6 @@ def check_outputs(models: dict[str, torch.nn.Module], x: torch.Tensor, where: st
     return diffs
 
 
-def _warm_up() -> None:
-    """Load the compiled kernels and torch's lazy state, so no timing pays for them."""
-    wiring = _wiring(24, 0.3, 0)
-    x, y = _batch(wiring, 4, 0)
-    net = _build("dagnet", wiring, 0)
-    ref = net.to_wiring()
-    for model in (net, _build("4ward", ref, 0), _build("sequential", ref, 0)):
-        _stepper(model, x, y)()
-
-
-# --------------------------------------------------------------------------- memory
-def _status_kib(key: str) -> int | None:
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith(key + ":"):
-                    return int(line.split()[1])
-    except OSError:
-        return None
-    return None
-
-
-def _reset_peak() -> bool:
-    """Reset the kernel's peak-RSS counter (VmHWM) of this process; False if not possible."""
-    try:
-        with open("/proc/self/clear_refs", "w") as f:
-            f.write("5")
-    except OSError:
-        return False
-    return _status_kib("VmHWM") is not None
-
-
-def _maxrss_kib() -> float:
-    import resource
-
-    value = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return value / 1024.0 if sys.platform == "darwin" else float(value)  # bytes on macOS
-
-
-def _release_free_memory() -> None:
-    """Give freed heap memory back to the OS (glibc), so the base RSS holds only live data."""
-    gc.collect()
-    try:
-        import ctypes
-
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):
-        pass
-
-
-def _memory_worker(spec: dict) -> dict:
-    """Body of a memory child process: see the module docstring. Returns MiB figures.
-
-    The baselines draw their values from the seed (DAGNetwork's rule) instead of
-    copying a DAGNetwork's: the values do not change the memory, and no
-    DAGNetwork then lives (or has lived) in the process.
-    """
-    torch.set_num_threads(int(spec["threads"]))
-    impl, seed = spec["impl"], int(spec["seed"])
-    wiring = _wiring(int(spec["n"]), float(spec["p"]), seed)
-    x, y = _batch(wiring, int(spec["batch"]), seed)
-    _warm_up()
-    _release_free_memory()
-    base = _status_kib("VmRSS")
-    exact = base is not None and _reset_peak()
-    if not exact:
-        base = _maxrss_kib()
-
-    def peak() -> float:
-        return float(_status_kib("VmHWM")) if exact else _maxrss_kib()
-
-    model = _build(impl, wiring, seed)
-    build_peak = peak()
-    if exact:
-        _reset_peak()
-    step = _stepper(model, x, y)
-    for _ in range(int(spec.get("steps", MEMORY_STEPS))):
-        step()
-    step_peak = peak()
-    mib = 1024.0
-    return {
-        "base_mib": base / mib,
-        "build_mib": (build_peak - base) / mib,
-        "step_mib": (step_peak - base) / mib,
-        "method": "VmHWM" if exact else "ru_maxrss",
-    }
-
-
-def _memory_worker_main() -> None:  # pragma: no cover - runs in a fresh interpreter
-    """Entry of a one-spec memory process (where there is no ``os.fork``)."""
-    print(json.dumps(_memory_worker(json.loads(sys.argv[1]))), flush=True)
-
-
-def _memory_server() -> None:  # pragma: no cover - runs in a helper process
-    """Serve memory measurements: fork one fresh child per request.
-
-    Reads one JSON request ``{"id", "spec"}`` per line on stdin; each child
-    writes one JSON line ``{"id", "ok", "result" | "error"}`` to stdout (lines
-    this short are written atomically). This process only imports dagnet, so
-    every child starts from the same clean state without paying for the
-    imports again. A child killed by a signal is reported as an error.
-    """
-    out = os.dup(1)
-    devnull = os.open(os.devnull, os.O_WRONLY)
-    os.dup2(devnull, 1)  # stray prints must not mix with the replies
-
-    def reply(message: dict) -> None:
-        os.write(out, (json.dumps(message) + "\n").encode())
-
-    children: dict[int, object] = {}
-    buffer = b""
-    open_ = True
-    while open_ or children:
-        if open_ and select.select([0], [], [], 0.05 if children else None)[0]:
-            chunk = os.read(0, 1 << 16)
-            open_ = bool(chunk)
-            buffer += chunk
-            *lines, buffer = buffer.split(b"\n")
-            for line in lines:
-                request = json.loads(line)
-                pid = os.fork()
-                if pid == 0:
-                    code = 0
-                    try:
-                        message = {"id": request["id"], "ok": True, "result": _memory_worker(request["spec"])}
-                    except BaseException:
-                        message = {"id": request["id"], "ok": False, "error": traceback.format_exc()[-3000:]}
-                        code = 1
-                    reply(message)
-                    os._exit(code)
-                children[pid] = request["id"]
-        elif not open_:
-            time.sleep(0.05)
-        while children:
-            pid, status = os.waitpid(-1, os.WNOHANG)
-            if pid == 0:
-                break
-            ident = children.pop(pid)
-            if os.WIFSIGNALED(status):
-                reply(
-                    {
-                        "id": ident,
-                        "ok": False,
-                        "error": f"the process was killed by signal {os.WTERMSIG(status)} (out of memory?)",
-                    }
-                )
-
-
-_SERVER_CODE = "from dagnet.bench.engine import _memory_server; _memory_server()"
-_WORKER_CODE = "from dagnet.bench.engine import _memory_worker_main; _memory_worker_main()"
-
-
-class _MemoryServer:
-    """The harness's side of :func:`_memory_server` (started once, closed at the end)."""
-
-    def __init__(self) -> None:
-        self.proc = subprocess.Popen(
-            [sys.executable, "-c", _SERVER_CODE],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.DEVNULL,
-            text=True,
-            bufsize=1,
-        )
-        self.next_id = 0
-
-    def measure(self, specs: list[dict], jobs: int) -> list[dict]:
-        results: dict[int, dict] = {}
-        ids: list[int] = []
-        pending = list(specs)
-        running = 0
-        while pending or running:
-            while pending and running < jobs:
-                ids.append(self.next_id)
-                self.proc.stdin.write(json.dumps({"id": self.next_id, "spec": pending.pop(0)}) + "\n")
-                self.proc.stdin.flush()
-                self.next_id += 1
-                running += 1
-            line = self.proc.stdout.readline()
-            if not line:
-                raise RuntimeError(f"The memory server stopped (exit {self.proc.poll()}).")
-            message = json.loads(line)
-            running -= 1
-            if not message["ok"]:
-                spec = specs[ids.index(message["id"])]
-                raise RuntimeError(f"The memory measurement of {spec} failed:\n{message['error']}")
-            results[message["id"]] = message["result"]
-        return [results[i] for i in ids]
-
-    def close(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.stdin.close()
-            self.proc.wait()
-
-
-_SERVER: _MemoryServer | None = None
-
-
-def _close_memory_server() -> None:
-    global _SERVER
-    if _SERVER is not None:
-        _SERVER.close()
-        _SERVER = None
-
-
-def measure_peak_memory(specs: list[dict], jobs: int = 1) -> list[dict]:
-    """Measure the peak memory of each spec in its own fresh process.
-
-    Each spec names ``impl`` (dagnet, 4ward or sequential), ``n``, ``p``,
-    ``seed``, ``batch`` and ``threads``; the process rebuilds the same
-    Erdős–Rényi wiring and batch, then builds and trains the model (see the
-    module docstring for what is counted). The processes are forked from a
-    helper that has imported dagnet and done nothing else (a fresh
-    interpreter each where there is no ``os.fork``); at most ``jobs`` run at
-    once. The helper lives until :func:`run_benchmark` ends.
-
-    Returns
-    -------
-    list of dict
-        Per spec: ``base_mib`` (RSS before building), ``build_mib`` and
-        ``step_mib`` (peak above the base while building, and while training
-        with the model in memory), and the ``method`` used.
-
-    Raises
-    ------
-    RuntimeError
-        If a measurement fails (its traceback is included).
-
-    Examples
-    --------
-    >>> spec = dict(impl="dagnet", n=50, p=0.1, seed=0, batch=8, threads=1)
-    >>> measure_peak_memory([spec])[0]["method"] in ("VmHWM", "ru_maxrss")  # doctest: +SKIP
-    True
-    """
-    global _SERVER
-    jobs = _positive_int("jobs", jobs)
-    if hasattr(os, "fork"):
-        if _SERVER is None or _SERVER.proc.poll() is not None:
-            _SERVER = _MemoryServer()
-        return _SERVER.measure(specs, jobs)
-    results = []
-    for spec in specs:  # one fresh interpreter per spec
-        done = subprocess.run([sys.executable, "-c", _WORKER_CODE, json.dumps(spec)], capture_output=True, text=True)
-        if done.returncode != 0:
-            raise RuntimeError(f"The memory measurement of {spec} failed:\n{done.stderr[-3000:]}")
-        results.append(json.loads(done.stdout.strip().splitlines()[-1]))
-    return results
-
-
-# --------------------------------------------------------------------------- runs
 def _progress(stream: TextIO | None, text: str) -> None:
     if stream is not None:
         print(text, file=stream, flush=True)
@@ -753,7 +230,7 @@ def _run_point(
     ref = None
     for impl in impls:
         t0 = time.perf_counter()
-        models[impl] = _build(impl, wiring if impl == "dagnet" else ref, cfg.seed)
+        models[impl] = build_model(impl, wiring if impl == "dagnet" else ref, cfg.seed)
         build[impl] = time.perf_counter() - t0
         if impl == "dagnet":
             ref = models["dagnet"].to_wiring()  # the same weights for the baselines
@@ -765,7 +242,7 @@ def _run_point(
     )
     if fw.num_layers != row.levels:
         raise BaselineMismatchError(f"4Ward has {fw.num_layers} levels, dagnet {row.levels} ({where}).")
-    steps = {impl: _stepper(m, x, y) for impl, m in models.items()}
+    steps = {impl: training_step(m, x, y) for impl, m in models.items()}
     row.step_s = time_alternating(steps, cfg.repeats, cfg.warmup)
     del steps, models, fw, ref
     gc.collect()
@@ -781,10 +258,10 @@ def _run_scale(kind: str, cfg: BenchConfig, progress: TextIO | None) -> list[Sca
     p = edges / (n * (n - 1) / 2)
     _progress(progress, f"[scale {kind}] generating an Erdős–Rényi DAG: N={n:,}, p={p:.3g} ...")
     t0 = time.perf_counter()
-    wiring = _wiring(n, p, cfg.seed)
+    wiring = wiring_for(n, p, cfg.seed)
     generate_s = time.perf_counter() - t0
     dense = fourward_dense_size(wiring)
-    x, y = _batch(wiring, cfg.batch, cfg.seed)
+    x, y = make_batch(wiring, cfg.batch, cfg.seed)
     rows = []
     for threads in cfg.threads:
         torch.set_num_threads(threads)
@@ -795,9 +272,9 @@ def _run_scale(kind: str, cfg: BenchConfig, progress: TextIO | None) -> list[Sca
         plan_s = time.perf_counter() - t0
         gc.collect()
         t0 = time.perf_counter()
-        net = _build("dagnet", wiring, cfg.seed)
+        net = build_model("dagnet", wiring, cfg.seed)
         build_s = time.perf_counter() - t0
-        times = time_alternating({"dagnet": _stepper(net, x, y)}, cfg.repeats, cfg.warmup)["dagnet"]
+        times = time_alternating({"dagnet": training_step(net, x, y)}, cfg.repeats, cfg.warmup)["dagnet"]
         row = ScaleRow(
             kind, threads, n, wiring.num_edges, net.num_layers, generate_s, plan_s, build_s, times, load, dense
         )
@@ -817,12 +294,6 @@ def _run_scale(kind: str, cfg: BenchConfig, progress: TextIO | None) -> list[Sca
         )
         rows.append(row)
     return rows
-
-
-def _memory_method() -> str:
-    if sys.platform.startswith("linux") and os.access("/proc/self/clear_refs", os.W_OK):
-        return "VmHWM"
-    return "ru_maxrss"
 
 
 def run_benchmark(config: BenchConfig, command: str = "", progress: TextIO | None = None) -> BenchResult:
@@ -850,13 +321,13 @@ def run_benchmark(config: BenchConfig, command: str = "", progress: TextIO | Non
     grid_rows: list[GridRow] = []
     scale_rows: list[ScaleRow] = []
     try:
-        _warm_up()
+        warm_up()
         points = make_grid(config.sizes, config.densities)
         total = len(points) * len(config.threads)
         k = 0
         for point in points:
-            wiring = _wiring(point.n, point.p, config.seed)
-            x, y = _batch(wiring, config.batch, config.seed)
+            wiring = wiring_for(point.n, point.p, config.seed)
+            x, y = make_batch(wiring, config.batch, config.seed)
             for threads in config.threads:
                 k += 1
                 row = _run_point(point, threads, config, wiring, x, y)
@@ -873,7 +344,7 @@ def run_benchmark(config: BenchConfig, command: str = "", progress: TextIO | Non
             scale_rows.extend(_run_scale(kind, config, progress))
     finally:
         torch.set_num_threads(old_threads)
-        _close_memory_server()
+        close_memory_server()
     return BenchResult(
         config,
         command,
@@ -881,246 +352,13 @@ def run_benchmark(config: BenchConfig, command: str = "", progress: TextIO | Non
         scale_rows,
         load_before,
         os.getloadavg(),
-        _memory_method() if config.memory else "not measured",
+        memory_method() if config.memory else "not measured",
         started,
         time.perf_counter() - t_start,
     )
 
 
 # --------------------------------------------------------------------------- report
-GRID_COLUMNS = (
-    "threads",
-    "N",
-    "p",
-    "edges",
-    "levels",
-    "4Ward dense/edges",
-    "build s dagnet",
-    "build s 4Ward",
-    "build s seq",
-    "step ms dagnet",
-    "step ms 4Ward",
-    "step ms seq",
-    "speed-up vs 4Ward",
-    "speed-up vs seq",
-    "peak MiB dagnet",
-    "peak MiB 4Ward",
-    "peak MiB seq",
-    "load",
-)
-SCALE_COLUMNS = (
-    "run",
-    "threads",
-    "N",
-    "edges",
-    "levels",
-    "generate s",
-    "plan s",
-    "build s",
-    "step ms",
-    "peak MiB build",
-    "peak MiB step",
-    "4Ward dense entries (not built)",
-    "load",
-)
-_MISSING = "—"
-
-
-def _fmt(value, spec: str) -> str:
-    return _MISSING if value is None else format(value, spec)
-
-
-def _grid_cells(row: GridRow) -> list[str]:
-    def build(i):
-        return _fmt(row.build_s.get(i), ".3f")
-
-    def step(i):
-        ms = row.step_ms(i)
-        return _fmt(ms, ".1f" if ms is not None and ms >= 10 else ".2f")
-
-    def speed(i):
-        s = row.speedup(i)
-        return _MISSING if s is None else f"{s:.1f}x"
-
-    def peak(i):
-        return _fmt(row.peak_mib.get(i), ".1f")
-
-    return [
-        str(row.threads),
-        str(row.point.n),
-        row.point.label,
-        str(row.edges),
-        str(row.levels),
-        f"{row.dense_size / max(row.edges, 1):.0f}",
-        build("dagnet"),
-        build("4ward"),
-        build("sequential"),
-        step("dagnet"),
-        step("4ward"),
-        step("sequential"),
-        speed("4ward"),
-        speed("sequential"),
-        peak("dagnet"),
-        peak("4ward"),
-        peak("sequential"),
-        f"{row.load:.2f}",
-    ]
-
-
-def _scale_cells(row: ScaleRow) -> list[str]:
-    return [
-        row.kind,
-        str(row.threads),
-        f"{row.n:,}",
-        f"{row.edges:,}",
-        str(row.levels),
-        f"{row.generate_s:.2f}",
-        f"{row.plan_s:.2f}",
-        f"{row.build_s:.2f}",
-        f"{row.step_ms():.1f}",
-        _fmt(row.peak_build_mib, ".0f"),
-        _fmt(row.peak_step_mib, ".0f"),
-        f"{row.fourward_dense:,} ({row.fourward_dense / max(row.edges, 1):.0f}x edges)",
-        f"{row.load:.2f}",
-    ]
-
-
-def markdown_table(columns: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    """Return a markdown table with the given header and rows of cells.
-
-    Examples
-    --------
-    >>> print(markdown_table(["a", "b"], [["1", "22"]]))
-    | a | b  |
-    |---|----|
-    | 1 | 22 |
-    """
-    widths = [max(len(c), *(len(r[i]) for r in rows)) if rows else len(c) for i, c in enumerate(columns)]
-    lines = [
-        "| " + " | ".join(c.ljust(w) for c, w in zip(columns, widths)) + " |",
-        "|" + "|".join("-" * (w + 2) for w in widths) + "|",
-    ]
-    lines += ["| " + " | ".join(c.ljust(w) for c, w in zip(r, widths)) + " |" for r in rows]
-    return "\n".join(lines)
-
-
-def _targets(result: BenchResult) -> list[str]:
-    lines = []
-
-    def mark(ok: bool | None) -> str:
-        return "not measured" if ok is None else ("met" if ok else "NOT met")
-
-    for threads in sorted({r.threads for r in result.grid}):
-        rows = [r for r in result.grid if r.threads == threads and r.speedup("4ward") is not None]
-        if not rows:
-            continue
-        worst = min(rows, key=lambda r: r.speedup("4ward"))
-        ok = worst.speedup("4ward") >= TARGET_SPEEDUP
-        where = "the target is measured on 1 thread" if threads == 1 else "for information"
-        lines.append(
-            f"- Training step vs 4Ward, {threads} thread{'s' if threads > 1 else ''}: smallest "
-            f"speed-up {worst.speedup('4ward'):.1f}x (N={worst.point.n}, p={worst.point.label}); "
-            f"target >= {TARGET_SPEEDUP:.0f}x at every grid point ({where}): **{mark(ok)}**."
-        )
-    for kind in SCALE_RUNS:
-        rows = [r for r in result.scale if r.kind == kind]
-        if not rows:
-            continue
-        n, e = SCALE_RUNS[kind]
-        if kind == "standard":
-            build = max(r.build_s for r in rows)
-            lines.append(
-                f"- Construction of the {e:,}-edge DAG (whole DAGNetwork constructor, which "
-                f"includes validation + layering + plan): {build:.2f} s (plan alone "
-                f"{max(r.plan_s for r in rows):.2f} s); target < {TARGET_BUILD_S:.0f} s: "
-                f"**{mark(build < TARGET_BUILD_S)}**."
-            )
-        two = [r for r in rows if r.threads == 2]
-        step = two[0].step_ms() if two else None
-        lines.append(
-            f"- {n:,} nodes / {e:,} edges, batch {result.config.batch}, full step on 2 threads: "
-            + (f"{step:.1f} ms" if step is not None else "not run (add --threads 2)")
-            + f"; target < {TARGET_STEP_MS[kind]:.0f} ms: "
-            f"**{mark(None if step is None else step < TARGET_STEP_MS[kind])}**."
-        )
-        peaks = [r.peak_mib for r in rows if r.peak_mib is not None]
-        peak = max(peaks) if peaks else None
-        lines.append(
-            f"- {n:,} nodes / {e:,} edges, peak memory (building or training, above the base): "
-            + (f"{peak:.0f} MiB" if peak is not None else "not measured")
-            + f"; target < {TARGET_PEAK_MIB[kind]:.0f} MiB: "
-            f"**{mark(None if peak is None else peak < TARGET_PEAK_MIB[kind])}**."
-        )
-    return lines
-
-
-def format_report(result: BenchResult) -> str:
-    """Return the markdown report of a run: conditions, tables, targets and method.
-
-    Examples
-    --------
-    >>> cfg = BenchConfig(sizes=[], scale=[])
-    >>> res = BenchResult(cfg, "dagnet bench engine", [], [], (0.1, 0.2, 0.3), (0.1, 0.2, 0.3),
-    ...                   "VmHWM", "2024-01-01", 1.0)
-    >>> "Load average" in format_report(res)
-    True
-    """
-    cfg = result.config
-    lines = ["# dagnet engine benchmark", ""]
-    if result.command:
-        lines += [f"Command: `{result.command}`", ""]
-    lines += [
-        f"- Started {result.started}, took {result.seconds:.0f} s; machine: {platform.platform()}, "
-        f"{platform.processor() or platform.machine()}, {os.cpu_count()} logical CPUs; Python "
-        f"{platform.python_version()}, torch {torch.__version__}, numba {numba.__version__}, "
-        f"numpy {np.__version__}.",
-        f"- Load average (1, 5, 15 min): before {', '.join(f'{v:.2f}' for v in result.load_before)}; "
-        f"after {', '.join(f'{v:.2f}' for v in result.load_after)}. The `load` column is the "
-        "1-minute load average when the row started.",
-        f"- Batch {cfg.batch}, float32, MSE loss, plain SGD; {cfg.warmup} warm-up steps, then "
-        f"{cfg.repeats} timed turns per implementation, interleaved (a turn: one untimed step, then "
-        f"a block of steps of about 20 ms, so each runs warm as in its own training loop); median "
-        f"of the turns' mean step time shown. Threads: "
-        f"{', '.join(map(str, cfg.threads))} (`torch.set_num_threads`; dagnet's kernels follow it).",
-        f"- Peak memory: MiB above the RSS of a fresh child process (one per implementation and "
-        f"row) after imports, wiring, batch and a kernel warm-up, while building the model and "
-        f"training it for {MEMORY_STEPS} steps (method: {result.memory_method}; see "
-        f"`dagnet.bench.engine`).",
-        "",
-    ]
-    if result.grid:
-        lines += [
-            "## Erdős–Rényi grid",
-            "",
-            "dagnet = `DAGNetwork` (ASAP levels, sparse engine); 4Ward = dense masked matmul per ALAP "
-            "layer (`dagnet.bench.FourWardNet`); seq = one neuron at a time (`SequentialNet`, "
-            f"N <= {cfg.sequential_max}). Levels = sequential steps of dagnet and 4Ward, the input "
-            "level included (longest path + 1); seq takes one step per non-input node. Build = "
-            "constructor time (dagnet: validation + layering + plan + init). `4Ward dense/edges`: "
-            "entries of 4Ward's dense weight blocks per edge (its masks hold as many again). "
-            "Outputs of all implementations were checked equal before timing.",
-            "",
-            markdown_table(GRID_COLUMNS, [_grid_cells(r) for r in result.grid]),
-            "",
-        ]
-    if result.scale:
-        lines += [
-            "## Scale runs (dagnet only)",
-            "",
-            "Erdős–Rényi DAGs with p chosen for the edge count; plan = `compile_plan` (validation + "
-            "layering + plan), build = the whole `DAGNetwork` constructor. 4Ward's dense blocks are "
-            "counted, not built.",
-            "",
-            markdown_table(SCALE_COLUMNS, [_scale_cells(r) for r in result.scale]),
-            "",
-        ]
-    targets = _targets(result)
-    if targets:
-        lines += ["## Targets", "", *targets, ""]
-    return "\n".join(lines)
-
-
-# --------------------------------------------------------------------------- command line
 def _density_arg(text: str) -> str:
     try:
         return _check_density(text)
