@@ -479,3 +479,14 @@ def test_load_and_save_take_only_paths(bad, error, tmp_path):
         dagnet.load(bad)
     with pytest.raises(error, match="path|empty"):
         dagnet.save(DAGNetwork(nx.DiGraph([(0, 1)]), seed=0), bad)
+
+
+@pytest.mark.parametrize("device", ["cuda:7", "nonsense", 3.5])
+def test_load_to_a_device_this_machine_lacks_says_so(device, tmp_path):
+    if device == "cuda:7" and torch.cuda.device_count() > 7:
+        pytest.skip("this machine has a cuda:7")
+    path = tmp_path / "net.pt"
+    dagnet.save(DAGNetwork(nx.DiGraph([(0, 1)]), seed=0), path)
+    with pytest.raises(ValueError, match=r"'map_location' parameter of dagnet.load must name a device"):
+        dagnet.load(path, map_location=device)
+    assert dagnet.load(path, map_location="cpu").weight.device.type == "cpu"

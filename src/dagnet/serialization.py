@@ -402,6 +402,10 @@ def load(
         checksum), not a dagnet network, inconsistent, or refers to an
         activation that is neither dagnet's own nor in ``custom_objects``.
         Also a ``ValueError``; the message names the path and the culprit.
+    ValueError
+        If ``map_location`` is not a device this machine has.
+    TypeError
+        If ``path`` is not a path.
     OSError
         If the file cannot be opened.
 
@@ -500,5 +504,14 @@ def load(
             f"{path} is not a valid dagnet network file: its inputs and outputs do not match its wiring.", path
         )
     if map_location is not None:
-        net.to(map_location)
+        try:
+            device = torch.device(map_location)
+            net.to(device)
+        except (RuntimeError, AssertionError, TypeError) as err:
+            first = (str(err).strip().splitlines() or [type(err).__name__])[0]
+            raise ValueError(
+                f"The 'map_location' parameter of dagnet.load must name a device this machine has; "
+                f"{map_location!r} is not usable here ({first}). The network in {path} loaded on the CPU: "
+                "pass map_location=None or 'cpu', or a device that torch.cuda.device_count() covers."
+            ) from None
     return net
