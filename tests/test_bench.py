@@ -209,7 +209,7 @@ def test_grid_and_options_are_validated():
         (2000, "10/N"),
         (2000, "0.01"),
     ]
-    with pytest.raises(ValueError, match="'repeats' parameter must be an int >= 1"):
+    with pytest.raises(ValueError, match="'repeats' parameter of BenchConfig must be an int >= 1"):
         engine.BenchConfig(repeats=0)
     with pytest.raises(ValueError, match="density"):
         engine.BenchConfig(densities=["2.0"])

@@ -20,6 +20,7 @@ Examples
 
 from __future__ import annotations
 
+import argparse
 import math
 import numbers
 from collections.abc import Iterable
@@ -36,6 +37,7 @@ __all__ = [
     "check_bool",
     "check_choice",
     "check_sizes",
+    "int_argument",
 ]
 
 _CLOSED = ("both", "left", "right", "neither")
@@ -235,3 +237,29 @@ def check_sizes(sizes: Any, owner: str, min_layers: int = 2) -> np.ndarray:
     if not all(s in Interval(int, 1) for s in sizes):
         raise invalid("sizes", owner, what, sizes)
     return np.asarray([int(s) for s in sizes], dtype=np.int64)
+
+
+def int_argument(low: int):
+    """Return an argparse ``type`` that parses an int ``>= low`` and says so when it is not.
+
+    Examples
+    --------
+    >>> int_argument(1)("3")
+    3
+    >>> int_argument(1)("0")
+    Traceback (most recent call last):
+    ...
+    argparse.ArgumentTypeError: must be an integer >= 1, got '0'
+    """
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < low:
+            raise argparse.ArgumentTypeError(f"must be an integer >= {low}, got {text!r}")
+        return value
+
+    parse.__name__ = "int"
+    return parse

@@ -63,13 +63,14 @@ from typing import TextIO
 
 import torch
 
+from .._checks import check_int, int_argument
 from ..errors import DagnetError
 from ..plan import compile_plan
 from ..wiring import Wiring
 from .baselines import fourward_dense_size
 from .memory import close_memory_server, measure_peak_memory, memory_method
 from .report import format_report, markdown_table
-from .spec import BenchConfig, BenchResult, GridPoint, GridRow, ScaleRow, _check_density, _positive_int, make_grid
+from .spec import BenchConfig, BenchResult, GridPoint, GridRow, ScaleRow, _check_density, make_grid
 from .workload import (
     CHECK_RTOL,
     GRID_DENSITIES,
@@ -137,8 +138,8 @@ def time_alternating(
     >>> sorted(times), [len(t) for t in times.values()]
     (['a', 'b'], [3, 3])
     """
-    repeats = _positive_int("repeats", repeats)
-    warmup = _positive_int("warmup", warmup, 0)
+    repeats = check_int(repeats, "repeats", "time_alternating")
+    warmup = check_int(warmup, "warmup", "time_alternating", low=0)
     names = list(steps)
     block = {}
     for name in names:
@@ -366,20 +367,6 @@ def _density_arg(text: str) -> str:
         raise argparse.ArgumentTypeError(str(err)) from None
 
 
-def _int_arg(minimum: int) -> Callable[[str], int]:
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            value = None
-        if value is None or value < minimum:
-            raise argparse.ArgumentTypeError(f"expected an integer >= {minimum}, got {text!r}")
-        return value
-
-    parse.__name__ = f"int>={minimum}"
-    return parse
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """Add the options of ``dagnet bench engine`` to ``parser`` and return it.
 
@@ -397,7 +384,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     )
     g.add_argument(
         "--sizes",
-        type=_int_arg(2),
+        type=int_argument(2),
         nargs="+",
         metavar="N",
         help=f"node counts of the grid (default {list(GRID_SIZES)})",
@@ -422,19 +409,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     m = parser.add_argument_group("how")
     m.add_argument(
         "--threads",
-        type=_int_arg(1),
+        type=int_argument(1),
         nargs="+",
         default=[1, 2],
         metavar="T",
         help="thread counts, each measured separately (default: 1 2)",
     )
-    m.add_argument("--repeats", type=_int_arg(1), default=10, help="timed steps per implementation (default 10)")
-    m.add_argument("--warmup", type=_int_arg(0), default=2, help="untimed steps first (default 2)")
-    m.add_argument("--batch", type=_int_arg(1), default=128, help="batch size (default 128)")
-    m.add_argument("--seed", type=_int_arg(0), default=0, help="seed of graphs, values and batch (default 0)")
+    m.add_argument("--repeats", type=int_argument(1), default=10, help="timed steps per implementation (default 10)")
+    m.add_argument("--warmup", type=int_argument(0), default=2, help="untimed steps first (default 2)")
+    m.add_argument("--batch", type=int_argument(1), default=128, help="batch size (default 128)")
+    m.add_argument("--seed", type=int_argument(0), default=0, help="seed of graphs, values and batch (default 0)")
     m.add_argument(
         "--sequential-max",
-        type=_int_arg(0),
+        type=int_argument(0),
         default=SEQUENTIAL_MAX_N,
         metavar="N",
         help=f"largest N for the per-node baseline (default {SEQUENTIAL_MAX_N})",
@@ -442,7 +429,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     m.add_argument("--no-memory", action="store_true", help="skip the peak-memory child processes")
     m.add_argument(
         "--memory-jobs",
-        type=_int_arg(1),
+        type=int_argument(1),
         default=2,
         metavar="J",
         help="memory child processes at once (default 2; never while timing)",

@@ -13,7 +13,7 @@ import traceback
 
 import torch
 
-from .spec import _positive_int
+from .._checks import check_int
 from .workload import MEMORY_STEPS, build_model, make_batch, training_step, warm_up, wiring_for
 
 __all__ = ["measure_peak_memory", "memory_method", "close_memory_server"]
@@ -243,7 +243,7 @@ def measure_peak_memory(specs: list[dict], jobs: int = 1) -> list[dict]:
     True
     """
     global _SERVER
-    jobs = _positive_int("jobs", jobs)
+    jobs = check_int(jobs, "jobs", "measure_peak_memory")
     if hasattr(os, "fork"):
         if _SERVER is None or _SERVER.proc.poll() is not None:
             _SERVER = _MemoryServer()

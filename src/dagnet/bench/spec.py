@@ -7,8 +7,7 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-import numpy as np
-
+from .._checks import check_int
 from .workload import GRID_DENSITIES, GRID_SIZES, SCALE_RUNS, SEQUENTIAL_MAX_N
 
 __all__ = ["BenchConfig", "GridPoint", "GridRow", "ScaleRow", "BenchResult", "make_grid"]
@@ -32,12 +31,6 @@ def _check_density(spec: str) -> str:
             f"A density must be a probability in (0, 1] or 'C/N' with C > 0 (mean degree C). Got {spec!r} instead."
         )
     return text
-
-
-def _positive_int(name: str, value, minimum: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < minimum:
-        raise ValueError(f"The '{name}' parameter must be an int >= {minimum}. Got {value!r} instead.")
-    return int(value)
 
 
 @dataclass
@@ -77,7 +70,7 @@ class BenchConfig:
     >>> BenchConfig(repeats=0)
     Traceback (most recent call last):
         ...
-    ValueError: The 'repeats' parameter must be an int >= 1. Got 0 instead.
+    ValueError: The 'repeats' parameter of BenchConfig must be an int >= 1. Got 0 instead.
     """
 
     sizes: Sequence[int] = GRID_SIZES
@@ -93,17 +86,17 @@ class BenchConfig:
     scale: Sequence[str] = ("standard",)
 
     def __post_init__(self) -> None:
-        self.sizes = tuple(_positive_int("sizes", n, 2) for n in self.sizes)
+        self.sizes = tuple(check_int(n, "sizes", "BenchConfig", low=2) for n in self.sizes)
         self.densities = tuple(_check_density(d) for d in self.densities)
-        self.threads = tuple(_positive_int("threads", t) for t in self.threads)
+        self.threads = tuple(check_int(t, "threads", "BenchConfig") for t in self.threads)
         if not self.threads:
             raise ValueError("The 'threads' parameter must list at least one thread count.")
-        self.repeats = _positive_int("repeats", self.repeats)
-        self.warmup = _positive_int("warmup", self.warmup, 0)
-        self.batch = _positive_int("batch", self.batch)
-        self.seed = _positive_int("seed", self.seed, 0)
-        self.sequential_max = _positive_int("sequential_max", self.sequential_max, 0)
-        self.memory_jobs = _positive_int("memory_jobs", self.memory_jobs)
+        self.repeats = check_int(self.repeats, "repeats", "BenchConfig")
+        self.warmup = check_int(self.warmup, "warmup", "BenchConfig", low=0)
+        self.batch = check_int(self.batch, "batch", "BenchConfig")
+        self.seed = check_int(self.seed, "seed", "BenchConfig", low=0)
+        self.sequential_max = check_int(self.sequential_max, "sequential_max", "BenchConfig", low=0)
+        self.memory_jobs = check_int(self.memory_jobs, "memory_jobs", "BenchConfig")
         self.scale = tuple(self.scale)
         for kind in self.scale:
             if kind not in SCALE_RUNS:

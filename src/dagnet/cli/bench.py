@@ -22,10 +22,7 @@ def _run_engine(args: argparse.Namespace) -> int:
     try:
         return engine.run_from_args(args)
     except Exception as err:  # noqa: BLE001 - user errors become one line; bugs are raised again
-        code = report_error(err, "dagnet bench engine")
-        if code is None:
-            raise
-        return code
+        return report_error(err, "dagnet bench engine")
 
 
 def add_bench_parser(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:

@@ -10,6 +10,7 @@ import sys
 
 import torch
 
+from .._checks import int_argument
 from ..demo import DemoConfig, run_demo
 from .bench import add_bench_parser
 from .config import load_config, run_config
@@ -17,20 +18,6 @@ from .graph import add_graph_parser
 from .report import USAGE, report_error
 
 __all__ = ["main", "build_parser"]
-
-
-def _count(low: int):
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            value = None
-        if value is None or value < low:
-            raise argparse.ArgumentTypeError(f"must be an integer >= {low}, got {text!r}")
-        return value
-
-    parse.__name__ = "int"
-    return parse
 
 
 def _threads(args: argparse.Namespace) -> None:
@@ -74,11 +61,11 @@ def _train(args: argparse.Namespace) -> int:
 def _add_train_parser(sub) -> None:
     p = sub.add_parser("train", help="train the model a TOML configuration describes (see dagnet.cli.config)")
     p.add_argument("config", help="TOML file: data, model, optimizer, evolve rules, epochs, seed, out_dir")
-    p.add_argument("--epochs", type=_count(1), default=None, help="override the configuration's epochs")
+    p.add_argument("--epochs", type=int_argument(1), default=None, help="override the configuration's epochs")
     p.add_argument("--out-dir", default=None, help="override the configuration's output folder")
     p.add_argument("--resume", action="store_true", help="continue from the checkpoint in the output folder")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
-    p.add_argument("--threads", type=_count(1), default=None, help="CPU threads (default: torch's)")
+    p.add_argument("--threads", type=int_argument(1), default=None, help="CPU threads (default: torch's)")
     p.set_defaults(func=_train)
 
 
@@ -87,12 +74,12 @@ def _add_demo_parser(sub) -> None:
         "demo", help="train a SET-MLP and a DAG network on scikit-learn's digits; print accuracy, parameters and speed"
     )
     p.add_argument("--progress", action="store_true", help="draw a progress bar per epoch on stderr")
-    p.add_argument("--epochs", type=_count(1), default=30, help="training epochs (default 30)")
-    p.add_argument("--hidden", type=_count(1), default=300, help="hidden neurons of the random DAG (default 300)")
-    p.add_argument("--seed", type=_count(0), default=0, help="seed of the graph, weights and data order")
+    p.add_argument("--epochs", type=int_argument(1), default=30, help="training epochs (default 30)")
+    p.add_argument("--hidden", type=int_argument(1), default=300, help="hidden neurons of the random DAG (default 300)")
+    p.add_argument("--seed", type=int_argument(0), default=0, help="seed of the graph, weights and data order")
     p.add_argument(
         "--threads",
-        type=_count(1),
+        type=int_argument(1),
         default=None,
         help="CPU threads for torch and the compiled kernels (default: torch's)",
     )
@@ -130,10 +117,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{prog}: interrupted", file=sys.stderr)
         return 130
     except Exception as err:  # noqa: BLE001 - user errors become one line; bugs are raised again
-        code = report_error(err, prog)
-        if code is None:
-            raise
-        return code
+        return report_error(err, prog)
 
 
 if __name__ == "__main__":

@@ -78,15 +78,6 @@ def _generate(args: argparse.Namespace):
     return cut.dag, str(cut) + ", sensory neurons made sources"
 
 
-def _failed(err: Exception, prog: str) -> int:
-    """Report a user error on one line and return its exit code; raise anything else again."""
-
-    code = report_error(err, prog)
-    if code is None:
-        raise err
-    return code
-
-
 def _read(path: str, fmt: str, weight: str):
     if fmt == "edgelist":
         return read_edgelist(path, weight=weight)
@@ -107,8 +98,8 @@ def _run_generate(args: argparse.Namespace) -> int:
             write_graphml(graph, args.output)
         else:
             write_edgelist(graph, args.output)
-    except Exception as err:  # noqa: BLE001 - _failed raises what is not a user error
-        return _failed(err, "dagnet graph generate")
+    except Exception as err:  # noqa: BLE001 - report_error raises what is not a user error
+        return report_error(err, "dagnet graph generate")
     if isinstance(graph, Wiring):
         n, e = graph.num_nodes, graph.num_edges
     else:
@@ -134,8 +125,8 @@ def _run_stats(args: argparse.Namespace) -> int:
                 draw_layered(graph, ax=axes[1])
             fig.savefig(args.plot, dpi=120)
             print(f"plot saved to {args.plot}")
-    except Exception as err:  # noqa: BLE001 - _failed raises what is not a user error
-        return _failed(err, "dagnet graph stats")
+    except Exception as err:  # noqa: BLE001 - report_error raises what is not a user error
+        return report_error(err, "dagnet graph stats")
     return 0
 
 

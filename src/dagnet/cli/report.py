@@ -94,13 +94,15 @@ def error_message(err: BaseException) -> str:
     return " ".join(_lines(str(err))) or type(err).__name__
 
 
-def report_error(err: BaseException, prog: str = "dagnet") -> int | None:
+def report_error(err: BaseException, prog: str = "dagnet") -> int:
     """Print ``err`` on one line of stderr as ``prog: error: ...`` and return its exit code.
 
-    Returns None, printing nothing, when ``err`` is not a user error (see
-    :func:`exit_code`): the caller re-raises it, traceback and all.
+    Call it in an ``except`` block. An error that is not the user's (see
+    :func:`exit_code`) is a bug: it is raised again, traceback and all, and
+    nothing is printed.
     """
     code = exit_code(err)
-    if code is not None:
-        print(f"{prog}: error: {error_message(err)}", file=sys.stderr)
+    if code is None:
+        raise err
+    print(f"{prog}: error: {error_message(err)}", file=sys.stderr)
     return code
