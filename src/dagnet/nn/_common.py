@@ -59,18 +59,30 @@ def as_batch(x, size: int, what: str, owner: str, like: torch.Tensor | None = No
                 "pass its real part (x.real) if that is what you mean."
             )
         if like is not None:
-            converted = x.to(like.dtype)
-            overflow = torch.isinf(converted) & ~torch.isinf(x) if converted.is_floating_point() else None
-            if overflow is not None and bool(overflow.any()):
+            overflow = beyond(x, like.dtype)
+            if bool(overflow.any()):
                 raise InputShapeError(
                     f"{owner} got the input value {x[overflow][0].item():g}, beyond the largest "
                     f"{like.dtype} ({torch.finfo(like.dtype).max:g}): it would become inf. Scale "
                     "the input down, or convert the module to float64 (.double())."
                 )
-            x = converted.to(like.device)
+            x = x.to(like.dtype).to(like.device)
     if x.dim() == 0 or x.shape[-1] != size:
         raise InputShapeError(f"{owner} expected input of shape (*, {size}) ({what} = {size}), got {tuple(x.shape)}.")
     return x
+
+
+def beyond(values: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """Mask of the finite ``values`` beyond the largest number of the float ``dtype`` (they would become inf).
+
+    Examples
+    --------
+    >>> beyond(torch.tensor([1.0, -1e39, float("inf")], dtype=torch.float64), torch.float32).tolist()
+    [False, True, False]
+    """
+    if not values.is_floating_point():  # integers stay far below any float's range
+        return torch.zeros(values.shape, dtype=torch.bool, device=values.device)
+    return torch.isfinite(values) & (values.abs() > torch.finfo(dtype).max)
 
 
 def value_problem(name: str, value: torch.Tensor, dtype: torch.dtype) -> str | None:
@@ -89,7 +101,7 @@ def value_problem(name: str, value: torch.Tensor, dtype: torch.dtype) -> str | N
     if value.is_complex() or value.dtype == torch.bool:
         return f"{name!r} is {value.dtype}; the values are real ({dtype})"
     if value.is_floating_point() and dtype.is_floating_point and value.numel():
-        big = torch.isfinite(value) & (value.detach().abs() > torch.finfo(dtype).max)
+        big = beyond(value.detach(), dtype)
         if bool(big.any()):
             return (
                 f"{name!r} holds {value[big][0].item():g}, beyond the largest {dtype} "

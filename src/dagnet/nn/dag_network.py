@@ -19,7 +19,7 @@ from ..plan import Plan, compile_plan
 from ..seeding import resolve_seed, torch_generator
 from ..topology._budget import NETWORK_EDGE, NETWORK_NODE, check_size
 from ..wiring import Wiring
-from ._common import as_batch, value_problem
+from ._common import as_batch, beyond, value_problem
 from .init import network_values
 from .remap import remap_parameter_
 
@@ -424,7 +424,7 @@ class DAGNetwork(nn.Module):
             ).reshape(-1)
             if values.numel() != add_src.size:
                 raise ValueError(f"'add_weight' has {values.numel()} values for {add_src.size} new edges.")
-            bad = ~torch.isfinite(values) | (values.abs() > torch.finfo(self.weight.dtype).max)
+            bad = ~torch.isfinite(values) | beyond(values, self.weight.dtype)
             if bool(bad.any()):
                 k = int(bad.nonzero()[0, 0])
                 raise NonFiniteValueError(

@@ -8,6 +8,7 @@ import torch
 from ..errors import NonFiniteValueError
 from ..plan import Plan
 from ..wiring import Wiring
+from ._common import beyond
 
 __all__ = ["INITS", "initial_values", "network_values"]
 
@@ -117,7 +118,7 @@ def network_values(
     edge_index = torch.from_numpy(plan.edge_index)
     hidden = torch.from_numpy(plan.node_index[plan.num_inputs :])
     weight0, bias0 = weight0[edge_index], bias0[hidden]
-    k = _overflow(weight0, dtype)
+    k = _first(beyond(weight0, dtype))
     if k is not None:
         u, v = wiring.source[plan.edge_index[k]], wiring.target[plan.edge_index[k]]
         raise NonFiniteValueError(
@@ -125,7 +126,7 @@ def network_values(
             f"is {weight0[k].item():g}, beyond the largest {dtype} "
             f"({torch.finfo(dtype).max:g}); scale it down or use dtype=torch.float64."
         )
-    k = _overflow(bias0, dtype) if bias else None
+    k = _first(beyond(bias0, dtype)) if bias else None
     if k is not None:
         node = int(plan.node_index[plan.num_inputs + k])
         what = (
@@ -141,7 +142,5 @@ def network_values(
     return weight0, bias0
 
 
-def _overflow(values: torch.Tensor, dtype: torch.dtype) -> int | None:
-    """Index of the first float64 value that does not fit in ``dtype`` (it would become inf), or None."""
-    big = values.abs() > torch.finfo(dtype).max
-    return int(big.nonzero()[0, 0]) if bool(big.any()) else None
+def _first(mask: torch.Tensor) -> int | None:
+    return int(mask.nonzero()[0, 0]) if bool(mask.any()) else None
