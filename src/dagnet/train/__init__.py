@@ -17,6 +17,7 @@ Examples
 """
 
 from ..evolve.schedules import ScheduledRule, every_epoch_but_last, every_epochs, every_steps
+from .captured_step import CapturedStep
 from .checkpoints import load_checkpoint, save_checkpoint
 from .degrees import in_degrees, plot_in_degrees
 from .loop import FitResult, evaluate, fit
@@ -26,6 +27,7 @@ from .progress import ProgressBar
 
 __all__ = [
     "fit",
+    "CapturedStep",
     "evaluate",
     "FitResult",
     "ScheduledRule",
