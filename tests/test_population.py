@@ -1,0 +1,144 @@
+"""Population: members computed and trained as one network, each exactly as it would be alone."""
+
+from __future__ import annotations
+
+import warnings
+
+import networkx as nx
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from dagnet import DAGNetwork
+from dagnet.errors import DeadNodeWarning
+from dagnet.nn.population import Population, member_losses
+from dagnet.topology import random_io_dag
+
+IN = [("in", j) for j in range(5)]
+OUT = [("out", j) for j in range(3)]
+ACTS = ["relu", "tanh", "sigmoid", "identity", "leaky_relu", "gelu"]
+
+
+def _members(seeds, acts, hidden):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeadNodeWarning)
+        return [
+            DAGNetwork(
+                random_io_dag(5, h, 3, 0.3, 2, 3, seed=s),
+                inputs=IN,
+                outputs=OUT,
+                activation=a,
+                seed=s,
+                dtype=torch.float64,
+            )
+            for s, a, h in zip(seeds, acts, hidden)
+        ]
+
+
+member_sets = st.integers(1, 5).flatmap(
+    lambda m: st.tuples(
+        st.lists(st.integers(0, 10**6), min_size=m, max_size=m),
+        st.lists(st.sampled_from(ACTS), min_size=m, max_size=m),
+        st.lists(st.integers(1, 12), min_size=m, max_size=m),
+    )
+)
+
+
+@settings(max_examples=15, deadline=None)
+@given(member_sets, st.sampled_from(["sgd", "momentum", "adam"]))
+def test_training_a_population_trains_each_member_as_alone(spec, optimizer):
+    make = {
+        "sgd": lambda p: torch.optim.SGD(p, lr=0.05),
+        "momentum": lambda p: torch.optim.SGD(p, lr=0.05, momentum=0.9, weight_decay=1e-3),
+        "adam": lambda p: torch.optim.Adam(p, lr=0.01),
+    }[optimizer]
+    alone = _members(*spec)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeadNodeWarning)
+        pop = Population(_members(*spec))
+    opts = [make(n.parameters()) for n in alone]
+    pop_opt = make(pop.parameters())
+    g = torch.Generator().manual_seed(0)
+    for _ in range(4):
+        x = torch.randn(9, 5, generator=g, dtype=torch.float64)
+        y = torch.randint(0, 3, (9,), generator=g)
+        for net, opt in zip(alone, opts):
+            opt.zero_grad()
+            torch.nn.functional.cross_entropy(net(x), y).backward()
+            opt.step()
+        pop_opt.zero_grad()
+        pop.loss(pop(x), y).backward()
+        pop_opt.step()
+    x = torch.randn(6, 5, generator=g, dtype=torch.float64)
+    out = pop(x)
+    for i, net in enumerate(alone):
+        torch.testing.assert_close(out[:, i], net(x), rtol=1e-10, atol=1e-12)
+        torch.testing.assert_close(pop.member(i)(x), net(x), rtol=1e-10, atol=1e-12)
+
+
+def test_member_round_trip_keeps_wiring_and_values():
+    nets = _members([1, 2, 3], ["relu", "tanh", "gelu"], [4, 8, 6])
+    pop = Population(nets)
+    for i, net in enumerate(nets):
+        m = pop.member(i)
+        assert m.inputs == net.inputs and m.outputs == net.outputs
+        assert set(m.to_graph().edges()) == set(net.to_graph().edges())
+        a, b = m.to_wiring(), net.to_wiring()
+        wa = dict(zip(zip(map(a.label, a.source), map(a.label, a.target)), a.weight))
+        wb = dict(zip(zip(map(b.label, b.source), map(b.label, b.target)), b.weight))
+        assert wa == wb
+    assert pop.member(-1).num_edges == nets[-1].num_edges
+    with pytest.raises(IndexError, match="3 members; there is no member 3"):
+        pop.member(3)
+
+
+def test_graph_members_are_initialised_with_seed_plus_i():
+    graphs = [random_io_dag(5, 6, 3, 0.3, 2, 3, seed=s) for s in range(3)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeadNodeWarning)
+        pop = Population(graphs, seed=7, inputs=IN, outputs=OUT, activation="tanh")
+        x = torch.randn(4, 5)
+        for i, g in enumerate(graphs):
+            net = DAGNetwork(g, seed=7 + i, inputs=IN, outputs=OUT, activation="tanh")
+            assert torch.equal(pop(x)[:, i], net(x))
+
+
+def test_multi_branch_members():
+    g = nx.DiGraph()
+    g.add_edges_from([("a", "v", {"branch": 0}), ("b", "v", {"branch": 1}), ("a", "y"), ("v", "y")])
+    g.nodes["v"]["combine"] = "max"
+    plain = nx.DiGraph([("a", "y"), ("b", "y")])
+    nets = [DAGNetwork(g, inputs=["a", "b"], outputs=["y"], seed=0), DAGNetwork(plain, inputs=["a", "b"], seed=1)]
+    pop = Population(nets)
+    x = torch.randn(5, 2)
+    for i, net in enumerate(nets):
+        assert torch.equal(pop(x)[:, i], net(x))
+        assert torch.equal(pop.member(i)(x), net(x))
+
+
+def test_member_losses_are_each_members_mean():
+    out = torch.randn(6, 4, 3, dtype=torch.float64)
+    y = torch.randint(0, 3, (6,))
+    got = member_losses(out, y)
+    for i in range(4):
+        torch.testing.assert_close(got[i], torch.nn.functional.cross_entropy(out[:, i], y))
+    target = torch.randn(6, 4, 3, dtype=torch.float64)
+    torch.testing.assert_close(
+        member_losses(out, target, "mse")[2], torch.nn.functional.mse_loss(out[:, 2], target[:, 2])
+    )
+    with pytest.raises(ValueError, match="'loss_fn' parameter of member_losses"):
+        member_losses(out, y, "hinge")
+
+
+def test_bad_members_are_refused():
+    nets = _members([1], ["relu"], [4])
+    with pytest.raises(ValueError, match="'members' parameter of Population must be a non-empty"):
+        Population([])
+    with pytest.raises(ValueError, match="'members' parameter"):
+        Population(nets[0])
+    with pytest.raises(TypeError, match="member 1 is a str"):
+        Population([nets[0], "graph"])
+    other = DAGNetwork(nx.DiGraph([(0, 1)]), seed=0, dtype=torch.float64)
+    with pytest.raises(ValueError, match="member 1 has 1 inputs and 1 outputs; member 0 has 5 and 3"):
+        Population([nets[0], other])
