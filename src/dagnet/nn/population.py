@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Callable, Hashable, Sequence
+from dataclasses import dataclass, replace
 
 import networkx as nx
 import numpy as np
@@ -12,8 +13,11 @@ from torch import nn
 
 from .._checks import invalid
 from ..errors import DeadNodeWarning
+from ..roles import resolve_roles
+from ..seeding import resolve_seed, torch_generator
 from ..wiring import Wiring
 from .dag_network import DAGNetwork
+from .init import initial_values
 
 __all__ = ["Population", "member_losses"]
 
@@ -106,48 +110,47 @@ class Population(nn.Module):
         if len(members) == 0:
             raise invalid("members", "Population", "a non-empty sequence", members)
         factory = {k: options.pop(k) for k in ("dtype", "device", "backend") if k in options}
-        nets = []
+        self.seed = resolve_seed(seed)
+        fast = not options.get("prune_dead") and all(
+            isinstance(m, (nx.DiGraph, Wiring)) for m in members
+        )  # initial values drawn here, one network built
+        specs = []
         for i, m in enumerate(members):
             if isinstance(m, DAGNetwork):
-                nets.append(m)
+                if m.weight_modifier is not None:
+                    raise ValueError(
+                        f"Population member {i} has a weight modifier; give it to the population's network."
+                    )
+                specs.append(_of_network(m))
             elif isinstance(m, (nx.DiGraph, Wiring)):
-                first = DAGNetwork(m, seed=None if seed is None else seed + i, **options)
-                seed = first.seed - i if seed is None else seed  # one seed drawn, then seed + i
-                nets.append(first)
+                w = m if isinstance(m, Wiring) else Wiring.from_graph(m)
+                if fast and w.combine is None:
+                    specs.append(_fresh(w, self.seed + i, options))
+                else:
+                    specs.append(_of_network(DAGNetwork(w, seed=self.seed + i, **options)))
             else:
                 raise TypeError(
                     f"Population member {i} is a {type(m).__name__}; pass a DAGNetwork, a graph or a Wiring."
                 )
-        self.seed = seed
-        self._check_alike(nets)
-        union, inputs, outputs = _union(nets)
-        dtype = factory.pop("dtype", nets[0].weight.dtype)
+        _check_alike(specs)
+        union, inputs, outputs = _union(specs)
+        dtype = factory.pop("dtype", next((m.weight.dtype for m in members if isinstance(m, DAGNetwork)), None))
+        kept = {k: options[k] for k in ("activation", "output_activation", "layering", "max_width") if k in options}
         with warnings.catch_warnings():
-            warnings.simplefilter("ignore", DeadNodeWarning)  # each member already said so
+            warnings.simplefilter("ignore", DeadNodeWarning)  # said of each member on its own
             self.network = DAGNetwork(
-                union, inputs=inputs, outputs=outputs, bias=nets[0].bias is not None, seed=0, dtype=dtype, **factory
+                union,
+                inputs=inputs,
+                outputs=outputs,
+                bias=specs[0].has_bias,
+                seed=self.seed,
+                dtype=dtype,
+                **kept,
+                **factory,
             )
-        self._size = len(nets)
-        self._member_io = [(list(n.inputs), list(n.outputs)) for n in nets]
-        self._member_seeds = [n.seed for n in nets]
-
-    @staticmethod
-    def _check_alike(nets: list[DAGNetwork]) -> None:
-        first = nets[0]
-        for i, n in enumerate(nets):
-            if (n.in_features, n.out_features) != (first.in_features, first.out_features):
-                raise ValueError(
-                    f"Population member {i} has {n.in_features} inputs and {n.out_features} outputs; member 0 has "
-                    f"{first.in_features} and {first.out_features}. All members need the same."
-                )
-            if (n.bias is None) != (first.bias is None):
-                raise ValueError(
-                    f"Population member {i} {'has no' if n.bias is None else 'has a'} bias, unlike member 0."
-                )
-            if n.weight_modifier is not None:
-                raise ValueError(
-                    f"Population member {i} has a weight modifier; add it to the population's network instead."
-                )
+        self._size = len(specs)
+        self._member_io = [(sp.labels(sp.inputs), sp.labels(sp.outputs)) for sp in specs]
+        self._member_seeds = [sp.seed for sp in specs]
 
     def __len__(self) -> int:
         return self._size
@@ -245,37 +248,94 @@ class Population(nn.Module):
         return (output.argmax(-1) == target.unsqueeze(-1)).to(output.dtype).mean(0)
 
 
-def _union(nets: list[DAGNetwork]) -> tuple[Wiring, list[Hashable], list[Hashable]]:
+@dataclass(frozen=True)
+class _Member:
+    """What the union takes of a member: its wiring with every value set, and its roles as node indices."""
+
+    wiring: Wiring
+    inputs: np.ndarray
+    outputs: np.ndarray
+    has_bias: bool
+    seed: int | None
+
+    def labels(self, which: np.ndarray) -> list:
+        return [self.wiring.label(int(k)) for k in which]
+
+
+def _of_network(net: DAGNetwork) -> _Member:
+    w = net.to_wiring()
+    index = w.index()
+    inp = np.array([index[lab] for lab in net.inputs], dtype=np.int64)
+    out = np.array([index[lab] for lab in net.outputs], dtype=np.int64)
+    return _Member(w, inp, out, net.bias is not None, net.seed)
+
+
+def _fresh(w: Wiring, seed: int, options: dict) -> _Member:
+    """Member ``w`` with the initial values ``DAGNetwork(w, seed=seed, **options)`` draws (one without branches)."""
+    inp, out = resolve_roles(w, options.get("inputs"), options.get("outputs"))
+    weight, bias = initial_values(
+        options.get("init", "kaiming_uniform"), w.source, w.target, w.num_nodes, torch_generator(seed)
+    )
+    weight, bias = weight.numpy(), bias.numpy()
+    has_bias = bool(options.get("bias", True))
+    if not has_bias:
+        bias = np.zeros_like(bias)
+    if w.weight is not None:
+        weight = np.where(np.isnan(w.weight), weight, w.weight)
+    if w.bias is not None:
+        bias = np.where(np.isnan(w.bias), bias, w.bias)
+    return _Member(replace(w, weight=weight, bias=bias), inp, out, has_bias, seed)
+
+
+def _check_alike(members: list[_Member]) -> None:
+    first = members[0]
+    for i, m in enumerate(members):
+        if (m.inputs.size, m.outputs.size) != (first.inputs.size, first.outputs.size):
+            raise ValueError(
+                f"Population member {i} has {m.inputs.size} inputs and {m.outputs.size} outputs; member 0 has "
+                f"{first.inputs.size} and {first.outputs.size}. All members need the same."
+            )
+        if m.has_bias != first.has_bias:
+            raise ValueError(f"Population member {i} {'has a' if m.has_bias else 'has no'} bias, unlike member 0.")
+
+
+def _union(members: list[_Member]) -> tuple[Wiring, list[Hashable], list[Hashable]]:
     """The disjoint union of the members' wirings, input nodes shared; its input and output labels."""
-    n_in = nets[0].in_features
+    n_in = members[0].inputs.size
     labels: list = [(INPUT, j) for j in range(n_in)]
     source, target, weight, bias, activation = [], [], [], [np.full(n_in, np.nan)], [None] * n_in
     branch, combine, branch_bias = [], [None] * n_in, [None] * n_in
     any_branches = False
     outputs: list = []
     offset = n_in
-    for i, net in enumerate(nets):
-        w = net.to_wiring()
-        index = w.index()
+    for i, m in enumerate(members):
+        w = m.wiring
         ids = np.empty(w.num_nodes, dtype=np.int64)
         is_input = np.zeros(w.num_nodes, dtype=bool)
-        for j, lab in enumerate(net.inputs):
-            ids[index[lab]] = j
-            is_input[index[lab]] = True
+        ids[m.inputs] = np.arange(n_in)
+        is_input[m.inputs] = True
         own = np.flatnonzero(~is_input)
         ids[own] = offset + np.arange(own.size)
         offset += own.size
-        labels.extend((i, w.label(k)) for k in own)
+        names = w.node_labels()
+        labels.extend((i, names[k]) for k in own)
         source.append(ids[w.source])
         target.append(ids[w.target])
         weight.append(w.weight)
-        bias.append(w.bias[own] if w.bias is not None else np.full(own.size, np.nan))
-        activation.extend(w.activation[k] if w.activation is not None else None for k in own)
-        any_branches |= w.combine is not None
+        bias.append(w.bias[own])
+        if w.activation is None:
+            activation.extend([None] * own.size)
+        else:
+            activation.extend(w.activation[k] for k in own)
+        if w.combine is not None:
+            any_branches = True
+            combine.extend(w.combine[k] for k in own)
+            branch_bias.extend(w.branch_bias[k] if w.branch_bias is not None else None for k in own)
+        else:
+            combine.extend([None] * own.size)
+            branch_bias.extend([None] * own.size)
         branch.append(w.branch if w.branch is not None else np.zeros(w.num_edges, dtype=np.int64))
-        combine.extend(w.combine[k] if w.combine is not None else None for k in own)
-        branch_bias.extend(w.branch_bias[k] if w.branch_bias is not None else None for k in own)
-        outputs.extend((INPUT, int(ids[index[lab]])) if is_input[index[lab]] else (i, lab) for lab in net.outputs)
+        outputs.extend((INPUT, int(ids[k])) if is_input[k] else (i, names[k]) for k in m.outputs)
     if len(set(outputs)) != len(outputs):
         raise ValueError("Population members may not have an input that is also an output.")
     extra = dict(branch=np.concatenate(branch), combine=combine, branch_bias=branch_bias) if any_branches else {}
