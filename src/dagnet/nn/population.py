@@ -45,8 +45,8 @@ def member_losses(
     Examples
     --------
     >>> out = torch.zeros(4, 3, 2)           # 4 samples, 3 members, 2 classes
-    >>> member_losses(out, torch.tensor([0, 1, 0, 1])).tolist() == [float(np.log(2))] * 3
-    True
+    >>> [round(v, 4) for v in member_losses(out, torch.tensor([0, 1, 0, 1])).tolist()]  # log 2 each
+    [0.6931, 0.6931, 0.6931]
     """
     fn = _LOSSES.get(loss_fn) if isinstance(loss_fn, str) else loss_fn
     if fn is None or not callable(fn):
@@ -97,7 +97,6 @@ class Population(nn.Module):
 
     Examples
     --------
-    >>> from dagnet.topology import erdos_renyi_dag
     >>> pop = Population([nx.DiGraph([(0, 2), (1, 2)]), nx.DiGraph([(0, 2), (1, 3), (3, 2)])], seed=0)
     >>> pop(torch.ones(5, 2)).shape, len(pop)
     (torch.Size([5, 2, 1]), 2)
