@@ -11,6 +11,7 @@ from torch import nn
 import dagnet
 from dagnet import DAGNetwork, Wiring
 from dagnet.engine import DAGFunction
+from dagnet.errors import InputShapeError
 from dagnet.topology import erdos_renyi_dag
 
 
@@ -293,3 +294,17 @@ def test_given_wiring_values_used():
     assert vals.weight[0] == 2.0 and vals.weight[1] != 2.0 and vals.bias[2] == 1.0
     x = torch.tensor([[1.0, 0.0]], dtype=torch.float64)
     assert net(x).item() == 3.0
+
+
+def test_autocast_half_input_runs_in_float32_on_the_cpu_back_ends():
+    from dagnet.topology import erdos_renyi_dag
+
+    for backend in ("numba", "torch"):
+        net = DAGNetwork(erdos_renyi_dag(30, 0.2, seed=0), seed=0, backend=backend)
+        x = torch.randn(5, net.in_features).to(torch.bfloat16)
+        with torch.autocast("cpu", dtype=torch.bfloat16):
+            out = net(x)
+        assert out.dtype == torch.float32
+        assert torch.equal(out, net(x.float()))
+    with pytest.raises(InputShapeError, match="Expected input of dtype torch.float32, got torch.bfloat16"):
+        net(x)  # outside autocast a dtype mismatch is an error

@@ -9,9 +9,11 @@ the per-level products; :func:`dagnet.engine.backends.make_runtime` picks one:
 * :class:`~dagnet.engine.torch_runtime.TorchRuntime` (any device, CUDA
   included): per-level sparse CSR products and a gathered dot product (SDDMM)
   on existing edges only for the weight gradient.
+* :class:`~dagnet.engine.triton_runtime.TritonRuntime` (CUDA): the pull
+  kernels of the CPU back end as Triton kernels, one launch per level.
 
 Activations without a kernel code, and multi-branch combines, run as torch
-code on their rows, the same way on both back ends.
+code on their rows, the same way on every back end.
 """
 
 from __future__ import annotations
@@ -190,7 +192,7 @@ class Runtime:
             with torch.enable_grad():
                 z = saved[c.start].detach().requires_grad_(True)
                 (dz,) = torch.autograd.grad(c.fn(z), z, G[c.start : c.end], allow_unused=True)
-            dz = (torch.zeros_like(z) if dz is None else dz).reshape(-1, z.shape[-1])
+            dz = (torch.zeros_like(z) if dz is None else dz).reshape(c.unit_end - c.unit_start, z.shape[-1])
             G[c.unit_start : c.unit_end] = dz
             db[c.unit_start - self.n_in : c.unit_end - self.n_in] = dz.sum(1)
             db[c.start - self.n_in : c.end - self.n_in] = 0  # the node's own bias is not used

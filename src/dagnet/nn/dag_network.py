@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import warnings
 from collections.abc import Callable, Hashable, Sequence
 
@@ -13,7 +14,9 @@ from torch import nn
 from ..activations.combine import apply_combine, resolve_combine
 from ..activations.registry import resolve_activation
 from ..engine import BACKENDS, DTYPES, CombineGroup, DAGFunction, Group, Runtime, make_runtime
+from ..engine.backends import default_backend, resolve_backend
 from ..engine.codes import CUSTOM
+from ..engine.precision import autocast_dtype
 from ..errors import DeadNodeWarning, GraphError, InputShapeError, NonFiniteValueError
 from ..plan import Plan, compile_plan
 from ..seeding import resolve_seed, torch_generator
@@ -94,9 +97,13 @@ class DAGNetwork(nn.Module):
         reported by a :class:`~dagnet.errors.DeadNodeWarning` otherwise).
     seed : int, optional
         Seed of the initialisation; ``None`` draws one (stored as ``self.seed``).
-    backend : {"numba", "torch"}, optional
-        Kernels: compiled CPU kernels (default on CPU) or torch sparse ops
-        (default on other devices, e.g. CUDA).
+    backend : {"numba", "torch", "triton"}, optional
+        Kernels: compiled CPU kernels (``"numba"``, the default on CPU), Triton
+        GPU kernels (``"triton"``, the default on CUDA when triton imports;
+        under ``torch.autocast`` with float16 or bfloat16 they compute in that
+        dtype with float32 sums and weights) or torch sparse ops (``"torch"``,
+        any device; the default on other devices). ``"triton"`` on CPU tensors
+        runs only under Triton's interpreter (``TRITON_INTERPRET=1``, for tests).
     dtype, device : optional
         Of the parameters, as for ``nn.Linear``.
 
@@ -221,9 +228,7 @@ class DAGNetwork(nn.Module):
 
     def _get_runtime(self) -> Runtime:
         if self._runtime is None:
-            backend = self.config["backend"] or ("numba" if self.weight.device.type == "cpu" else "torch")
-            if backend == "numba" and self.weight.device.type != "cpu":
-                raise ValueError(f"backend='numba' runs on CPU only; use backend='torch' on {self.weight.device}.")
+            backend = resolve_backend(self.config["backend"], self.weight.device)
             params = [p for m in self.activation_modules for p in m.parameters()]
             self._act_params = tuple(params)
             groups = []
@@ -588,20 +593,25 @@ class DAGNetwork(nn.Module):
         if weight.dtype not in DTYPES:
             _check_dtype(weight.dtype)
         x = as_batch(x, n_in, "in_features", type(self).__name__, like=weight)
-        if x.dtype != weight.dtype:
+        runtime = self._get_runtime()
+        fp32_region = runtime.backend != "triton" and autocast_dtype(x.device.type) is not None
+        if x.dtype != weight.dtype and weight.dtype == torch.float32 and autocast_dtype(x.device.type) is not None:
+            if fp32_region:  # only triton computes in the autocast dtype; the others in float32
+                x = x.to(weight.dtype)
+        elif x.dtype != weight.dtype:
             raise InputShapeError(
                 f"Expected input of dtype {weight.dtype}, got {x.dtype}; "
                 f"convert with x.to({weight.dtype}) or net.to(dtype)."
             )
         if x.device != weight.device:
             raise InputShapeError(f"Input is on {x.device} but the network is on {weight.device}.")
-        runtime = self._get_runtime()
         if self.weight_modifier is not None:
             weight = self.weight_modifier(weight)
         bias = self.bias
-        out = DAGFunction.apply(
-            x.reshape(-1, n_in), weight, self._no_bias if bias is None else bias, runtime, *self._act_params
-        )
+        with torch.autocast(x.device.type, enabled=False) if fp32_region else contextlib.nullcontext():
+            out = DAGFunction.apply(
+                x.reshape(-1, n_in), weight, self._no_bias if bias is None else bias, runtime, *self._act_params
+            )
         return out if x.dim() == 2 else out.reshape(*x.shape[:-1], out.shape[-1])
 
     # ---------------------------------------------------------------- views
@@ -636,7 +646,7 @@ class DAGNetwork(nn.Module):
         return [self._labels[i] for i in idx]
 
     def extra_repr(self) -> str:
-        backend = self.config["backend"] or ("numba" if self.weight.device.type == "cpu" else "torch")
+        backend = self.config["backend"] or default_backend(self.weight.device)
         return (
             f"in_features={self.in_features}, out_features={self.out_features}, "
             f"nodes={self.num_nodes}, edges={self.num_edges}, layers={self.num_layers}, "
