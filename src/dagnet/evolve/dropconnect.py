@@ -7,6 +7,7 @@ from torch import nn
 
 from .._checks import check_float
 from ..nn.dag_network import DAGNetwork
+from ..nn.dropout import draws_on_host, initial_state, keep_mask
 from ..seeding import resolve_seed, torch_generator
 from ._base import EvolutionRule, sparse_modules
 
@@ -20,9 +21,15 @@ class DropConnectMask(nn.Module):
     pass draws a fresh Bernoulli(``1 - p``) mask over the edges and uses
     ``weight * mask / (1 - p)``, so the expected weight is the weight itself;
     in eval mode the weights are used as they are (the mean-weight inference).
-    The mask is drawn on the CPU from the module's own generator, so it is
-    the same on every device, and the generator's state is part of the
-    module's ``state_dict`` (a checkpointed run resumes bit for bit).
+    For weights on the CPU the mask is drawn from the module's own torch
+    generator; on any other device from a SplitMix64 stream of the same seed
+    computed on the device (:func:`dagnet.nn.dropout.keep_mask`, its state the
+    non-persistent buffer ``stream``, advanced in place), so no mask crosses
+    from the host and each replay of a captured CUDA graph draws anew. The
+    two streams differ: a run draws other masks on the CPU than on CUDA, each
+    reproducibly. Both states are part of the module's ``state_dict`` (a
+    checkpointed run resumes bit for bit); reading the device stream's state
+    there is the one transfer.
 
     Parameters
     ----------
@@ -46,18 +53,26 @@ class DropConnectMask(nn.Module):
         self.p = check_float(p, "p", "DropConnectMask", 0, 1, high_open=True)
         self.seed = resolve_seed(seed)
         self.generator = torch_generator(self.seed)
+        self.register_buffer("stream", torch.tensor([initial_state(self.seed)], dtype=torch.int64), persistent=False)
 
     def forward(self, weight: torch.Tensor) -> torch.Tensor:
         if not self.training or self.p == 0:
             return weight
-        keep = torch.rand(weight.shape, generator=self.generator) >= self.p  # (E,), on the CPU
+        if draws_on_host(weight.device):
+            keep = torch.rand(weight.shape, generator=self.generator) >= self.p  # (E,), on the CPU
+        else:
+            if self.stream.device != weight.device:  # a mask made on the CPU for a network elsewhere
+                self.stream = self.stream.to(weight.device)
+            keep = keep_mask(self.stream, weight.numel(), self.p).view(weight.shape)
         return weight * keep.to(device=weight.device, dtype=weight.dtype) * (1.0 / (1.0 - self.p))
 
     def get_extra_state(self) -> dict:
-        return {"p": self.p, "seed": self.seed, "generator": self.generator.get_state()}
+        return {"p": self.p, "seed": self.seed, "generator": self.generator.get_state(), "stream": int(self.stream)}
 
     def set_extra_state(self, state: dict) -> None:
         self.generator.set_state(state["generator"])
+        if "stream" in state:  # (states saved before the device stream existed have none)
+            self.stream.fill_(int(state["stream"]))
 
     def extra_repr(self) -> str:
         return f"p={self.p}"
@@ -72,6 +87,8 @@ class DropConnect(EvolutionRule):
     forward pass (one mini-batch) uses a fresh mask; in eval mode the plain
     weights are used (the mean-weight inference). The topology is not
     changed: :meth:`step` only attaches masks to modules that lack one.
+    Per batch nothing crosses between host and device (see
+    :class:`DropConnectMask` for the masks on each device).
 
     The paper's per-example masks (a different mask for every example of the
     batch) and its Gaussian moment-matching inference are not provided:
@@ -123,7 +140,7 @@ class DropConnect(EvolutionRule):
                 "DropConnect needs its own. Use one weight-modifying rule per network."
             )
         seed = int(self.rng.integers(0, 2**62))
-        net.weight_modifier = DropConnectMask(self.p, seed).train(net.training)
+        net.weight_modifier = DropConnectMask(self.p, seed).to(net.weight.device).train(net.training)
         return True
 
     def step(self, model: nn.Module, optimizer: torch.optim.Optimizer | None = None) -> dict:

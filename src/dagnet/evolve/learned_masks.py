@@ -170,8 +170,12 @@ class ScoreMask(nn.Module):
         return (self.score.detach() > 0) | ~self.maskable
 
     def active(self) -> torch.Tensor:
-        """Return the number of active maskable edges, differentiable in the scores (straight-through)."""
-        return step_ste(self.score)[self.maskable].sum()
+        """Return the number of active maskable edges, differentiable in the scores (straight-through).
+
+        The unmaskable edges count as zeros of the sum (not as a selection, whose size the host would have to
+        read), so it stays on the scores' device.
+        """
+        return torch.where(self.maskable, step_ste(self.score), 0).sum()
 
     def remap_edges(
         self, edge_map: torch.Tensor, net: DAGNetwork, optimizer: torch.optim.Optimizer | None = None
@@ -205,6 +209,11 @@ class LearnedMasks(EvolutionRule):
     inactive score gets ``lambda_`` of gradient), to the loss. Each
     :meth:`step` physically removes the connections whose mask is 0, with
     their scores, weights and optimizer state.
+
+    Per batch nothing crosses to the host: the masked weights, the penalty
+    and the normalised score gradients are computed on the scores' device.
+    Per step, the removal mask (one bool per edge) does, to compile the new
+    plan.
 
     Parameters
     ----------

@@ -43,6 +43,12 @@ class Neuroadaptation(EvolutionRule):
 
     Notes
     -----
+    Each acting step reads every hidden layer's singular values on the host
+    (:meth:`~dagnet.nn.isotropic.IsotropicMLP.singular_values` works in
+    float64 on the CPU, whatever the model's device), and the surgery it
+    asks for moves the edited layers' matrices there and back (see
+    :mod:`dagnet.nn.isotropic`): per step, not per batch.
+
     A layer always keeps one neuron, so with ``scaffold=0`` a layer of only
     scaffold neurons ends at width 1 with one of them. The count runs
     layer by layer because changing layer ``k`` rotates and cuts the inputs of

@@ -61,6 +61,14 @@ class NeuronPruning(EvolutionRule):
     percentile: :attr:`schedule` (``fit``'s default for this rule) runs it
     after epoch ``start`` and every ``every`` epochs after that.
 
+    What crosses to the host per step, on any device: the weights of each
+    module (one number per edge), summed per neuron there in edge order and
+    in float64, so that the same weights give the same importances, and the
+    same neurons go, on every device (a parallel sum on the device would
+    round differently); then the removal mask goes into the new plan. The
+    rule runs every ``every`` epochs, and the transfer costs about what the
+    sum does.
+
     Parameters
     ----------
     percentile : float in [0, 100], default 20

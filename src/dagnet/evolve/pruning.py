@@ -11,6 +11,7 @@ from torch import nn
 from .._checks import check_choice, check_float
 from ..nn.dag_network import DAGNetwork
 from ._base import EvolutionRule, sparse_modules
+from .set import smallest_on_device
 
 __all__ = ["MagnitudePruning", "IterativeMagnitudePruning", "magnitude_removal"]
 
@@ -57,14 +58,34 @@ def _check_scope(scope, owner: str) -> str:
     return check_choice(scope, "scope", owner, SCOPES)
 
 
+def _removal_on_device(weight: torch.Tensor, amount: float, candidates: np.ndarray) -> np.ndarray:
+    """:func:`magnitude_removal` of a tensor, ranked on its device; only the chosen indices cross to the host."""
+    cand = np.flatnonzero(candidates)
+    idx = torch.from_numpy(cand).to(weight.device)
+    chosen = idx[smallest_on_device(weight[idx].abs(), int(amount * cand.size))]
+    remove = np.zeros(weight.numel(), dtype=bool)
+    remove[chosen.cpu().numpy()] = True
+    return remove
+
+
 def _removal_masks(nets: Sequence[DAGNetwork], amount: float, scope: str) -> list[np.ndarray]:
-    """The edges of each network to remove: per network, or ranked across all of them."""
-    weights = [net.weight.detach().cpu().double().numpy() for net in nets]
+    """The edges of each network to remove: per network, or ranked across all of them.
+
+    Networks on one device other than the CPU are ranked there
+    (:func:`_removal_on_device`); otherwise their weights come to the host.
+    """
     candidates = [net.evolvable_edges() for net in nets]
+    devices = {net.weight.device for net in nets}
+    on_device = len(devices) == 1 and devices.pop().type != "cpu"
+    if on_device:
+        weights, remove_fn = [net.weight.detach().double() for net in nets], _removal_on_device
+    else:
+        weights, remove_fn = [net.weight.detach().cpu().double().numpy() for net in nets], magnitude_removal
     if scope == "layer":
-        return [magnitude_removal(w, amount, c) for w, c in zip(weights, candidates)]
-    remove = magnitude_removal(np.concatenate(weights), amount, np.concatenate(candidates))
-    return np.split(remove, np.cumsum([w.size for w in weights])[:-1])
+        return [remove_fn(w, amount, c) for w, c in zip(weights, candidates)]
+    concat = torch.cat if on_device else np.concatenate
+    remove = remove_fn(concat(weights), amount, np.concatenate(candidates))
+    return np.split(remove, np.cumsum([c.size for c in candidates])[:-1])
 
 
 def _prune(model: nn.Module, amount: float, scope: str, optimizer) -> tuple[list, dict]:
@@ -90,6 +111,11 @@ class MagnitudePruning(EvolutionRule):
     :meth:`~dagnet.DAGNetwork.rewire_` (no mask is kept) and take their
     optimizer state with them. Nothing grows back: ``k`` steps leave about
     ``(1 - amount) ** k`` of the edges.
+
+    When every sparse module is on one device other than the CPU the
+    magnitudes are ranked there; what crosses to the host per step is the
+    indices of the removed edges, from which the new plans are compiled (on
+    mixed devices the weights come to the host and are ranked there).
 
     Parameters
     ----------
@@ -139,7 +165,10 @@ class IterativeMagnitudePruning(EvolutionRule):
     With ``fit``, give the rule a schedule that trains several epochs per
     round, e.g. ``rules=[(rule, lambda epoch: epoch % 10 == 0)]``; the
     record is saved in checkpoints, so a resumed run rewinds to the same
-    values.
+    values. The record is kept on the CPU: :meth:`record` copies the
+    weights and biases there, and each rewinding step sends the recorded
+    values of the survivors back to their device (the pruning itself
+    crosses as :class:`MagnitudePruning`'s does).
 
     Weights are recorded by their edge's endpoints (source and target node,
     and the branch of a multi-branch target), biases by their node, so the

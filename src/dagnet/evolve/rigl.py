@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Iterator
 
 import numpy as np
 import torch
@@ -11,9 +12,9 @@ from torch import nn
 from .._checks import Interval, check_choice, check_float, check_int, invalid
 from ._base import EvolutionRule, edge_keys, sparse_modules
 from .schedules import every_steps
-from .set import smallest
+from .set import smallest, smallest_on_device
 
-__all__ = ["RigL", "top_gradient_pairs"]
+__all__ = ["RigL", "top_gradient_pairs", "score_blocks"]
 
 # Largest block of candidate scores formed at once (numbers).
 _CHUNK = 1 << 22
@@ -37,6 +38,12 @@ def top_gradient_pairs(
     ``source_ok[u]``, absent ones are not in ``existing`` (sorted keys
     ``u * positions + v``). Ties go to the lower key.
 
+    The blocks are computed on the device of ``H`` and ``G``. On the CPU
+    NumPy ranks them; on any other device they are ranked there too (a
+    stable sort per block, merged with the best so far), and only the
+    ``count`` chosen keys cross to the host, never a block of scores. Both
+    choose the same pairs from the same scores.
+
     Examples
     --------
     >>> H = torch.tensor([[1.0], [2.0], [0.0]]); G = torch.tensor([[0.0], [0.0], [1.0]])
@@ -44,16 +51,36 @@ def top_gradient_pairs(
     ...                    np.array([], dtype=np.int64), 1)
     (array([1]), array([2]))
     """
+    count = int(count)
+    if count <= 0 or not (limit > 0).any():
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    blocks = score_blocks(H, G, limit, source_ok, existing, chunk)
+    rank = _best_on_host if H.device.type == "cpu" else _best_on_device
+    return np.divmod(rank(blocks, count, limit.size), limit.size)
+
+
+def score_blocks(
+    H: torch.Tensor, G: torch.Tensor, limit: np.ndarray, source_ok: np.ndarray, existing: np.ndarray, chunk: int
+) -> Iterator[tuple[np.ndarray, int, torch.Tensor]]:
+    """Yield ``(block, width, score)``: the candidate scores of a block of target positions, on ``G``'s device.
+
+    ``score[r, u] = |<G[block[r]], H[u]>|`` for ``u < width``, and -1 where
+    ``u -> block[r]`` is not allowed or already exists (see
+    :func:`top_gradient_pairs`); at most ``chunk`` numbers per block (one
+    target at least). The index arrays of each block cross to the device.
+
+    Examples
+    --------
+    >>> H = torch.tensor([[1.0], [2.0], [0.0]]); G = torch.tensor([[0.0], [0.0], [1.0]])
+    >>> [(b.tolist(), w, s.tolist()) for b, w, s in score_blocks(
+    ...     H, G, np.array([0, 0, 2]), np.array([True, True, False]), np.array([], dtype=np.int64), 8)]
+    [([2], 2, [[1.0, 2.0]])]
+    """
     m = limit.size
     rows = np.flatnonzero(limit > 0)
-    best_score = torch.zeros(0, dtype=torch.float64)
-    best_key = torch.zeros(0, dtype=torch.int64)
-    count = int(count)
-    if count <= 0 or rows.size == 0:
-        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
-    ok = torch.from_numpy(source_ok).to(H.device)
+    device = G.device
+    ok = torch.from_numpy(source_ok).to(device)
     ok_prefix = np.cumsum(source_ok) == np.arange(1, m + 1)  # all sources below are allowed
-    floor = -1.0  # the count-th best score so far: lower scores cannot enter
     ex_src, ex_dst = np.divmod(existing, m)
     order = np.argsort(ex_dst, kind="stable")
     ex_src, ex_dst = ex_src[order], ex_dst[order]
@@ -65,17 +92,28 @@ def top_gradient_pairs(
             width = max(width, int(limit[rows[stop]]))
             stop += 1
         block = rows[start:stop]
-        score = (G[torch.from_numpy(block).to(G.device)] @ H[:width].T).abs_()
+        score = (G[torch.from_numpy(block).to(device)] @ H[:width].T).abs_()
         if limit[block].min() < width or not ok_prefix[width - 1]:
-            cols = torch.arange(width, device=score.device)
-            lim = torch.from_numpy(limit[block]).to(score.device)
+            cols = torch.arange(width, device=device)
+            lim = torch.from_numpy(limit[block]).to(device)
             allowed = (cols[None, :] < lim[:, None]) & ok[None, :width]
             score.masked_fill_(~allowed, -1.0)
         a, b = np.searchsorted(ex_dst, [block[0], block[-1] + 1])
         if b > a:  # existing edges into this block
             r = np.searchsorted(block, ex_dst[a:b])
             inside = (r < block.size) & (block[np.minimum(r, block.size - 1)] == ex_dst[a:b]) & (ex_src[a:b] < width)
-            score[torch.from_numpy(r[inside]), torch.from_numpy(ex_src[a:b][inside])] = -1.0
+            at = torch.from_numpy(np.stack([r[inside], ex_src[a:b][inside]])).to(device)
+            score[at[0], at[1]] = -1.0
+        yield block, width, score
+        start = stop
+
+
+def _best_on_host(blocks: Iterable, count: int, m: int) -> np.ndarray:
+    """The sorted keys of the ``count`` best scores of ``blocks``, ranked by NumPy (linear time per block)."""
+    best_score = torch.zeros(0, dtype=torch.float64)
+    best_key = torch.zeros(0, dtype=torch.int64)
+    floor = -1.0  # the count-th best score so far: lower scores cannot enter
+    for block, width, score in blocks:
         flat = score.reshape(-1).cpu().numpy()
         cand = np.flatnonzero(flat >= floor) if floor > 0 else np.arange(flat.size)
         pick = _largest(flat[cand], min(count, cand.size), lambda i: (cand[i] % width) * m + block[cand[i] // width])  # noqa: B023 (called here)
@@ -89,9 +127,32 @@ def top_gradient_pairs(
             order = np.lexsort((best_key.numpy(), -best_score.numpy()))[:count]
             best_score, best_key = best_score[order], best_key[order]
             floor = float(best_score[-1])
-        start = stop
-    keys = np.sort(best_key.numpy())
-    return np.divmod(keys, m)
+    return np.sort(best_key.numpy())
+
+
+def _best_on_device(blocks: Iterable, count: int, m: int) -> np.ndarray:
+    """:func:`_best_on_host` computed on the blocks' device: only the chosen keys cross to the host.
+
+    Within a block, the transposed scores run in key order (source-major,
+    targets ascending), so a stable descending sort ranks them by score and
+    then by key; the best ``count`` join those kept so far, ranked the same
+    way. Pairs scored -1 (not allowed) rank last and are dropped at the end.
+    """
+    best_score = best_key = None
+    for block, _, score in blocks:
+        device = score.device
+        flat = score.mT.reshape(-1)  # entry j: source j // rows, target block[j % rows]
+        j = torch.sort(flat, descending=True, stable=True).indices[:count]
+        rows = torch.from_numpy(block).to(device)
+        key = (j // block.size) * m + rows[j % block.size]
+        scores = flat[j]
+        if best_score is not None:
+            scores, key = torch.cat([best_score, scores]), torch.cat([best_key, key])
+            by_key = torch.argsort(key)
+            j = by_key[torch.sort(scores[by_key], descending=True, stable=True).indices[:count]]
+            scores, key = scores[j], key[j]
+        best_score, best_key = scores, key
+    return np.sort(best_key[best_score >= 0].cpu().numpy())
 
 
 def _largest(values: np.ndarray, k: int, key) -> np.ndarray:
@@ -107,6 +168,14 @@ def _largest(values: np.ndarray, k: int, key) -> np.ndarray:
     if ties.size > need:
         ties = ties[np.argsort(key(ties), kind="stable")[:need]]
     return np.concatenate([above, ties])
+
+
+def _smallest_magnitudes(weight: torch.Tensor, among: np.ndarray, k: int) -> np.ndarray:
+    """Positions in ``among`` of the ``k`` weights of smallest ``|w|`` (:func:`smallest`), chosen on the weight's device."""
+    if weight.device.type == "cpu":
+        return smallest(np.abs(weight.numpy()[among]), k)
+    values = weight.abs()[torch.from_numpy(among).to(weight.device)]
+    return smallest_on_device(values, k).cpu().numpy()
 
 
 class RigL(EvolutionRule):
@@ -126,6 +195,12 @@ class RigL(EvolutionRule):
     Call :meth:`attach` before training (``fit`` does) so that the networks
     keep the activity of their last backward pass; with ``fit`` the default
     schedule is every ``update_every`` optimizer steps.
+
+    On a device other than the CPU the magnitudes and the candidate scores
+    are ranked there; what crosses to the host per step is, per module, the
+    indices of the ``k`` dropped weights and the keys of the ``k`` grown
+    pairs (never a weight vector or a block of scores). The new plan, and
+    the index arrays of each score block, cross to the device.
 
     Parameters
     ----------
@@ -208,13 +283,12 @@ class RigL(EvolutionRule):
                     "call rule.attach(model) before training (fit does) and step after a "
                     "backward pass."
                 )
-            w = net.weight.detach().cpu().numpy()
             evolvable = np.flatnonzero(net.evolvable_edges())
             k = int(frac * evolvable.size)
-            remove = evolvable[smallest(np.abs(w[evolvable]), k)]
+            remove = evolvable[_smallest_magnitudes(net.weight.detach(), evolvable, k)]
             limit, source_ok = net.growth_space()
             src, dst = net.edge_positions()
-            keep = np.ones(w.size, dtype=bool)
+            keep = np.ones(net.num_edges, dtype=bool)
             keep[remove] = False
             existing = np.sort(edge_keys(src[keep], dst[keep], limit.size))
             H, G = activity

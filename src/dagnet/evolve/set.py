@@ -9,7 +9,7 @@ from torch import nn
 from .._checks import check_choice, check_float
 from ._base import EvolutionRule, edge_keys, free_pairs, random_absent_pairs, sparse_modules
 
-__all__ = ["SET", "set_removal", "smallest"]
+__all__ = ["SET", "set_removal", "smallest", "smallest_on_device", "removal_mask"]
 
 INITS = ("he_uniform", "normal", "uniform", "zeros")
 
@@ -55,6 +55,46 @@ def smallest(values: np.ndarray, k: int) -> np.ndarray:
     return np.sort(np.concatenate([below, ties]))
 
 
+def smallest_on_device(values: torch.Tensor, k: int) -> torch.Tensor:
+    """Return :func:`smallest`'s indices computed on ``values``' device: a stable sort, ascending indices.
+
+    Examples
+    --------
+    >>> smallest_on_device(torch.tensor([3.0, 1.0, 2.0, 1.0]), 2).tolist()
+    [1, 3]
+    """
+    k = max(0, min(int(k), values.numel()))
+    return torch.sort(torch.sort(values, stable=True).indices[:k]).values
+
+
+def removal_mask(weight: torch.Tensor, zeta: float, candidates: np.ndarray) -> np.ndarray:
+    """Return :func:`set_removal`'s mask of ``weight``, chosen on the weight's device.
+
+    On the CPU it is :func:`set_removal` itself; elsewhere the selection runs
+    on the device (:func:`smallest_on_device` for each sign) and what crosses
+    to the host is the sizes of the two signs and the mask, one bool per
+    weight. Both choose the same weights.
+
+    Examples
+    --------
+    >>> removal_mask(torch.tensor([0.5, -0.1, 0.2, -0.9, 0.0, 0.3]), 0.5, np.ones(6, dtype=bool)).tolist()
+    [False, True, True, False, True, False]
+    """
+    w = weight.detach()
+    if w.device.type == "cpu":
+        return set_removal(w.numpy(), zeta, candidates)
+    return _removal_on_device(w, zeta, candidates).cpu().numpy()
+
+
+def _removal_on_device(w: torch.Tensor, zeta: float, candidates: np.ndarray) -> torch.Tensor:
+    cand = torch.from_numpy(np.asarray(candidates, dtype=bool)).to(w.device)
+    remove = cand & (w == 0)
+    for side in (w, -w):
+        idx = (cand & (side > 0)).nonzero().squeeze(1)
+        remove[idx[smallest_on_device(side[idx], int(zeta * idx.numel()))]] = True
+    return remove
+
+
 class SET(EvolutionRule):
     """Sparse Evolutionary Training's rewiring step (Mocanu et al. 2018).
 
@@ -69,6 +109,13 @@ class SET(EvolutionRule):
     rewiring it would only reset some of its weights.
     Removed weights take their optimizer state with them; new ones start with
     zero state. Run it after every epoch but the last (``fit``'s default).
+
+    On a device other than the CPU, the removal is chosen there
+    (:func:`removal_mask`); what crosses to the host per step is, per module,
+    the sizes of the two signs and the removal mask (one bool per edge),
+    which the new plan is compiled from; the regrown pairs, drawn on the host
+    from the rule's generator with their initial values, and the new plan
+    cross back.
 
     Parameters
     ----------
@@ -129,8 +176,7 @@ class SET(EvolutionRule):
         """Rewire every sparse module of ``model`` once; return ``{name: {"removed", "added"}}``."""
         changes = {}
         for name, net in sparse_modules(model):
-            w = net.weight.detach().cpu().numpy()
-            remove = set_removal(w, self.zeta, net.evolvable_edges())
+            remove = removal_mask(net.weight, self.zeta, net.evolvable_edges())
             changes[name] = regrow_random(net, remove, int(remove.sum()), self.rng, self.new_weights, optimizer)
         self.updates += 1
         return changes

@@ -9,7 +9,7 @@ import os
 import tempfile
 import time
 import warnings
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,7 +27,7 @@ from ..fileio import atomic_write, check_path
 from ..seeding import resolve_seed, torch_generator
 from .checkpoints import load_checkpoint, save_checkpoint
 from .degrees import in_degrees, plot_in_degrees
-from .metrics import to_record, write_metrics
+from .metrics import BatchTotals, to_record, write_metrics
 from .plots import plot_training
 from .progress import ProgressBar
 
@@ -85,13 +85,6 @@ def _optimizer(optimizer: Any, model: nn.Module) -> torch.optim.Optimizer:
     )
 
 
-def _accuracy_hits(out: torch.Tensor, y: torch.Tensor) -> int | None:
-    """Correct predictions (argmax of the outputs), or None when the task is not classification."""
-    if out.ndim != 2 or out.shape[1] < 2 or y.dtype not in (torch.int64, torch.int32):
-        return None
-    return int((out.argmax(1) == y).sum())
-
-
 @torch.no_grad()
 def evaluate(
     model: nn.Module, X: torch.Tensor, y: torch.Tensor, loss: str | Callable = "cross_entropy", batch_size: int = 1024
@@ -99,7 +92,9 @@ def evaluate(
     """Return ``(mean loss, accuracy)`` of ``model`` on ``X, y``, in eval mode and without gradients.
 
     The accuracy is None unless the outputs are 2-D class scores and ``y``
-    integer labels. The model's train/eval mode is restored afterwards.
+    integer labels. The model's train/eval mode is restored afterwards. The
+    batches' results stay on the model's device until the end, where they
+    are read at once (:class:`~dagnet.train.metrics.BatchTotals`).
 
     Examples
     --------
@@ -113,22 +108,50 @@ def evaluate(
     was_training = model.training
     model.eval()
     device = _device(model)
-    total, hits, n = 0.0, 0, X.shape[0]
+    totals, n = BatchTotals(), X.shape[0]
     try:
         for xb, yb in batches(X, y, batch_size, shuffle=False):
             xb, yb = xb.to(device), yb.to(device)
             out = model(xb)
-            total += float(loss_fn(out, yb)) * yb.shape[0]
-            h = _accuracy_hits(out, yb)
-            hits = None if h is None or hits is None else hits + h
+            totals.add(loss_fn(out, yb), out, yb)
     finally:
         model.train(was_training)
-    return total / max(n, 1), (None if hits is None or n == 0 else hits / n)
+    result = totals.read()
+    return result.loss / max(n, 1), (None if result.hits is None or n == 0 else result.hits / n)
 
 
 def _device(model: nn.Module) -> torch.device:
     p = next(iter(model.parameters()), None)
     return p.device if p is not None else torch.device("cpu")
+
+
+def _reads_each_batch(device: torch.device) -> bool:
+    """Whether fit reads each batch's loss on the host as it goes: on the CPU, where that costs nothing.
+
+    There the loss is checked before the model is updated with it, and shown
+    in the progress bar; on any other device reading it would wait for the
+    device after every batch, so the losses stay there until the epoch ends.
+    """
+    return device.type == "cpu"
+
+
+def _epoch_batches(
+    X: torch.Tensor, y: torch.Tensor, batch_size: int, gen: torch.Generator, device: torch.device
+) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
+    """The training batches of one epoch on ``device``, in the order :func:`batches` draws from ``gen``.
+
+    On the CPU they are :func:`batches`'s. Elsewhere ``X`` and ``y`` are on
+    the device already: only the order crosses, once per epoch (from pinned
+    memory, without waiting, on CUDA), and each batch is gathered there.
+    """
+    if device.type == "cpu":
+        yield from batches(X, y, batch_size, seed=gen)
+        return
+    order = torch.randperm(X.shape[0], generator=gen)
+    order = (order.pin_memory() if device.type == "cuda" else order).to(device, non_blocking=True)
+    for start in range(0, X.shape[0], batch_size):
+        idx = order[start : start + batch_size]
+        yield X.index_select(0, idx), y.index_select(0, idx)
 
 
 @dataclass
@@ -613,7 +636,10 @@ def fit(
         the model, after writing the metrics so far (the diverged epoch's
         row with ``train_loss`` null) and keeping the last checkpoint;
         ``"continue"`` trains on, recording the values (as null in
-        ``metrics.json``, empty cells in ``metrics.csv``).
+        ``metrics.json``, empty cells in ``metrics.csv``). On a device other
+        than the CPU the batch losses are read when the epoch ends (see
+        Notes), so a NaN or infinite one stops the run then: the error names
+        the batch, but the model was updated with it and the batches after it.
 
     Returns
     -------
@@ -636,6 +662,16 @@ def fit(
     -----
     Only the generators the loop owns are saved: modules that draw from the
     global RNG (e.g. ``nn.Dropout``) will not resume bit for bit.
+
+    On a device other than the CPU (the model's first parameter says where),
+    the data sets are copied there once, each epoch's order crosses once
+    (drawn on the CPU from the loop's generator, so it is the same order as
+    on the CPU), and per batch nothing is read back: the losses and correct
+    predictions stay on the device and are read once at the end of the epoch
+    (:class:`~dagnet.train.metrics.BatchTotals`; the totals are the same
+    sums as on the CPU), and the progress bar then shows no running loss.
+    Rules running after epochs or every n steps do read the device, once
+    per rewiring (their docstrings say what crosses).
 
     Examples
     --------
@@ -708,6 +744,8 @@ def fit(
         degrees[0] = in_degrees(model)
     device = _device(model)
     n = data.X_train.shape[0]
+    X_train, y_train = data.X_train.to(device), data.y_train.to(device)  # once: no copy per batch
+    X_test, y_test = data.X_test.to(device), data.y_test.to(device)
     top_label = int(max(data.y_train.max(), data.y_test.max())) if loss == "cross_entropy" else None
     stepwise = [per_step(r.when) for r in schedule]
     for epoch in range(done + 1, epochs + 1):
@@ -716,10 +754,12 @@ def fit(
         start = time.perf_counter()
         model.train()
         bar = ProgressBar(num_batches(n, batch_size), f"epoch {epoch}/{epochs}", enabled=progress)
-        total, hits, diverged = _train_epoch(
+        totals, diverged = _train_epoch(
             model,
             opt,
             data,
+            X_train,
+            y_train,
             batch_size,
             gen,
             device,
@@ -734,6 +774,15 @@ def fit(
             on_nonfinite,
         )
         top_label = None  # checked on the first batch
+        result = totals.read()  # the epoch's one read of the batches' losses
+        total, hits = result.loss, result.hits
+        if diverged is None and result.nonfinite is not None and on_nonfinite == "raise":
+            b, value = result.nonfinite
+            diverged = (
+                f"the training loss is {value} in batch {b} of {num_batches(n, batch_size)} (on {device} the "
+                "losses are read when the epoch ends: the model was updated with that batch and the ones after it)",
+                value,
+            )
         if diverged is None and on_nonfinite == "raise":
             bad = _nonfinite_parameter(model)
             if bad is not None:
@@ -757,7 +806,7 @@ def fit(
             if out is not None:
                 write_metrics(metrics, out)
             raise _diverged(diverged[0], epoch, out, saved_epoch)
-        test_loss, test_acc = evaluate(model, data.X_test, data.y_test, loss_fn)
+        test_loss, test_acc = evaluate(model, X_test, y_test, loss_fn)
         row = {
             "epoch": epoch,
             "train_loss": total / n,
@@ -789,6 +838,8 @@ def _train_epoch(
     model,
     opt,
     data: Dataset,
+    X: torch.Tensor,
+    y: torch.Tensor,
     batch_size: int,
     gen: torch.Generator,
     device,
@@ -801,20 +852,22 @@ def _train_epoch(
     bar: ProgressBar,
     top_label: int | None,
     on_nonfinite: str,
-) -> tuple[float, int | None, tuple | None]:
-    """One pass over the training batches; return ``(summed loss, correct predictions or None, divergence)``.
+) -> tuple[BatchTotals, tuple | None]:
+    """One pass over the training batches ``X, y`` (on ``device``); return ``(the batches' totals, divergence)``.
 
     Rules on a schedule in steps run after their optimizer steps, recording in
-    ``row``. With ``on_nonfinite="raise"`` a NaN or infinite batch loss stops
-    the pass before that batch updates the model: the divergence is then
-    ``(what happened, the loss)``. ``top_label`` (the largest label, for
-    cross-entropy) is checked against the model's outputs on the first batch.
+    ``row``. On the CPU, with ``on_nonfinite="raise"``, a NaN or infinite
+    batch loss stops the pass before that batch updates the model: the
+    divergence is then ``(what happened, the loss)``; elsewhere nothing is
+    read on the host per batch (see :func:`_reads_each_batch`), and the
+    totals tell. ``top_label`` (the largest label, for cross-entropy) is
+    checked against the model's outputs on the first batch.
     """
-    n = data.X_train.shape[0]
-    total, hits = 0.0, 0
+    n = X.shape[0]
+    totals = BatchTotals()
     diverged = None
-    for b, (xb, yb) in enumerate(batches(data.X_train, data.y_train, batch_size, seed=gen), 1):
-        xb, yb = xb.to(device), yb.to(device)
+    eager = _reads_each_batch(device)
+    for b, (xb, yb) in enumerate(_epoch_batches(X, y, batch_size, gen, device), 1):
         opt.zero_grad(set_to_none=True)
         output = model(xb)
         if top_label is not None and b == 1:
@@ -822,24 +875,25 @@ def _train_epoch(
         batch_loss = loss_fn(output, yb)
         for penalty in penalties:  # e.g. learned masks' cost of active connections
             batch_loss = batch_loss + penalty(model)
-        value = float(batch_loss.detach())
-        if not math.isfinite(value) and on_nonfinite == "raise":
-            diverged = (
-                f"the training loss is {value} in batch {b} of {num_batches(n, batch_size)} (the "
-                "model was not updated with it)",
-                value,
-            )
-            break
+        text = ""
+        if eager:
+            value = float(batch_loss.detach())
+            if not math.isfinite(value) and on_nonfinite == "raise":
+                diverged = (
+                    f"the training loss is {value} in batch {b} of {num_batches(n, batch_size)} (the "
+                    "model was not updated with it)",
+                    value,
+                )
+                break
+            text = f"loss {value:.4f}"
         batch_loss.backward()
         opt.step()
         step += 1
         if any(stepwise):
             _run_rules(schedule, [s and r.when(step) for s, r in zip(stepwise, schedule)], model, opt, row)
-        total += value * yb.shape[0]
-        h = _accuracy_hits(output.detach(), yb)
-        hits = None if h is None or hits is None else hits + h
-        bar.update(text=f"loss {value:.4f}")
-    return total, hits, diverged
+        totals.add(batch_loss, output, yb)
+        bar.update(text=text)
+    return totals, diverged
 
 
 def _checkpoint_state(

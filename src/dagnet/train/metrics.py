@@ -1,4 +1,4 @@
-"""A run's metrics: one row per epoch, written as CSV and JSON (atomically, NaN as null)."""
+"""A run's metrics: sums over an epoch's batches, one row per epoch, written as CSV and JSON (NaN as null)."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import numbers
 import os
 import tempfile  # noqa: F401 (the examples use it)
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,82 @@ import torch
 
 from ..fileio import atomic_write
 
-__all__ = ["to_record", "write_metrics"]
+__all__ = ["BatchTotals", "Totals", "to_record", "write_metrics"]
+
+
+@dataclass(frozen=True)
+class Totals:
+    """What :meth:`BatchTotals.read` returns.
+
+    Attributes
+    ----------
+    loss : float
+        The sum over the batches of the batch loss times the batch size.
+    hits : int or None
+        Correct predictions (argmax of the outputs), or None when a batch was
+        not classification (outputs not 2-D class scores, or labels not integers).
+    nonfinite : tuple of (int, float), or None
+        The first batch (1-based) whose loss is NaN or infinite, and that loss.
+    """
+
+    loss: float
+    hits: int | None
+    nonfinite: tuple[int, float] | None
+
+
+class BatchTotals:
+    """Sums of a pass's batch losses and correct predictions, kept on the device until read once.
+
+    :meth:`add` keeps each batch's loss and count of correct predictions as
+    tensors where they were computed, so nothing crosses to the host per
+    batch; :meth:`read` brings them over in one transfer and sums the losses
+    in batch order as Python floats. The totals are thus the same whichever
+    device computed the batches, and bit for bit what adding
+    ``float(loss) * len(y)`` batch after batch gives.
+
+    Examples
+    --------
+    >>> totals = BatchTotals()
+    >>> totals.add(torch.tensor(0.5), torch.tensor([[1.0, 0.0], [0.0, 1.0]]), torch.tensor([0, 0]))
+    >>> totals.add(torch.tensor(0.25), torch.tensor([[0.0, 1.0]]), torch.tensor([1]))
+    >>> totals.read()
+    Totals(loss=1.25, hits=2, nonfinite=None)
+    """
+
+    def __init__(self):
+        self._losses: list[torch.Tensor] = []
+        self._sizes: list[int] = []
+        self._hits: list[torch.Tensor] | None = []
+
+    def add(self, loss: torch.Tensor, output: torch.Tensor, target: torch.Tensor) -> None:
+        """Record one batch: its mean ``loss`` (a one-element tensor), the model's ``output`` and the ``target``."""
+        self._losses.append(loss.detach() if isinstance(loss, torch.Tensor) else torch.as_tensor(loss))
+        self._sizes.append(int(target.shape[0]))
+        hits = _hits(output.detach(), target)
+        if hits is None:
+            self._hits = None
+        elif self._hits is not None:
+            self._hits.append(hits)
+
+    def read(self) -> Totals:
+        """Return the :class:`Totals` of the batches added so far (the one read on the host)."""
+        losses = torch.stack([t.reshape(()) for t in self._losses]).double().tolist() if self._losses else []
+        total = 0.0
+        for value, size in zip(losses, self._sizes):
+            total += value * size
+        if self._hits is None:
+            hits = None
+        else:
+            hits = int(torch.stack(self._hits).sum()) if self._hits else 0
+        bad = next(((b, v) for b, v in enumerate(losses, 1) if not math.isfinite(v)), None)
+        return Totals(total, hits, bad)
+
+
+def _hits(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor | None:
+    """Correct predictions (argmax of the outputs) as a tensor on their device, or None when not classification."""
+    if out.ndim != 2 or out.shape[1] < 2 or y.dtype not in (torch.int64, torch.int32):
+        return None
+    return (out.argmax(1) == y).sum()
 
 
 def to_record(value: Any) -> Any:

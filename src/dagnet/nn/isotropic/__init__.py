@@ -20,6 +20,14 @@ section 4), all methods of :class:`IsotropicMLP`:
 Every operation keeps the model's ``nn.Parameter`` objects (only their
 ``.data`` and ``.grad`` change), and, given the optimizer, rotates, pads or
 cuts its per-parameter state to match, so training continues where it was.
+
+On any device, a surgery works in float64 on the CPU: the dense matrices of
+the layers it edits (their weights, biases, gradients and optimizer state,
+width x width numbers at most) cross to the host, are edited there and cross
+back; the SVDs run there too. So the same model gets the same surgery,
+exact to float64, on every device, and a model on a GPU pays for the
+transfers only when its widths change, never per training step: the forward
+and backward passes have no host round trip.
 """
 
 from .model import IsotropicMLP, check_isotropic
