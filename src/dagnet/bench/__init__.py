@@ -10,6 +10,8 @@ recorded results live in the repository's ``bench/`` folder.
 * :mod:`dagnet.bench.spec`: the configuration, the grid and the measured rows.
 * :mod:`dagnet.bench.engine`: the timing harness and ``run_benchmark``.
 * :mod:`dagnet.bench.memory`: peak memory, each model in a fresh process.
+* :mod:`dagnet.bench.device`: the device (CPU or CUDA), its clock and memory, the usable back ends.
+* :mod:`dagnet.bench.fourward_code`: 4Ward's own code, driven from a local checkout.
 * :mod:`dagnet.bench.report`: the markdown report.
 * :mod:`dagnet.cli.bench`: the ``dagnet bench`` command that runs it.
 """

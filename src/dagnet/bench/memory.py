@@ -14,7 +14,8 @@ import traceback
 import torch
 
 from .._checks import check_int
-from .workload import MEMORY_STEPS, build_model, make_batch, training_step, warm_up, wiring_for
+from .fourward_code import load_fourward
+from .workload import MEMORY_STEPS, build_model, make_batch, target_for, training_step, warm_up, wiring_for
 
 __all__ = ["measure_peak_memory", "memory_method", "close_memory_server"]
 
@@ -79,11 +80,12 @@ def _memory_worker(spec: dict) -> dict:
     def peak() -> float:
         return float(_status_kib("VmHWM")) if exact else _maxrss_kib()
 
-    model = build_model(impl, wiring, seed)
+    fourward = load_fourward(spec["fourward_code"]) if impl == "4ward-code" else None
+    model = build_model(impl, wiring, seed, backend=spec.get("backend"), fourward=fourward)
     build_peak = peak()
     if exact:
         _reset_peak()
-    step = training_step(model, x, y)
+    step = training_step(model, x, target_for(model, y))
     for _ in range(int(spec.get("steps", MEMORY_STEPS))):
         step()
     step_peak = peak()
@@ -216,8 +218,9 @@ def close_memory_server() -> None:
 def measure_peak_memory(specs: list[dict], jobs: int = 1) -> list[dict]:
     """Measure the peak memory of each spec in its own fresh process.
 
-    Each spec names ``impl`` (dagnet, 4ward or sequential), ``n``, ``p``,
-    ``seed``, ``batch`` and ``threads``; the process rebuilds the same
+    Each spec names ``impl`` (dagnet, 4ward, 4ward-code or sequential), ``n``,
+    ``p``, ``seed``, ``batch`` and ``threads``, and optionally dagnet's
+    ``backend`` and the ``fourward_code`` path (for 4ward-code); the process rebuilds the same
     Erdős–Rényi wiring and batch, then builds and trains the model (see the
     module docstring for what is counted). The processes are forked from a
     helper that has imported dagnet and done nothing else (a fresh

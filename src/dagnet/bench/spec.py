@@ -7,8 +7,9 @@ import statistics
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from .._checks import check_int
-from .workload import GRID_DENSITIES, GRID_SIZES, SCALE_RUNS, SEQUENTIAL_MAX_N
+from .._checks import check_bool, check_choice, check_int
+from .device import BACKEND_CHOICES, resolve_device
+from .workload import CUDA_BACKENDS, CUDA_SCALE, GRID_DENSITIES, GRID_SIZES, SCALE_RUNS, SEQUENTIAL_MAX_N
 
 __all__ = ["BenchConfig", "GridPoint", "GridRow", "ScaleRow", "BenchResult", "make_grid"]
 
@@ -43,8 +44,9 @@ class BenchConfig:
         Node counts of the grid (empty: no grid).
     densities : sequence of str
         Edge probabilities of the grid: a float in (0, 1] or ``"C/N"``.
-    threads : sequence of int
-        Thread counts; every row is measured once per count.
+    threads : sequence of int, optional
+        Thread counts; every row is measured once per count. Default: 1 and 2
+        on the CPU, 1 on CUDA.
     repeats : int
         Timed steps per implementation and row (the median is reported).
     warmup : int
@@ -53,15 +55,30 @@ class BenchConfig:
         Batch size.
     seed : int
         Seed of the graphs, the initial values and the batch.
-    sequential_max : int
-        Largest N for which the per-node baseline runs.
+    sequential_max : int, optional
+        Largest N for which the per-node baseline runs. Default: 2000 on the
+        CPU, 0 (never) on CUDA, where its one launch per node says nothing new.
     memory : bool
         Measure peak memory (one child process per implementation and row).
     memory_jobs : int
         Memory child processes run at once (they do not disturb each other's RSS,
         and never run while timing).
-    scale : sequence of str
-        Scale runs to do after the grid: names of :data:`SCALE_RUNS`.
+    scale : sequence of str, optional
+        Scale runs to do after the grid: names of :data:`SCALE_RUNS`. Default:
+        ``("standard",)`` on the CPU; on CUDA ``("standard", "huge", "giant")``,
+        the 10^8-edge ``"giant"`` run only if its memory estimate fits.
+    device : {"cpu", "cuda"}
+        Where the models run; "cuda" needs a GPU (ValueError otherwise).
+    backends : sequence of str
+        DAGNetwork back ends to measure, one row each (names among
+        ``"numba"``, ``"torch"``, ``"triton"``; those that cannot run here are
+        skipped with a reason). Empty: DAGNetwork's default on the CPU, and
+        ``("triton", "torch")`` on CUDA.
+    fourward_code : str, optional
+        Path of a checkout of 4Ward's own code (github.com/BoCtrl-C/forward),
+        measured as one more baseline (:mod:`dagnet.bench.fourward_code`).
+    huge : bool
+        Run the 10^8-edge scale run even where its memory estimate does not fit.
 
     Examples
     --------
@@ -75,17 +92,34 @@ class BenchConfig:
 
     sizes: Sequence[int] = GRID_SIZES
     densities: Sequence[str] = GRID_DENSITIES
-    threads: Sequence[int] = (1, 2)
+    threads: Sequence[int] | None = None
     repeats: int = 10
     warmup: int = 2
     batch: int = 128
     seed: int = 0
-    sequential_max: int = SEQUENTIAL_MAX_N
+    sequential_max: int | None = None
     memory: bool = True
     memory_jobs: int = 2
-    scale: Sequence[str] = ("standard",)
+    scale: Sequence[str] | None = None
+    device: str = "cpu"
+    backends: Sequence[str] = ()
+    fourward_code: str | None = None
+    huge: bool = False
 
     def __post_init__(self) -> None:
+        cuda = resolve_device(self.device).type == "cuda"
+        if self.threads is None:
+            self.threads = (1,) if cuda else (1, 2)
+        if self.sequential_max is None:
+            self.sequential_max = 0 if cuda else SEQUENTIAL_MAX_N
+        if self.scale is None:
+            self.scale = CUDA_SCALE if cuda else ("standard",)
+        self.backends = tuple(check_choice(b, "backends", "BenchConfig", BACKEND_CHOICES) for b in self.backends)
+        if not self.backends and cuda:
+            self.backends = CUDA_BACKENDS
+        if self.fourward_code is not None:
+            self.fourward_code = str(self.fourward_code)
+        self.huge = check_bool(self.huge, "huge", "BenchConfig")
         self.sizes = tuple(check_int(n, "sizes", "BenchConfig", low=2) for n in self.sizes)
         self.densities = tuple(_check_density(d) for d in self.densities)
         self.threads = tuple(check_int(t, "threads", "BenchConfig") for t in self.threads)
@@ -151,7 +185,9 @@ class GridRow:
     """Measurements of one grid point at one thread count.
 
     Dicts are keyed by implementation (``"dagnet"``, ``"4ward"``,
-    ``"sequential"``); an implementation that did not run is absent.
+    ``"4ward-code"``, ``"sequential"``); an implementation that did not run is
+    absent. ``backend`` is dagnet's back end where one was named (else empty);
+    on CUDA the peak memory is GPU memory.
     """
 
     threads: int
@@ -164,6 +200,7 @@ class GridRow:
     step_s: dict[str, list[float]] = field(default_factory=dict)
     peak_mib: dict[str, float] = field(default_factory=dict)
     max_abs_diff: dict[str, float] = field(default_factory=dict)
+    backend: str = ""
 
     def step_ms(self, impl: str) -> float | None:
         """Median step time of ``impl`` in milliseconds (None if it did not run)."""
@@ -178,7 +215,11 @@ class GridRow:
 
 @dataclass
 class ScaleRow:
-    """Measurements of one scale run (dagnet alone) at one thread count."""
+    """Measurements of one scale run (dagnet alone) at one thread count and back end.
+
+    ``plan_s`` is None where the plan was not timed on its own (on CUDA: it is
+    the same CPU work as on the CPU); on CUDA the peaks are GPU memory.
+    """
 
     kind: str
     threads: int
@@ -186,13 +227,14 @@ class ScaleRow:
     edges: int
     levels: int
     generate_s: float
-    plan_s: float  # validation + layering + plan (compile_plan)
+    plan_s: float | None  # validation + layering + plan (compile_plan)
     build_s: float  # the whole DAGNetwork constructor (includes the plan)
     step_s: list[float]
     load: float
     fourward_dense: int  # entries 4Ward's dense blocks would need (not built)
     peak_build_mib: float | None = None
     peak_step_mib: float | None = None
+    backend: str = ""
 
     def step_ms(self) -> float:
         """Median step time in milliseconds."""
@@ -207,7 +249,11 @@ class ScaleRow:
 
 @dataclass
 class BenchResult:
-    """Everything one run measured, with the conditions it ran under."""
+    """Everything one run measured, with the conditions it ran under.
+
+    ``notes`` says what was skipped and why; ``device_name`` describes the GPU
+    (empty on the CPU).
+    """
 
     config: BenchConfig
     command: str
@@ -218,3 +264,5 @@ class BenchResult:
     memory_method: str
     started: str
     seconds: float
+    notes: list[str] = field(default_factory=list)
+    device_name: str = ""

@@ -2,7 +2,8 @@
 
 The main CLI calls :func:`add_bench_parser` with its sub-parsers::
 
-    dagnet bench engine [--quick] [--scale [standard|huge|all]] [--threads 1 2] [-o FILE] ...
+    dagnet bench engine [--quick] [--scale [standard|huge|giant|all]] [--threads 1 2] [-o FILE] ...
+    dagnet bench engine --device cuda [--backend triton torch] [--fourward-code PATH] [--huge] ...
 
 See :mod:`dagnet.bench.engine` for what is measured and how.
 """
@@ -30,8 +31,9 @@ def add_bench_parser(subparsers: argparse._SubParsersAction) -> argparse.Argumen
 
     The handler is stored as ``func`` on the parsed arguments: call
     ``args.func(args)``; it returns the exit code (0 done, 2 for contradictory
-    options or an output folder that does not exist, 1 if a baseline disagrees
-    with dagnet or the report cannot be written; see :mod:`dagnet.cli`).
+    options, an output folder that does not exist or ``--device cuda`` without a
+    GPU, 1 if a baseline disagrees with dagnet or the report cannot be written;
+    see :mod:`dagnet.cli`).
 
     Parameters
     ----------
@@ -59,7 +61,10 @@ def add_bench_parser(subparsers: argparse._SubParsersAction) -> argparse.Argumen
         description=(
             "Time a full training step (forward + backward + SGD) of DAGNetwork, a "
             "4Ward-style dense-masked network and a per-node loop on Erdős–Rényi DAGs, "
-            "plus a 100,000-node / 1,000,000-edge scale run; print a markdown report."
+            "plus a 100,000-node / 1,000,000-edge scale run; print a markdown report. "
+            "With --device cuda: on the GPU, per back end, against the dense-masked network "
+            "(and 4Ward's own code with --fourward-code), with the 10^6-, 10^7- and, memory "
+            "permitting, 10^8-edge scale runs."
         ),
     )
     engine.add_arguments(eng)
