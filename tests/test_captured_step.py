@@ -127,3 +127,39 @@ def test_cuda_graph_of_a_deep_dag():
     y = torch.zeros(32, net.out_features, device="cuda")
     losses = [float(step(x, y)[0]) for _ in range(5)]
     assert step.captures == 1 and losses[-1] < losses[0]
+
+
+def _digits_like(device="cpu"):
+    from dagnet.data import Dataset
+
+    g = torch.Generator().manual_seed(0)
+    X = torch.randn(100, 12, generator=g)
+    y = torch.randint(0, 3, (100,), generator=g)
+    return Dataset(X[:70], y[:70], X[70:], y[70:], "toy", 3)
+
+
+def test_fit_with_cuda_graph_is_plain_fit_off_cuda():
+    from dagnet.train import fit
+
+    a, b = _model().float(), _model().float()
+    ra = fit(a, _digits_like(), epochs=2, batch_size=16, rules=[SET(zeta=0.3, seed=0)], progress=False)
+    rb = fit(b, _digits_like(), epochs=2, batch_size=16, rules=[SET(zeta=0.3, seed=0)], progress=False, cuda_graph=True)
+    assert [{k: v for k, v in m.items() if k != "seconds"} for m in ra.metrics] == [
+        {k: v for k, v in m.items() if k != "seconds"} for m in rb.metrics
+    ]
+    with pytest.raises(ValueError, match="'cuda_graph' parameter of fit"):
+        fit(b, _digits_like(), epochs=1, progress=False, cuda_graph="yes")
+
+
+@cuda
+def test_fit_with_cuda_graph_matches_eager_fit_on_cuda():
+    from dagnet.train import fit
+
+    a, b = _model("cuda").float(), _model("cuda").float()
+    sgd = lambda p: torch.optim.SGD(p, lr=0.05, momentum=0.9)  # noqa: E731
+    kw = dict(epochs=3, batch_size=16, optimizer=sgd, progress=False)
+    ra = fit(a, _digits_like(), rules=[SET(zeta=0.3, seed=0)], **kw)
+    rb = fit(b, _digits_like(), rules=[SET(zeta=0.3, seed=0)], cuda_graph=True, **kw)
+    for ma, mb in zip(ra.metrics, rb.metrics):
+        assert ma["test_accuracy"] == pytest.approx(mb["test_accuracy"], abs=1e-9)
+        assert ma["train_loss"] == pytest.approx(mb["train_loss"], rel=1e-7)

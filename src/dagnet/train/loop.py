@@ -25,6 +25,7 @@ from ..errors import CheckpointMismatchError, DivergenceError, FileFormatError
 from ..evolve.schedules import ScheduledRule, every_epoch_but_last, per_step
 from ..fileio import atomic_write, check_path
 from ..seeding import resolve_seed, torch_generator
+from .captured_step import CapturedStep
 from .checkpoints import load_checkpoint, save_checkpoint
 from .degrees import in_degrees, plot_in_degrees
 from .metrics import BatchTotals, to_record, write_metrics
@@ -67,9 +68,21 @@ def _schedule(rules: Iterable, epochs: int) -> list[ScheduledRule]:
     return out
 
 
-def _optimizer(optimizer: Any, model: nn.Module) -> torch.optim.Optimizer:
+def _with_penalties(loss_fn: Callable, penalties: list, model: nn.Module) -> Callable:
+    """``loss_fn`` plus every penalty of ``model`` (e.g. learned masks' cost of active connections)."""
+
+    def loss(output, target):
+        total = loss_fn(output, target)
+        for penalty in penalties:
+            total = total + penalty(model)
+        return total
+
+    return loss
+
+
+def _optimizer(optimizer: Any, model: nn.Module, capturable: bool = False) -> torch.optim.Optimizer:
     if optimizer is None:
-        return torch.optim.Adam(model.parameters(), lr=1e-3)
+        return torch.optim.Adam(model.parameters(), lr=1e-3, capturable=capturable)
     if isinstance(optimizer, torch.optim.Optimizer):
         return optimizer
     if callable(optimizer):
@@ -566,6 +579,7 @@ def fit(
     progress: bool = True,
     degree_epochs: Sequence[int] = (),
     on_nonfinite: str = "raise",
+    cuda_graph: bool = False,
 ) -> FitResult:
     """Train ``model`` on ``data``, evaluating on the test set and applying evolution rules after epochs.
 
@@ -641,6 +655,14 @@ def fit(
         Notes), so a NaN or infinite one stops the run then: the error names
         the batch, but the model was updated with it and the batches after it.
 
+    cuda_graph : bool, default False
+        On a CUDA device, replay each training step (forward, loss,
+        backward, optimizer step) as a CUDA graph (:class:`CapturedStep`),
+        captured again after every rewiring; the first batch of each epoch
+        runs eagerly. The default optimizer is then Adam with
+        ``capturable=True``; a given Adam-like optimizer needs it too. Ignored
+        on other devices.
+
     Returns
     -------
     FitResult
@@ -706,13 +728,16 @@ def fit(
             "Got resume=True and out_dir=None."
         )
     check_choice(on_nonfinite, "on_nonfinite", "fit", _NONFINITE)
+    cuda_graph = check_bool(cuda_graph, "cuda_graph", "fit")
     if out_dir is not None and not isinstance(out_dir, (str, os.PathLike)):
         raise invalid("out_dir", "fit", "a path (str or os.PathLike) or None", out_dir)
     schedule = _schedule(rules, epochs)
     for r in schedule:  # e.g. learned masks add parameters: before the optimizer is made
         if callable(getattr(r.rule, "attach", None)):
             r.rule.attach(model)
-    opt = _optimizer(optimizer, model)
+    device = _device(model)
+    graphed = cuda_graph and device.type == "cuda"
+    opt = _optimizer(optimizer, model, capturable=graphed)
     penalties = [r.rule.penalty for r in schedule if callable(getattr(r.rule, "penalty", None))]
     trained = {id(p) for group in opt.param_groups for p in group["params"]}
     missed = [name for name, p in model.named_parameters() if p.requires_grad and id(p) not in trained]
@@ -742,12 +767,12 @@ def fit(
         saved_epoch = done
     if done == 0 and 0 in degree_epochs:
         degrees[0] = in_degrees(model)
-    device = _device(model)
     n = data.X_train.shape[0]
     X_train, y_train = data.X_train.to(device), data.y_train.to(device)  # once: no copy per batch
     X_test, y_test = data.X_test.to(device), data.y_test.to(device)
     top_label = int(max(data.y_train.max(), data.y_test.max())) if loss == "cross_entropy" else None
     stepwise = [per_step(r.when) for r in schedule]
+    captured = CapturedStep(model, opt, _with_penalties(loss_fn, penalties, model)) if graphed else None
     for epoch in range(done + 1, epochs + 1):
         row: dict = {}
         step = (epoch - 1) * num_batches(n, batch_size)
@@ -772,6 +797,7 @@ def fit(
             bar,
             top_label,
             on_nonfinite,
+            captured,
         )
         top_label = None  # checked on the first batch
         result = totals.read()  # the epoch's one read of the batches' losses
@@ -852,6 +878,7 @@ def _train_epoch(
     bar: ProgressBar,
     top_label: int | None,
     on_nonfinite: str,
+    captured: CapturedStep | None = None,
 ) -> tuple[BatchTotals, tuple | None]:
     """One pass over the training batches ``X, y`` (on ``device``); return ``(the batches' totals, divergence)``.
 
@@ -861,20 +888,27 @@ def _train_epoch(
     divergence is then ``(what happened, the loss)``; elsewhere nothing is
     read on the host per batch (see :func:`_reads_each_batch`), and the
     totals tell. ``top_label`` (the largest label, for cross-entropy) is
-    checked against the model's outputs on the first batch.
+    checked against the model's outputs on the first batch. With ``captured``,
+    every batch but the first runs as its replayed CUDA graph.
     """
     n = X.shape[0]
     totals = BatchTotals()
     diverged = None
     eager = _reads_each_batch(device)
     for b, (xb, yb) in enumerate(_epoch_batches(X, y, batch_size, gen, device), 1):
+        if captured is not None and b > 1:
+            batch_loss, output = captured(xb, yb)
+            step += 1
+            if any(stepwise):
+                _run_rules(schedule, [s and r.when(step) for s, r in zip(stepwise, schedule)], model, opt, row)
+            totals.add(batch_loss, output, yb)
+            bar.update()
+            continue
         opt.zero_grad(set_to_none=True)
         output = model(xb)
         if top_label is not None and b == 1:
             _check_outputs(output, top_label, data)
-        batch_loss = loss_fn(output, yb)
-        for penalty in penalties:  # e.g. learned masks' cost of active connections
-            batch_loss = batch_loss + penalty(model)
+        batch_loss = _with_penalties(loss_fn, penalties, model)(output, yb)
         text = ""
         if eager:
             value = float(batch_loss.detach())
