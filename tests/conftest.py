@@ -11,6 +11,21 @@ import torch
 REPO = Path(__file__).resolve().parent.parent
 
 
+def pytest_collection_modifyitems(config, items):
+    """Leave out the tests marked ``triton_interpreter`` unless Triton's interpreter is on.
+
+    Triton chooses its interpreter when first imported, so those tests run in
+    a process of their own started with ``TRITON_INTERPRET=1``
+    (``tests/test_engine_triton.py`` starts it).
+    """
+    if os.environ.get("TRITON_INTERPRET") == "1":
+        return
+    left = [item for item in items if item.get_closest_marker("triton_interpreter")]
+    if left:
+        config.hook.pytest_deselected(items=left)
+        items[:] = [item for item in items if not item.get_closest_marker("triton_interpreter")]
+
+
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
     """The folder of shared data files: ``$DAGNET_DATA``, else ``<repo>/../shared/data``.
