@@ -5,6 +5,7 @@ from __future__ import annotations
 import warnings
 
 import networkx as nx
+import numpy as np
 import pytest
 import torch
 from hypothesis import given, settings
@@ -142,3 +143,104 @@ def test_bad_members_are_refused():
     other = DAGNetwork(nx.DiGraph([(0, 1)]), seed=0, dtype=torch.float64)
     with pytest.raises(ValueError, match="member 1 has 1 inputs and 1 outputs; member 0 has 5 and 3"):
         Population([nets[0], other])
+
+
+# ---------------------------------------------------------------- rules act within members
+
+
+def _labelled_edges(net) -> dict:
+    w = net.to_wiring()
+    return {(w.label(s), w.label(t)): float(v) for s, t, v in zip(w.source, w.target, w.weight)}
+
+
+def _member_edges(pop, i) -> dict:
+    return _labelled_edges(pop.member(i))
+
+
+def _population(seeds=(1, 2, 3), hidden=(10, 12, 8)):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeadNodeWarning)
+        return Population(_members(list(seeds), ["relu", "tanh", "relu"], list(hidden)))
+
+
+def _no_edge_crosses(pop):
+    owner = dict(zip(pop.network.node_labels, pop.member_of()))
+    for u, v in _labelled_edges(pop.network):
+        assert owner[u] in (-1, owner[v]), (u, v)
+
+
+@settings(max_examples=10, deadline=None)
+@given(st.integers(0, 10**6), st.floats(0.1, 0.6))
+def test_set_removes_within_each_member_and_grows_inside_it(seed, zeta):
+    from dagnet.evolve import SET, set_removal
+
+    pop = _population(seeds=(seed, seed + 1, seed + 2))
+    before = [_member_edges(pop, i) for i in range(len(pop))]
+    expected_removed = []
+    for i in range(len(pop)):
+        alone = pop.member(i)
+        gone = set_removal(alone.weight.detach().numpy(), zeta, alone.evolvable_edges())
+        edges = list(_labelled_edges(alone))  # wiring order
+        order = alone.to_wiring()
+        pairs = [(order.label(s), order.label(t)) for s, t in zip(order.source, order.target)]
+        w_order = dict(zip(pairs, range(len(pairs))))
+        idx = alone.edge_index.numpy()  # weight k is wiring edge idx[k]
+        expected_removed.append({pairs[idx[k]] for k in np.flatnonzero(gone)})
+        assert set(edges) == set(w_order)
+    SET(zeta=zeta, seed=seed).step(pop)
+    _no_edge_crosses(pop)
+    for i in range(len(pop)):
+        after = _member_edges(pop, i)
+        assert len(after) == len(before[i])  # each member keeps its count
+        kept = set(before[i]) - expected_removed[i]
+        assert kept <= set(after)  # what survives is exactly what SET alone keeps ...
+        assert all(after[e] == before[i][e] for e in kept)
+        assert not (set(after) - kept) & kept
+
+
+def test_rigl_in_a_population_is_rigl_on_each_member_alone():
+    from dagnet.evolve import RigL
+
+    pop = _population()
+    alone = [pop.member(i) for i in range(len(pop))]
+    g = torch.Generator().manual_seed(0)
+    x = torch.randn(16, 5, generator=g, dtype=torch.float64)
+    y = torch.randint(0, 3, (16,), generator=g)
+    rule = RigL(drop_fraction=0.3, update_every=1, seed=0)
+    rule.attach(pop)
+    pop.loss(pop(x), y).backward()
+    rule.step(pop)
+    _no_edge_crosses(pop)
+    for i, net in enumerate(alone):
+        r = RigL(drop_fraction=0.3, update_every=1, seed=0)
+        r.attach(net)
+        torch.nn.functional.cross_entropy(net(x), y).backward()
+        r.step(net)
+        assert _member_edges(pop, i) == _labelled_edges(net)
+
+
+def test_magnitude_pruning_prunes_each_member_by_its_own_share():
+    from dagnet.evolve import MagnitudePruning
+
+    pop = _population()
+    expected = []
+    for i in range(len(pop)):
+        net = pop.member(i)
+        MagnitudePruning(amount=0.4).step(net)
+        expected.append(_labelled_edges(net))
+    MagnitudePruning(amount=0.4).step(pop)
+    assert [_member_edges(pop, i) for i in range(len(pop))] == expected
+
+
+def test_set_leaves_a_full_member_alone():
+    from dagnet.evolve import SET
+
+    dense = nx.DiGraph([(("in", j), ("out", k)) for j in range(5) for k in range(3)])
+    dense.add_edges_from((("out", a), ("out", b)) for a in range(3) for b in range(a + 1, 3))  # complete: no free pair
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeadNodeWarning)
+        sparse = _members([4], ["relu"], [10])[0]
+        pop = Population([DAGNetwork(dense, inputs=IN, outputs=OUT, seed=0, dtype=torch.float64), sparse])
+    full = _member_edges(pop, 0)
+    changes = SET(zeta=0.3, seed=0).step(pop)
+    assert _member_edges(pop, 0) == full and changes["network"]["removed"] > 0

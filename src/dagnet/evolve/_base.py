@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import torch
 from torch import nn
@@ -9,7 +11,15 @@ from torch import nn
 from ..nn.dag_network import DAGNetwork
 from ..seeding import numpy_rng, resolve_seed
 
-__all__ = ["EvolutionRule", "sparse_modules", "random_absent_pairs", "free_pairs", "edge_keys"]
+__all__ = [
+    "EvolutionRule",
+    "sparse_modules",
+    "random_absent_pairs",
+    "free_pairs",
+    "edge_keys",
+    "MemberSpace",
+    "member_spaces",
+]
 
 
 def sparse_modules(model: nn.Module) -> list[tuple[str, DAGNetwork]]:
@@ -32,6 +42,89 @@ def sparse_modules(model: nn.Module) -> list[tuple[str, DAGNetwork]]:
     if not found:
         raise TypeError(f"{type(model).__name__} holds no DAGNetwork or SparseLinear for a rule to act on.")
     return found
+
+
+@dataclass(frozen=True)
+class MemberSpace:
+    """One group of a network whose nodes belong to groups (the members of a :class:`~dagnet.nn.Population`).
+
+    ``edges`` are the weights into the group's nodes; ``positions`` (sorted)
+    the group's positions and the shared ones (the inputs); ``limit`` and
+    ``source_ok`` the growth space (:meth:`~dagnet.DAGNetwork.growth_space`)
+    restricted to them, in local numbering: position ``positions[j]`` is
+    local ``j``.
+    """
+
+    edges: np.ndarray
+    positions: np.ndarray
+    limit: np.ndarray
+    source_ok: np.ndarray
+
+    @property
+    def size(self) -> int:
+        return int(self.positions.size)
+
+    def local(self, positions: np.ndarray) -> np.ndarray:
+        """Local numbers of global ``positions`` (which must be in this group or shared)."""
+        return np.searchsorted(self.positions, positions)
+
+
+def whole_space(net: DAGNetwork) -> MemberSpace:
+    """The :class:`MemberSpace` of all of ``net``: every edge and position, its growth space as it is."""
+    limit, source_ok = net.growth_space()
+    return MemberSpace(np.arange(net.num_edges), np.arange(limit.size), limit, source_ok)
+
+
+def spaces_of(net: DAGNetwork) -> list[MemberSpace]:
+    """Where a rule acts in ``net``: each group's space (:func:`member_spaces`), or the whole network."""
+    return member_spaces(net) or [whole_space(net)]
+
+
+def member_spaces(net: DAGNetwork) -> list[MemberSpace] | None:
+    """Return one :class:`MemberSpace` per group of ``net``, or None when its nodes have no groups.
+
+    Groups come from ``net.group_key(label)`` (``-1`` for shared nodes, which
+    must be inputs); rules remove and grow edges within each group, keeping
+    every group's counts, as each member alone would.
+
+    Examples
+    --------
+    >>> import networkx as nx
+    >>> from dagnet.nn import Population
+    >>> pop = Population([nx.DiGraph([("a", "y")]), nx.DiGraph([("a", "h"), ("h", "y")])], seed=0)
+    >>> [(s.edges.tolist(), s.positions.tolist()) for s in member_spaces(pop.network)]
+    [([1], [0, 2]), ([0, 2], [0, 1, 3])]
+    """
+    key = getattr(net, "group_key", None)
+    if key is None:
+        return None
+    n = net.num_nodes
+    node_index = net.node_index.cpu().numpy()
+    owner = np.concatenate([np.arange(n), net._unit_owner])[node_index]  # the node of each position
+    group_of_node = np.fromiter((key(lab) for lab in net.node_labels), dtype=np.int64, count=n)
+    group = group_of_node[owner]
+    shared = np.flatnonzero(group < 0)
+    limit, source_ok = net.growth_space()
+    _, dst = net.edge_positions()
+    edge_group = group[dst]
+    by_pos = np.argsort(group, kind="stable")
+    by_edge = np.argsort(edge_group, kind="stable")
+    groups = np.unique(group[group >= 0])
+    pos_cut = np.searchsorted(group[by_pos], np.append(groups, groups[-1] + 1 if groups.size else 0))
+    edge_cut = np.searchsorted(edge_group[by_edge], np.append(groups, groups[-1] + 1 if groups.size else 0))
+    spaces = []
+    for k in range(groups.size):
+        positions = np.concatenate([shared, by_pos[pos_cut[k] : pos_cut[k + 1]]])
+        positions.sort()
+        spaces.append(
+            MemberSpace(
+                edges=np.sort(by_edge[edge_cut[k] : edge_cut[k + 1]]),
+                positions=positions,
+                limit=np.searchsorted(positions, limit[positions]),
+                source_ok=source_ok[positions],
+            )
+        )
+    return spaces
 
 
 def edge_keys(src: np.ndarray, dst: np.ndarray, m: int) -> np.ndarray:

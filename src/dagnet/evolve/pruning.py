@@ -10,7 +10,7 @@ from torch import nn
 
 from .._checks import check_choice, check_float
 from ..nn.dag_network import DAGNetwork
-from ._base import EvolutionRule, sparse_modules
+from ._base import EvolutionRule, member_spaces, sparse_modules
 from .set import smallest_on_device
 
 __all__ = ["MagnitudePruning", "IterativeMagnitudePruning", "magnitude_removal"]
@@ -82,10 +82,22 @@ def _removal_masks(nets: Sequence[DAGNetwork], amount: float, scope: str) -> lis
     else:
         weights, remove_fn = [net.weight.detach().cpu().double().numpy() for net in nets], magnitude_removal
     if scope == "layer":
-        return [remove_fn(w, amount, c) for w, c in zip(weights, candidates)]
+        return [_per_member(net, w, amount, c, remove_fn) for net, w, c in zip(nets, weights, candidates)]
     concat = torch.cat if on_device else np.concatenate
     remove = remove_fn(concat(weights), amount, np.concatenate(candidates))
     return np.split(remove, np.cumsum([c.size for c in candidates])[:-1])
+
+
+def _per_member(net: DAGNetwork, weight, amount: float, candidates: np.ndarray, remove_fn) -> np.ndarray:
+    """``remove_fn`` within each member of a Population's network (each keeps its share), else over all of it."""
+    spaces = member_spaces(net)
+    if spaces is None:
+        return remove_fn(weight, amount, candidates)
+    remove = np.zeros(candidates.size, dtype=bool)
+    for sp in spaces:
+        mine = weight[torch.from_numpy(sp.edges).to(weight.device)] if torch.is_tensor(weight) else weight[sp.edges]
+        remove[sp.edges] = remove_fn(mine, amount, candidates[sp.edges])
+    return remove
 
 
 def _prune(model: nn.Module, amount: float, scope: str, optimizer) -> tuple[list, dict]:
@@ -122,6 +134,8 @@ class MagnitudePruning(EvolutionRule):
     amount : float in [0, 1], default 0.2
         Fraction of the remaining edges removed per step.
     scope : {"layer", "global"}, default "layer"
+        Rank magnitudes per module (per member in a
+        :class:`~dagnet.nn.Population`'s network), or across all sparse modules.
 
     Examples
     --------
@@ -181,7 +195,8 @@ class IterativeMagnitudePruning(EvolutionRule):
     amount : float in [0, 1], default 0.2
         Fraction of the surviving edges removed per round (the paper's p%).
     scope : {"layer", "global"}, default "layer"
-        Rank magnitudes per module, or across all sparse modules.
+        Rank magnitudes per module (per member in a
+        :class:`~dagnet.nn.Population`'s network), or across all sparse modules.
     rewind : {"init", "none"}, default "init"
         ``"none"`` prunes only (no record needed).
 

@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from .._checks import Interval, check_choice, check_float, check_int, invalid
-from ._base import EvolutionRule, edge_keys, sparse_modules
+from ._base import EvolutionRule, edge_keys, spaces_of, sparse_modules
 from .schedules import every_steps
 from .set import smallest, smallest_on_device
 
@@ -271,7 +271,11 @@ class RigL(EvolutionRule):
         return self.drop_fraction / 2 * (1 + math.cos(math.pi * step / self.stop_step))
 
     def step(self, model: nn.Module, optimizer: torch.optim.Optimizer | None = None) -> dict:
-        """Rewire every sparse module once; return ``{name: {"removed", "added"}}``."""
+        """Rewire every sparse module once; return ``{name: {"removed", "added"}}``.
+
+        In a :class:`~dagnet.nn.Population`'s network each member drops its
+        own fraction and grows as many between its own nodes.
+        """
         self.updates += 1
         frac = self.fraction(self.updates * self.update_every)
         changes = {}
@@ -283,18 +287,33 @@ class RigL(EvolutionRule):
                     "call rule.attach(model) before training (fit does) and step after a "
                     "backward pass."
                 )
-            evolvable = np.flatnonzero(net.evolvable_edges())
-            k = int(frac * evolvable.size)
-            remove = evolvable[_smallest_magnitudes(net.weight.detach(), evolvable, k)]
-            limit, source_ok = net.growth_space()
-            src, dst = net.edge_positions()
-            keep = np.ones(net.num_edges, dtype=bool)
-            keep[remove] = False
-            existing = np.sort(edge_keys(src[keep], dst[keep], limit.size))
             H, G = activity
-            u, v = top_gradient_pairs(H.detach(), G.detach(), limit, source_ok, existing, k)
+            evolvable_mask = net.evolvable_edges()
+            src, dst = net.edge_positions()
+            weight = net.weight.detach()
+            removed, grown_u, grown_v = [], [], []
+            for sp in spaces_of(net):  # a Population's members one by one
+                evolvable = sp.edges[evolvable_mask[sp.edges]]
+                k = int(frac * evolvable.size)
+                remove = evolvable[_smallest_magnitudes(weight, evolvable, k)]
+                keep = np.ones(net.num_edges, dtype=bool)
+                keep[remove] = False
+                kept = sp.edges[keep[sp.edges]]
+                existing = np.sort(edge_keys(sp.local(src[kept]), sp.local(dst[kept]), sp.size))
+                if sp.size == H.shape[0]:
+                    h, g = H.detach(), G.detach()
+                else:
+                    rows = torch.from_numpy(sp.positions).to(H.device)
+                    h, g = H.detach().index_select(0, rows), G.detach().index_select(0, rows)
+                u, v = top_gradient_pairs(h, g, sp.limit, sp.source_ok, existing, k)
+                removed.append(remove)
+                grown_u.append(sp.positions[u])
+                grown_v.append(sp.positions[v])
             node_index = net.node_index.cpu().numpy()
             changes[name] = net.rewire_(
-                remove=remove, add_source=node_index[u], add_target=node_index[v], optimizer=optimizer
+                remove=np.concatenate(removed),
+                add_source=node_index[np.concatenate(grown_u)],
+                add_target=node_index[np.concatenate(grown_v)],
+                optimizer=optimizer,
             )
         return changes

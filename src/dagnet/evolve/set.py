@@ -7,7 +7,7 @@ import torch
 from torch import nn
 
 from .._checks import check_choice, check_float
-from ._base import EvolutionRule, edge_keys, free_pairs, random_absent_pairs, sparse_modules
+from ._base import EvolutionRule, edge_keys, free_pairs, random_absent_pairs, spaces_of, sparse_modules
 
 __all__ = ["SET", "set_removal", "smallest", "smallest_on_device", "removal_mask"]
 
@@ -173,35 +173,52 @@ class SET(EvolutionRule):
         return np.zeros(count)
 
     def step(self, model: nn.Module, optimizer: torch.optim.Optimizer | None = None) -> dict:
-        """Rewire every sparse module of ``model`` once; return ``{name: {"removed", "added"}}``."""
+        """Rewire every sparse module of ``model`` once; return ``{name: {"removed", "added"}}``.
+
+        In a :class:`~dagnet.nn.Population`'s network each member is rewired
+        on its own: its removals counted among its own weights, as many grown
+        between its own nodes (and the shared inputs).
+        """
         changes = {}
         for name, net in sparse_modules(model):
-            remove = removal_mask(net.weight, self.zeta, net.evolvable_edges())
-            changes[name] = regrow_random(net, remove, int(remove.sum()), self.rng, self.new_weights, optimizer)
+            changes[name] = regrow_random(net, spaces_of(net), self.zeta, self.rng, self.new_weights, optimizer)
         self.updates += 1
         return changes
 
 
-def regrow_random(net, remove: np.ndarray, count: int, rng: np.random.Generator, values, optimizer) -> dict:
-    """Remove the edges ``remove`` of ``net`` and grow ``count`` random absent ones.
+def regrow_random(net, spaces: list, zeta: float, rng: np.random.Generator, values, optimizer) -> dict:
+    """In each space (see :func:`~dagnet.evolve.spaces_of`), remove SET's fraction ``zeta`` and grow as many at random.
 
-    ``values(fan_in)`` gives the new weights from their targets' fan-in. The
-    positions just freed are absent too, as in SET's code (which regrows
-    wherever a weight is zero). A module with no absent position at all is
-    left unchanged.
+    The removal is :func:`removal_mask` of the space's evolvable weights;
+    ``values(fan_in)`` gives the new weights from their targets' fan-in in
+    the space. The positions just freed are absent too, as in SET's code
+    (which regrows wherever a weight is zero). A space with no absent
+    position at all is left unchanged.
     """
-    limit, source_ok = net.growth_space()
+    weight = net.weight.detach()
+    evolvable = net.evolvable_edges()
     src, dst = net.edge_positions()
-    if free_pairs(limit, source_ok, edge_keys(src, dst, limit.size)) == 0:
+    remove = np.zeros(net.num_edges, dtype=bool)
+    grown_u, grown_v, fan_in = [], [], []
+    for sp in spaces:
+        ls, ld = sp.local(src[sp.edges]), sp.local(dst[sp.edges])
+        if free_pairs(sp.limit, sp.source_ok, edge_keys(ls, ld, sp.size)) == 0:
+            continue
+        mine = weight if sp.edges.size == net.num_edges else weight[torch.from_numpy(sp.edges).to(weight.device)]
+        gone = removal_mask(mine, zeta, evolvable[sp.edges])
+        remove[sp.edges] = gone
+        existing = np.sort(edge_keys(ls[~gone], ld[~gone], sp.size))
+        u, v = random_absent_pairs(sp.limit, sp.source_ok, existing, int(gone.sum()), rng)
+        grown_u.append(sp.positions[u])
+        grown_v.append(sp.positions[v])
+        fan_in.append(sp.limit[v])  # every source a new edge could come from: a layer's in_features
+    if not grown_u:
         return {"removed": 0, "added": 0}
-    existing = np.sort(edge_keys(src[~remove], dst[~remove], limit.size))
-    u, v = random_absent_pairs(limit, source_ok, existing, count, rng)
     node_index = net.node_index.cpu().numpy()
-    fan_in = limit[v]  # every source a new edge could come from: a layer's in_features
     return net.rewire_(
         remove=remove,
-        add_source=node_index[u],
-        add_target=node_index[v],
-        add_weight=values(fan_in),
+        add_source=node_index[np.concatenate(grown_u)],
+        add_target=node_index[np.concatenate(grown_v)],
+        add_weight=values(np.concatenate(fan_in)),
         optimizer=optimizer,
     )

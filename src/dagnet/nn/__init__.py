@@ -6,6 +6,7 @@ from .dendrite_activated import DendriteActivatedLinear
 from .dendritic_tree import DendriticTree
 from .dropout import Dropout
 from .isotropic import IsotropicMLP, check_isotropic
+from .population import Population, member_losses
 from .preferential_attachment import rewire_pa_
 from .randomly_wired import RandomlyWiredBlocks
 from .sparse_linear import SparseLinear
@@ -13,6 +14,8 @@ from .sparse_mlp import erk_densities, sparse_mlp
 
 __all__ = [
     "DAGNetwork",
+    "Population",
+    "member_losses",
     "DendriticTree",
     "DendriteActivatedLinear",
     "ActiveDendrites",

@@ -195,6 +195,8 @@ class DAGNetwork(nn.Module):
             self.register_parameter("bias", None)
         self.weight_modifier: nn.Module | None = None  # per-edge transform of the weights (see dagnet.evolve)
         self.retain_activity = False
+        # label -> group (e.g. a Population's member; -1: shared): rewiring keeps each group's edges inside it
+        self.group_key: Callable[[Hashable], int] | None = None
         self._set_plan(plan, device)
 
     # ---------------------------------------------------------------- topology

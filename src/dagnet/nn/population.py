@@ -24,6 +24,11 @@ __all__ = ["Population", "member_losses"]
 #: Label of shared input column ``j`` in the union network.
 INPUT = "input"
 
+def member_key(label: tuple) -> int:
+    """The member of a population network's node label ``(i, label)``; -1 for a shared input ``("input", j)``."""
+    return -1 if label[0] == INPUT else label[0]
+
+
 _LOSSES = {"cross_entropy": nn.functional.cross_entropy, "mse": nn.functional.mse_loss}
 
 
@@ -147,6 +152,7 @@ class Population(nn.Module):
                 **kept,
                 **factory,
             )
+        self.network.group_key = member_key  # rules keep each member's edges inside it
         self._size = len(specs)
         self._member_io = [(sp.labels(sp.inputs), sp.labels(sp.outputs)) for sp in specs]
         self._member_seeds = [sp.seed for sp in specs]
@@ -177,7 +183,7 @@ class Population(nn.Module):
     # ---------------------------------------------------------------- members
     def member_of(self) -> np.ndarray:
         """Return the member of each of the network's nodes, ``-1`` for the shared inputs (label order)."""
-        return np.array([-1 if lab[0] == INPUT else lab[0] for lab in self.network.node_labels], dtype=np.int64)
+        return np.fromiter(map(member_key, self.network.node_labels), dtype=np.int64, count=self.network.num_nodes)
 
     def member(self, i: int) -> DAGNetwork:
         """Return member ``i`` as a standalone :class:`DAGNetwork` with its current weights and wiring.
