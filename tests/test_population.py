@@ -244,3 +244,41 @@ def test_set_leaves_a_full_member_alone():
     full = _member_edges(pop, 0)
     changes = SET(zeta=0.3, seed=0).step(pop)
     assert _member_edges(pop, 0) == full and changes["network"]["removed"] > 0
+
+
+# ---------------------------------------------------------------- fit
+
+
+def _toy_data():
+    from dagnet.data import Dataset
+
+    g = torch.Generator().manual_seed(0)
+    X = torch.randn(120, 5, generator=g)
+    y = (X[:, 0] + X[:, 1] > 0).long() + (X[:, 2] > 1).long()
+    return Dataset(X[:90], y[:90], X[90:], y[90:], "toy", 3)
+
+
+def test_fit_a_population_records_every_member_and_names_the_best(tmp_path):
+    import csv
+    import functools
+
+    from dagnet.train import fit
+
+    members = [m.float() for m in _members([1, 2, 3], ["relu", "tanh", "sigmoid"], [6, 10, 3])]
+    alone = [m.float() for m in _members([1, 2, 3], ["relu", "tanh", "sigmoid"], [6, 10, 3])]
+    sgd = functools.partial(torch.optim.SGD, lr=0.1, momentum=0.9)
+    pop = Population(members)
+    result = fit(pop, _toy_data(), optimizer=sgd, epochs=3, batch_size=16, out_dir=tmp_path, progress=False)
+    last = result.metrics[-1]
+    accuracy = last["members.test_accuracy"]
+    assert len(accuracy) == 3 and last["best_member"] == int(np.argmax(accuracy))
+    assert last["test_accuracy"] == pytest.approx(np.mean(accuracy))
+    for i, net in enumerate(alone):  # each member trained as it would be alone
+        own = fit(net, _toy_data(), optimizer=sgd, epochs=3, batch_size=16, progress=False).metrics[-1]
+        assert own["test_accuracy"] == pytest.approx(accuracy[i], abs=1e-9)
+        assert own["test_loss"] == pytest.approx(last["members.test_loss"][i], rel=1e-4)
+    with open(tmp_path / "members.csv") as f:
+        lines = list(csv.DictReader(f))
+    assert len(lines) == 9 and {line["member"] for line in lines} == {"0", "1", "2"}
+    header = (tmp_path / "metrics.csv").read_text().splitlines()[0]
+    assert "best_member" in header and "members." not in header

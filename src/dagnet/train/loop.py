@@ -24,12 +24,14 @@ from ..data.datasets import Dataset
 from ..errors import CheckpointMismatchError, DivergenceError, FileFormatError
 from ..evolve.schedules import ScheduledRule, every_epoch_but_last, per_step
 from ..fileio import atomic_write, check_path
+from ..nn.population import Population
 from ..seeding import resolve_seed, torch_generator
 from .captured_step import CapturedStep
 from .checkpoints import load_checkpoint, save_checkpoint
 from .degrees import in_degrees, plot_in_degrees
 from .metrics import BatchTotals, to_record, write_metrics
 from .plots import plot_training
+from .populations import evaluate_members, population_loss
 from .progress import ProgressBar
 
 __all__ = ["fit", "evaluate", "FitResult"]
@@ -38,7 +40,15 @@ _LOSSES = {"cross_entropy": nn.functional.cross_entropy}
 _SUMMED = ("removed", "added", "grown", "shrunk")
 CHECKPOINT = "checkpoint.pt"
 #: The files fit writes in ``out_dir`` (each through a temporary file beside it).
-OUTPUTS = (CHECKPOINT, "metrics.csv", "metrics.json", "training.png", "in_degrees.json", "in_degrees.png")
+OUTPUTS = (
+    CHECKPOINT,
+    "metrics.csv",
+    "metrics.json",
+    "members.csv",
+    "training.png",
+    "in_degrees.json",
+    "in_degrees.png",
+)
 _NONFINITE = ("raise", "continue")
 _PROBE = ".dagnet-write-check"
 
@@ -538,9 +548,9 @@ def _nonfinite_parameter(model: nn.Module) -> str | None:
 
 def _check_outputs(output: torch.Tensor, top_label: int, data: Dataset) -> None:
     """Raise a ValueError if a model's output has fewer classes than the labels of ``data`` need."""
-    if output.dim() == 2 and output.shape[1] <= top_label:
+    if output.dim() in (2, 3) and output.shape[-1] <= top_label:  # 3: a population's (batch, member, class)
         raise ValueError(
-            f"The model gives {output.shape[1]} output(s) per sample, but the labels of the data set "
+            f"The model gives {output.shape[-1]} output(s) per sample, but the labels of the data set "
             f"{data.name!r} go up to {top_label} ({data.num_classes} classes): cross_entropy needs "
             f"one output per class. Build the model with {data.num_classes} outputs."
         )
@@ -592,7 +602,14 @@ def fit(
     Parameters
     ----------
     model : torch.nn.Module
-        E.g. a :class:`dagnet.DAGNetwork`; trained in place.
+        E.g. a :class:`dagnet.DAGNetwork`; trained in place. A
+        :class:`~dagnet.nn.Population` trains on the sum of its members' mean
+        losses (each member as it would train alone; ``train_loss`` is that
+        sum and ``train_accuracy`` is not recorded); each row then holds the
+        mean test loss and accuracy over the members, the ``best_member``
+        with its ``best_test_accuracy`` and ``best_test_loss``, and each
+        member's figures (``members.test_loss``, ``members.test_accuracy``,
+        written to ``members.csv``, one line per epoch and member).
     data : Dataset
         Training and test tensors (see :mod:`dagnet.data`).
     loss : "cross_entropy" or callable, default "cross_entropy"
@@ -718,6 +735,9 @@ def fit(
         loss_fn = loss
     else:
         raise invalid("loss", "fit", f"one of {', '.join(map(repr, _LOSSES))} or a callable", loss)
+    population = isinstance(model, Population)
+    if population:  # each member's mean loss, summed: every member trains as it would alone
+        loss_fn = population_loss(loss)
     epochs = check_int(epochs, "epochs", "fit")
     batch_size = check_int(batch_size, "batch_size", "fit")
     checkpoint_every = check_int(checkpoint_every, "checkpoint_every", "fit")
@@ -832,7 +852,20 @@ def fit(
             if out is not None:
                 write_metrics(metrics, out)
             raise _diverged(diverged[0], epoch, out, saved_epoch)
-        test_loss, test_acc = evaluate(model, X_test, y_test, loss_fn)
+        members = {}
+        if population:
+            losses, accuracy = evaluate_members(model, X_test, y_test, loss)
+            test_loss, test_acc = float(losses.mean()), None if accuracy is None else float(accuracy.mean())
+            best = int(np.argmin(losses) if accuracy is None else np.argmax(accuracy))
+            members = {
+                "best_member": best,
+                "best_test_loss": float(losses[best]),
+                "best_test_accuracy": None if accuracy is None else float(accuracy[best]),
+                "members.test_loss": losses.tolist(),
+                "members.test_accuracy": None if accuracy is None else accuracy.tolist(),
+            }
+        else:
+            test_loss, test_acc = evaluate(model, X_test, y_test, loss_fn)
         row = {
             "epoch": epoch,
             "train_loss": total / n,
@@ -840,6 +873,7 @@ def fit(
             "test_loss": test_loss,
             "test_accuracy": test_acc,
             "seconds": time.perf_counter() - start,
+            **members,
             **row,
         }
         ran = [not s and bool(r.when(epoch)) for s, r in zip(stepwise, schedule)]
@@ -1036,6 +1070,9 @@ def _summary(row: dict) -> str:
     parts.append(f"test loss {row['test_loss']:.4f}")
     if row["test_accuracy"] is not None:
         parts.append(f"test acc {row['test_accuracy']:.2%}")
+    if row.get("best_member") is not None:
+        acc = row.get("best_test_accuracy")
+        parts.append(f"best member {row['best_member']}" + ("" if acc is None else f" ({acc:.2%})"))
     if row.get("rules"):
         parts.append("rules: " + ", ".join(row["rules"]))
     return "  ".join(parts) + f"  ({row['seconds']:.1f} s)"

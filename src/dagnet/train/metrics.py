@@ -18,8 +18,11 @@ import numpy as np
 import torch
 
 from ..fileio import atomic_write
+from .populations import member_rows
 
 __all__ = ["BatchTotals", "Totals", "to_record", "write_metrics"]
+
+MEMBERS = "members."  # prefix of a population's per-member keys
 
 
 @dataclass(frozen=True)
@@ -135,6 +138,15 @@ def _cell(v: Any) -> Any:
     return json.dumps(v) if isinstance(v, (list, dict)) else v
 
 
+def _csv(rows: Sequence[dict]) -> str:
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=_columns(rows), lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: _cell(v) for k, v in row.items()})
+    return buf.getvalue()
+
+
 def write_metrics(rows: Sequence[dict], out_dir: str | os.PathLike) -> tuple[Path, Path]:
     """Write ``metrics.csv`` and ``metrics.json`` (one row per epoch) in ``out_dir``.
 
@@ -142,7 +154,9 @@ def write_metrics(rows: Sequence[dict], out_dir: str | os.PathLike) -> tuple[Pat
     a missing value is an empty cell, a list or dict is written as JSON. The
     json file is the list of rows as :func:`to_record` makes them. NaN and
     infinite values (a diverging run) are written as ``null`` in the json
-    file and as empty cells in the csv file.
+    file and as empty cells in the csv file. A population's per-member
+    values (keys ``members.*``) stay out of ``metrics.csv`` and go to
+    ``members.csv``, one line per epoch and member.
 
     Examples
     --------
@@ -157,13 +171,11 @@ def write_metrics(rows: Sequence[dict], out_dir: str | os.PathLike) -> tuple[Pat
     """
     out = Path(out_dir)
     rows = [to_record(r) for r in rows]
-    buf = io.StringIO()
-    writer = csv.DictWriter(buf, fieldnames=_columns(rows), lineterminator="\n")
-    writer.writeheader()
-    for row in rows:
-        writer.writerow({k: _cell(v) for k, v in row.items()})
-    text = buf.getvalue()
-    csv_path = atomic_write(out / "metrics.csv", lambda tmp: Path(tmp).write_text(text))
+    flat = [{k: v for k, v in r.items() if not k.startswith(MEMBERS)} for r in rows]
+    csv_path = atomic_write(out / "metrics.csv", lambda tmp: Path(tmp).write_text(_csv(flat)))
+    per_member = member_rows(rows)
+    if per_member:  # a population's: one line per epoch and member
+        atomic_write(out / "members.csv", lambda tmp: Path(tmp).write_text(_csv(per_member)))
     json_path = atomic_write(
         out / "metrics.json", lambda tmp: Path(tmp).write_text(json.dumps(rows, indent=1, allow_nan=False))
     )
