@@ -14,11 +14,13 @@ from .orient import to_dag
 from .paths import path_network, random_walk_paths, sobol_paths
 from .scale_free import scale_free_dag
 from .small_world import small_world_dag
+from .with_io import with_io
 
 __all__ = [
     # generators
     "erdos_renyi_dag",
     "random_io_dag",
+    "with_io",
     "scale_free_dag",
     "small_world_dag",
     "layered_sparse",

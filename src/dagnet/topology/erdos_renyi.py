@@ -10,6 +10,7 @@ from ..seeding import numpy_rng
 from ..wiring import Wiring
 from ._budget import WIRING_EDGE, check_graph_size
 from ._sampling import bernoulli_positions
+from .with_io import with_io
 
 __all__ = ["erdos_renyi_dag", "random_io_dag"]
 
@@ -100,8 +101,9 @@ def random_io_dag(
     Hidden neurons form an Erdős–Rényi DAG (edge ``i -> j`` for ``i < j`` with
     probability ``p``); each hidden neuron without a hidden predecessor gets
     ``fan_in`` random inputs, every other one a single random input (a skip
-    connection); each output reads ``fan_out`` random hidden neurons. Nodes are
-    labelled ``("in", i)``, ``("h", i)`` and ``("out", i)``.
+    connection); each output reads ``fan_out`` random hidden neurons (see
+    :func:`~dagnet.topology.with_io`). Nodes are labelled ``("in", i)``,
+    ``("h", i)`` and ``("out", i)``.
 
     Examples
     --------
@@ -110,22 +112,13 @@ def random_io_dag(
     (('in', 0), ('out', 1))
     """
     func = "random_io_dag"
-    n_in = check_int(num_inputs, "num_inputs", func, low=1)
+    for name, value in (
+        ("num_inputs", num_inputs),
+        ("num_outputs", num_outputs),
+        ("fan_in", fan_in),
+        ("fan_out", fan_out),
+    ):
+        check_int(value, name, func, low=1)
     n_h = check_int(num_hidden, "num_hidden", func, low=1)
-    num_outputs = check_int(num_outputs, "num_outputs", func, low=1)
-    fan_in = check_int(fan_in, "fan_in", func, low=1)
-    fan_out = check_int(fan_out, "fan_out", func, low=1)
     rng = numpy_rng(seed)
-    hidden = erdos_renyi_dag(n_h, p, seed=rng, as_wiring=True)
-    has_pred = np.bincount(hidden.target, minlength=n_h) > 0
-    k = np.where(has_pred, 1, min(fan_in, n_in))
-    in_dst = np.repeat(np.arange(n_h), k)
-    in_src = np.concatenate([rng.choice(n_in, size=int(c), replace=False) for c in k])
-    out_src = np.concatenate([rng.choice(n_h, size=min(fan_out, n_h), replace=False) for _ in range(num_outputs)])
-    out_dst = np.repeat(np.arange(num_outputs), min(fan_out, n_h))
-    source = np.concatenate([in_src, n_in + hidden.source, n_in + out_src])
-    target = np.concatenate([n_in + in_dst, n_in + hidden.target, n_in + n_h + out_dst])
-    labels = (
-        [("in", i) for i in range(n_in)] + [("h", i) for i in range(n_h)] + [("out", i) for i in range(num_outputs)]
-    )
-    return Wiring(n_in + n_h + num_outputs, source, target, labels=labels)
+    return with_io(erdos_renyi_dag(n_h, p, seed=rng, as_wiring=True), num_inputs, num_outputs, fan_in, fan_out, rng)
