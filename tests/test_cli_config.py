@@ -289,3 +289,65 @@ def test_every_exported_rule_builds_from_a_config():
     assert len(names) >= 8
     rules = build_rules(load_config({"evolve": [{"rule": n} for n in names]}))
     assert [type(r).__name__ for r in rules] == names
+
+
+POPULATION_TOML = """
+seed = 0
+epochs = 2
+batch_size = 64
+[optimizer]
+name = "adam"
+lr = 0.01
+[population]
+generator = "small_world"
+neurons = 12
+fan_in = 6
+fan_out = 6
+activations = ["relu", "tanh"]
+repeats = 2
+[population.grid]
+k = [2, 4]
+p = [0.0, 0.5]
+[[evolve]]
+rule = "SET"
+zeta = 0.2
+"""
+
+
+def test_cli_trains_a_population_study_and_resumes(tmp_path, capsys):
+    import csv
+
+    config = tmp_path / "pop.toml"
+    config.write_text(POPULATION_TOML)
+    out = tmp_path / "study"
+    assert main(["train", str(config), "--out-dir", str(out), "--quiet"]) == 0
+    printed = capsys.readouterr().out
+    assert "population of 16: best member" in printed
+    with open(out / "population.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 16 and {r["activation"] for r in rows} == {"relu", "tanh"}
+    assert {(r["k"], r["p"]) for r in rows} == {("2", "0.0"), ("2", "0.5"), ("4", "0.0"), ("4", "0.5")}
+    for key in ("clustering", "path_length", "depth", "density", "best_test_accuracy"):
+        assert all(r[key] != "" for r in rows), key
+    assert (out / "population.png").stat().st_size > 10_000 and (out / "members.csv").is_file()
+    metrics = json.loads((out / "metrics.json").read_text())
+    best = max(range(16), key=lambda i: metrics[-1]["members.test_accuracy"][i])
+    assert metrics[-1]["best_member"] == best
+    assert main(["train", str(config), "--out-dir", str(out), "--epochs", "3", "--resume", "--quiet"]) == 0
+    assert len(json.loads((out / "metrics.json").read_text())) == 3
+
+
+@pytest.mark.parametrize(
+    "table, message",
+    [
+        ({"generator": "lattice"}, "population.generator must be one of"),
+        ({"grid": {"q": [1]}}, "population.grid.q is not a parameter of 'erdos_renyi', which takes p"),
+        ({"grid": {}}, "population.grid needs p"),
+        ({"grid": {"p": []}}, "population.grid.p must be a non-empty array of numbers"),
+        ({"grid": {"p": [0.1]}, "repeats": 0}, "population.repeats must be an integer >= 1"),
+        ({"grid": {"p": [0.1]}, "size": 3}, "Unknown key 'population.size'"),
+    ],
+)
+def test_population_config_errors_name_the_key(table, message):
+    with pytest.raises(ValueError, match=message):
+        load_config({"population": table})

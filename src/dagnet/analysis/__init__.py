@@ -3,12 +3,14 @@
 :func:`describe` summarises a graph (degrees, strengths, depth, level widths
 and a power-law fit of the degree tail, compared by likelihood ratio with
 exponential and log-normal tails); :func:`plot_degree_distribution` and
-:func:`draw_layered` draw it. matplotlib is imported only when a picture is
+:func:`draw_layered` draw it; :func:`graph_statistics` and :func:`plot_study`
+relate a population's accuracy to its members' wiring. matplotlib is imported only when a picture is
 drawn.
 """
 
 from .describe import GraphSummary, describe
 from .plot import draw_layered, plot_degree_distribution
+from .populations import STATISTICS, graph_statistics, plot_study
 from .powerlaw import Comparison, PowerLawFit, fit_power_law
 
 __all__ = [
@@ -19,4 +21,7 @@ __all__ = [
     "Comparison",
     "plot_degree_distribution",
     "draw_layered",
+    "graph_statistics",
+    "plot_study",
+    "STATISTICS",
 ]

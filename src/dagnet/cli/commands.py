@@ -53,6 +53,15 @@ def _train(args: argparse.Namespace) -> int:
     )
     if best is not None and last.get("test_accuracy") is not None:
         print(f"test accuracy: final {last['test_accuracy']:.2%}, best {best:.2%}")
+    if last.get("best_member") is not None:
+        acc = last.get("best_test_accuracy")
+        print(
+            f"population of {len(model)}: best member {last['best_member']}"
+            + ("" if acc is None else f", test accuracy {acc:.2%}")
+            + f" (mean over members {last['test_accuracy']:.2%})"
+            if last.get("test_accuracy") is not None
+            else ""
+        )
     if result.out_dir is not None:
         print(f"metrics, checkpoint and plots in {result.out_dir}")
     return 0

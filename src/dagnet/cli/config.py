@@ -31,6 +31,9 @@ Example (the keys not shown take the defaults of :data:`DEFAULTS`)::
     [[evolve]]
     rule = "SET"
     zeta = 0.3
+
+A ``[population]`` table replaces ``[model]`` with a population of wirings
+over a grid of generator parameters (see :mod:`dagnet.cli.population`).
 """
 
 from __future__ import annotations
@@ -55,6 +58,7 @@ from ..evolve.schedules import every_epochs, every_steps
 from ..nn import DAGNetwork, IsotropicMLP, sparse_mlp
 from ..topology import random_io_dag, read_edgelist, read_graphml
 from ..train.loop import fit
+from .population import build_population, check_population, write_study
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -88,6 +92,7 @@ DEFAULTS: dict[str, Any] = {
     },
     "optimizer": {"name": "adam", "lr": 1e-3, "momentum": 0.0, "weight_decay": 0.0},
     "evolve": [],
+    "population": None,  # a [population] table (see dagnet.cli.population): a grid of wirings trained as one
 }
 
 _OPTIMIZERS = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam, "adamw": torch.optim.AdamW}
@@ -218,7 +223,9 @@ def _merge(defaults: dict, given: dict, where: str) -> dict:
     for key, value in given.items():
         if key not in defaults:
             raise ValueError(f"Unknown key {where}{key!r} in the configuration; known: {', '.join(defaults)}.")
-        if isinstance(defaults[key], dict):
+        if defaults[key] is None and isinstance(value, dict):  # a table checked on its own
+            out[key] = value
+        elif isinstance(defaults[key], dict):
             if not isinstance(value, dict):
                 raise ValueError(f"{where}{key!r} must be a table, got {value!r}.")
             out[key] = _merge(defaults[key], value, f"{where}{key}.")
@@ -280,6 +287,8 @@ def _validated(given: dict) -> dict:
             "ignore it. Leave it out, or use name = 'sgd'."
         )
     build_rules(cfg)  # each [[evolve]] table must make its rule
+    if cfg["population"] is not None:
+        cfg["population"] = check_population(cfg["population"])
     return cfg
 
 
@@ -396,28 +405,31 @@ def build_rules(cfg: dict) -> list:
 def run_config(cfg: dict, resume: bool = False, progress: bool = True):
     """Build everything a configuration names and train; return :class:`~dagnet.train.FitResult`."""
     data = load_data(cfg)
-    model = build_model(cfg, data.X_train.shape[1], data.num_classes)
+    members = None
+    if cfg["population"] is not None:
+        model, members = build_population(cfg["population"], data.X_train.shape[1], data.num_classes, cfg["seed"])
+    else:
+        model = build_model(cfg, data.X_train.shape[1], data.num_classes)
     o = cfg["optimizer"]
     kwargs = {"lr": o["lr"], "weight_decay": o["weight_decay"]}
     if o["name"] == "sgd":
         kwargs["momentum"] = o["momentum"]
     optimizer = functools.partial(_OPTIMIZERS[o["name"]], **kwargs)
-    return (
+    result = fit(
         model,
         data,
-        fit(
-            model,
-            data,
-            loss=cfg["loss"],
-            optimizer=optimizer,
-            epochs=cfg["epochs"],
-            batch_size=cfg["batch_size"],
-            rules=build_rules(cfg),
-            seed=cfg["seed"],
-            out_dir=cfg["out_dir"],
-            checkpoint_every=cfg["checkpoint_every"],
-            resume=resume,
-            progress=progress,
-            on_nonfinite=cfg["on_nonfinite"],
-        ),
+        loss=cfg["loss"],
+        optimizer=optimizer,
+        epochs=cfg["epochs"],
+        batch_size=cfg["batch_size"],
+        rules=build_rules(cfg),
+        seed=cfg["seed"],
+        out_dir=cfg["out_dir"],
+        checkpoint_every=cfg["checkpoint_every"],
+        resume=resume,
+        progress=progress,
+        on_nonfinite=cfg["on_nonfinite"],
     )
+    if members is not None and result.out_dir is not None:
+        write_study(result.out_dir, members, result.metrics, list(cfg["population"]["grid"]))
+    return model, data, result

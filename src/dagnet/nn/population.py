@@ -24,6 +24,7 @@ __all__ = ["Population", "member_losses"]
 #: Label of shared input column ``j`` in the union network.
 INPUT = "input"
 
+
 def member_key(label: tuple) -> int:
     """The member of a population network's node label ``(i, label)``; -1 for a shared input ``("input", j)``."""
     return -1 if label[0] == INPUT else label[0]
