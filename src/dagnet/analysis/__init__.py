@@ -10,7 +10,7 @@ drawn.
 
 from .describe import GraphSummary, describe
 from .plot import draw_layered, plot_degree_distribution
-from .populations import STATISTICS, graph_statistics, plot_study
+from .populations import STATISTICS, graph_statistics, plot_accuracy_map, plot_study
 from .powerlaw import Comparison, PowerLawFit, fit_power_law
 
 __all__ = [
@@ -23,5 +23,6 @@ __all__ = [
     "draw_layered",
     "graph_statistics",
     "plot_study",
+    "plot_accuracy_map",
     "STATISTICS",
 ]

@@ -17,7 +17,7 @@ import numpy as np
 
 from ..wiring import Wiring
 
-__all__ = ["graph_statistics", "plot_study", "STATISTICS"]
+__all__ = ["graph_statistics", "plot_study", "plot_accuracy_map", "STATISTICS"]
 
 #: What :func:`graph_statistics` measures, in its order.
 STATISTICS = ("edges", "depth", "density", "clustering", "path_length")
@@ -118,3 +118,52 @@ def plot_study(
         ax.set_visible(False)
     fig.tight_layout()
     return fig
+
+
+def plot_accuracy_map(
+    rows: Sequence[dict],
+    x: str = "clustering",
+    y: str = "path_length",
+    value: str = "best_test_accuracy",
+    bins: int = 6,
+    ax=None,
+):
+    """Draw the mean ``value`` of the members in each cell of a ``bins`` x ``bins`` grid over ``x`` and ``y``.
+
+    The picture of "Graph Structure of Neural Networks": accuracy over
+    clustering coefficient and average path length, each cell the mean over
+    the members that fall in it (empty cells blank), with the best cell
+    marked. Returns the Axes (on a new Figure unless ``ax`` is given).
+
+    Examples
+    --------
+    >>> rows = [{"clustering": c, "path_length": l, "best_test_accuracy": c - l / 10}
+    ...         for c in (0.0, 0.2, 0.4) for l in (2.0, 3.0, 4.0)]
+    >>> plot_accuracy_map(rows, bins=3).get_xlabel()
+    'clustering'
+    """
+    if ax is None:
+        from matplotlib.figure import Figure  # matplotlib loads only when a picture is drawn
+
+        ax = Figure(figsize=(5, 4)).subplots()
+    keep = [r for r in rows if all(np.isfinite(float(r[k])) for k in (x, y, value))]
+    xs = np.array([float(r[x]) for r in keep])
+    ys = np.array([float(r[y]) for r in keep])
+    vs = np.array([float(r[value]) for r in keep])
+    ex = np.linspace(xs.min(), xs.max() + 1e-12, bins + 1)
+    ey = np.linspace(ys.min(), ys.max() + 1e-12, bins + 1)
+    ix = np.clip(np.searchsorted(ex, xs, side="right") - 1, 0, bins - 1)
+    iy = np.clip(np.searchsorted(ey, ys, side="right") - 1, 0, bins - 1)
+    total = np.zeros((bins, bins))
+    count = np.zeros((bins, bins))
+    np.add.at(total, (iy, ix), vs)
+    np.add.at(count, (iy, ix), 1)
+    mean = np.where(count > 0, total / np.maximum(count, 1), np.nan)
+    im = ax.pcolormesh(ex, ey, np.ma.masked_invalid(mean), cmap="viridis")
+    best = np.unravel_index(np.nanargmax(mean), mean.shape)
+    ax.plot((ex[best[1]] + ex[best[1] + 1]) / 2, (ey[best[0]] + ey[best[0] + 1]) / 2, "r*", markersize=12)
+    ax.set_xlabel(x)
+    ax.set_ylabel(y)
+    ax.set_title(f"mean {value} ({len(keep)} networks)")
+    ax.figure.colorbar(im, ax=ax)
+    return ax
