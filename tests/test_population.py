@@ -282,3 +282,30 @@ def test_fit_a_population_records_every_member_and_names_the_best(tmp_path):
     assert len(lines) == 9 and {line["member"] for line in lines} == {"0", "1", "2"}
     header = (tmp_path / "metrics.csv").read_text().splitlines()[0]
     assert "best_member" in header and "members." not in header
+
+
+def test_save_and_load_a_trained_rewired_population(tmp_path):
+    import dagnet
+    from dagnet.errors import FileFormatError
+    from dagnet.evolve import SET
+
+    pop = _population()
+    SET(zeta=0.3, seed=0).step(pop)
+    path = tmp_path / "pop.pt"
+    dagnet.save(pop, path)
+    back = dagnet.load(path)
+    assert isinstance(back, Population) and len(back) == len(pop)
+    x = torch.randn(4, 5, dtype=torch.float64)
+    assert torch.equal(back(x), pop(x))
+    for i in range(len(pop)):
+        assert _member_edges(back, i) == _member_edges(pop, i)
+        assert back.member(i).inputs == pop.member(i).inputs
+    SET(zeta=0.3, seed=1).step(back)  # still rewired member by member
+    _no_edge_crosses(back)
+    payload = torch.load(path, weights_only=True)
+    payload["population"]["seeds"] = payload["population"]["seeds"][:1]
+    from dagnet.fileio import write_checked
+
+    write_checked(tmp_path / "bad.pt", payload)
+    with pytest.raises(FileFormatError, match="do not agree in number"):
+        dagnet.load(tmp_path / "bad.pt")

@@ -284,7 +284,7 @@ def _check_payload(payload: dict, path) -> None:
 
 
 def save(net: DAGNetwork, path: str | os.PathLike) -> None:
-    """Write a network's topology, configuration and values to ``path``, atomically.
+    """Write a network's (or a :class:`~dagnet.nn.Population`'s) topology, configuration and values to ``path``, atomically.
 
     Activations are stored by name; callables by their ``module:qualname``
     (module activations are rebuilt by calling their class with no arguments,
@@ -308,8 +308,18 @@ def save(net: DAGNetwork, path: str | os.PathLike) -> None:
     >>> save(net, path); load(path).weight.tolist() == net.weight.tolist()
     True
     """
+    from .nn.population import Population
+
+    population = None
+    if isinstance(net, Population):
+        population = {
+            "member_inputs": [[_label(x, "input") for x in inp] for inp, _ in net._member_io],
+            "member_outputs": [[_label(x, "output") for x in out] for _, out in net._member_io],
+            "seeds": [None if s is None else int(s) for s in net._member_seeds],
+        }
+        net = net.network
     if not isinstance(net, DAGNetwork):
-        raise TypeError(f"dagnet.save expects a DAGNetwork, got {type(net).__name__}.")
+        raise TypeError(f"dagnet.save expects a DAGNetwork or a Population, got {type(net).__name__}.")
     if net.weight_modifier is not None:
         raise ValueError(
             f"The network has a weight modifier ({type(net.weight_modifier).__name__}, from "
@@ -355,12 +365,37 @@ def save(net: DAGNetwork, path: str | os.PathLike) -> None:
         "inputs": [_label(x, "input") for x in net.inputs],
         "outputs": [_label(x, "output") for x in net.outputs],
         "config": config,
-        "class": type(net).__name__,
+        "class": "Population" if population is not None else type(net).__name__,
+        "population": population,
         "seed": net.seed,
         "dtype": str(net.weight.dtype).replace("torch.", ""),
         "state_dict": state,
     }
     write_checked(path, payload)
+
+
+def _population(net: DAGNetwork, meta: Any, path):
+    """The :class:`~dagnet.nn.Population` over the loaded union network ``net``, its members checked against ``meta``."""
+    from .nn.population import INPUT, Population
+
+    def bad(why: str) -> FileFormatError:
+        return FileFormatError(f"{path} is not a valid dagnet population file: {why}.", path)
+
+    if not isinstance(meta, dict) or set(meta) != {"member_inputs", "member_outputs", "seeds"}:
+        raise bad("its population record is missing or malformed")
+    inputs, outputs, seeds = meta["member_inputs"], meta["member_outputs"], meta["seeds"]
+    size = len(seeds) if isinstance(seeds, list) else -1
+    if size < 1 or not all(isinstance(x, list) and len(x) == size for x in (inputs, outputs)):
+        raise bad("its members' inputs, outputs and seeds do not agree in number")
+    if any(not (s is None or (isinstance(s, int) and not isinstance(s, bool))) for s in seeds):
+        raise bad("a member's seed is not an integer")
+    for lab in net.node_labels:
+        ok = isinstance(lab, tuple) and len(lab) == 2
+        if not ok or not (lab[0] == INPUT or (isinstance(lab[0], int) and 0 <= lab[0] < size)):
+            raise bad(f"the node {lab!r} belongs to no member")
+    if any(len(i) != net.in_features or len(o) * size != net.out_features for i, o in zip(inputs, outputs)):
+        raise bad("its members' inputs and outputs do not fit its network")
+    return Population.from_network(net, list(zip(inputs, outputs)), seeds)
 
 
 def load(
@@ -391,8 +426,8 @@ def load(
 
     Returns
     -------
-    DAGNetwork
-        Same class (``DAGNetwork`` or ``SparseLinear``), wiring, levels,
+    DAGNetwork or Population
+        Same class (``DAGNetwork``, ``SparseLinear`` or ``Population``), wiring, levels,
         activations and values as the saved one.
 
     Raises
@@ -503,6 +538,8 @@ def load(
         raise FileFormatError(
             f"{path} is not a valid dagnet network file: its inputs and outputs do not match its wiring.", path
         )
+    if payload.get("class") == "Population":
+        net = _population(net, payload.get("population"), path)
     if map_location is not None:
         try:
             device = torch.device(map_location)

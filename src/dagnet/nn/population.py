@@ -158,6 +158,24 @@ class Population(nn.Module):
         self._member_io = [(sp.labels(sp.inputs), sp.labels(sp.outputs)) for sp in specs]
         self._member_seeds = [sp.seed for sp in specs]
 
+    @classmethod
+    def from_network(cls, network: DAGNetwork, member_io: list, seeds: list) -> Population:
+        """Return the population whose union network is ``network`` (as :func:`dagnet.load` rebuilds one).
+
+        ``member_io`` holds each member's ``(input labels, output labels)``,
+        ``seeds`` each member's seed; ``network``'s labels are ``(i, label)``
+        and ``("input", j)`` as in :attr:`network`.
+        """
+        pop = cls.__new__(cls)
+        nn.Module.__init__(pop)
+        pop.network = network
+        network.group_key = member_key
+        pop.seed = None
+        pop._size = len(member_io)
+        pop._member_io = [(list(i), list(o)) for i, o in member_io]
+        pop._member_seeds = list(seeds)
+        return pop
+
     def __len__(self) -> int:
         return self._size
 
