@@ -11,6 +11,7 @@ from .codes import LEAKY_SLOPE
 from .memory import empty_buffer
 from .runtime import Runtime
 from .schedule import build_schedule
+from .threads import start_numba_threads, usable_threads
 
 __all__ = ["NumbaRuntime"]
 
@@ -41,16 +42,31 @@ class NumbaRuntime(Runtime):
             self._schedules[threads] = (fwd, bwd[::-1])
         return self._schedules[threads]
 
+    def _pass_schedule(self, backward: bool):
+        """The thread count and the segments of one pass (the count as :func:`usable_threads` allows)."""
+        threads = self._threads()
+        segments = self._schedule(threads)[backward]
+        if threads > 1 and any(seg.parallel for seg in segments):
+            usable = usable_threads(threads)
+            if usable < threads:
+                threads, segments = usable, self._schedule(usable)[backward]
+            if numba.get_num_threads() != threads:  # the team of each parallel kernel
+                numba.set_num_threads(threads)
+        return threads, segments
+
     @classmethod
     def _threads(cls) -> int:
         """Numba threads for this call: torch's setting, which it also keeps.
 
-        Starting numba's OpenMP layer resets the shared OpenMP thread count, so
-        torch's count is read first and put back.
+        The first call starts numba's threading layer with short-spinning
+        workers (:func:`~dagnet.engine.threads.start_numba_threads`). Where both
+        share one OpenMP runtime, starting numba's layer resets the OpenMP
+        thread count, so torch's count is read first and put back.
         """
         torch_threads = torch.get_num_threads()
         threads = max(1, min(torch_threads, numba.config.NUMBA_NUM_THREADS))
         if cls._threads_seen != torch_threads:
+            start_numba_threads()
             if numba.get_num_threads() != threads:
                 numba.set_num_threads(threads)
             if torch.get_num_threads() != torch_threads:
@@ -76,20 +92,23 @@ class NumbaRuntime(Runtime):
 
     def _forward_levels(self, H, weight, bias, act_params, saved) -> None:
         ix = self._np
-        fwd, _ = self._schedule(self._threads())
+        threads, fwd = self._pass_schedule(backward=False)
         Hn = H.numpy()
         w = weight.detach().numpy()
         b = bias.detach().numpy()
         ahead = nk.AHEAD if Hn.nbytes > _CACHE_BYTES else 0
+        args = (Hn, ix["in_ptr"], ix["in_src"], w, b, ix["act_code"])
         for seg in fwd:
-            kernel = nk.forward_parallel if seg.parallel else nk.forward_serial
-            kernel(Hn, ix["in_ptr"], ix["in_src"], w, b, ix["act_code"], seg.lo, seg.hi, self.n_in, ahead)
+            if seg.parallel:
+                nk.forward_parallel(*args, seg.lo, seg.hi, self.n_in, ahead, threads, seg.chunk)
+            else:
+                nk.forward_serial(*args, seg.lo, seg.hi, self.n_in, ahead)
             if seg.custom:
                 self._apply_custom(H, self._level_of(seg.lo), act_params, saved)
 
     def _backward_levels(self, GO, H, saved, weight, bias, dw, db, act_params, dparams):
         ix = self._np
-        _, bwd = self._schedule(self._threads())
+        threads, bwd = self._pass_schedule(backward=True)
         G = empty_buffer(tuple(H.shape), H.dtype)
         Gn, GOn, Hn, dbn = G.numpy(), GO.numpy(), H.numpy(), db.numpy()
         w = weight.detach().numpy()
@@ -100,25 +119,12 @@ class NumbaRuntime(Runtime):
         if consts is None:  # zero and the leaky slope, typed like the buffers
             consts = self._consts[Hn.dtype] = np.array([0.0, LEAKY_SLOPE], dtype=Hn.dtype)
         ahead = nk.AHEAD if Hn.nbytes > _CACHE_BYTES else 0
+        args = (Hn, Gn, GOn, ix["out_col"], ix["out_ptr"], ix["out_dst"], w_out, dw_out, dbn, ix["act_code"])
         for seg in bwd:
-            kernel = nk.backward_parallel if seg.parallel else nk.backward_serial
-            kernel(
-                Hn,
-                Gn,
-                GOn,
-                ix["out_col"],
-                ix["out_ptr"],
-                ix["out_dst"],
-                w_out,
-                dw_out,
-                dbn,
-                ix["act_code"],
-                seg.lo,
-                seg.hi,
-                self.n_in,
-                consts,
-                ahead,
-            )
+            if seg.parallel:
+                nk.backward_parallel(*args, seg.lo, seg.hi, self.n_in, consts, ahead, threads, seg.chunk)
+            else:
+                nk.backward_serial(*args, seg.lo, seg.hi, self.n_in, consts, ahead)
             if seg.custom:  # torch-code groups overwrite their rows of G and db
                 self._custom_backward(G, self._level_of(seg.lo), saved, db, act_params, dparams)
         nk.scatter(dw_out, ix["out_edge"], dw.numpy())

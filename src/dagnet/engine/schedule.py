@@ -6,27 +6,34 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Segment", "build_schedule", "PARALLEL_MIN_WORK"]
+__all__ = ["Segment", "build_schedule", "PARALLEL_MIN_WORK", "CHUNKS_PER_THREAD"]
 
 # A level is split across threads only when it has at least this many edges +
 # nodes: below that, starting the threads costs more than it saves
 # (measured with `dagnet bench engine`, batch 128).
 PARALLEL_MIN_WORK = 2048
 
+# A parallel level is cut into about this many chunks per thread, which the
+# threads take in turn: a thread that the OS deschedules (a busy machine)
+# holds up at most one chunk while the others take the rest.
+CHUNKS_PER_THREAD = 8
+
 
 @dataclass(frozen=True)
 class Segment:
     """Positions ``lo..hi-1``, run by one kernel call.
 
-    ``parallel`` segments are one level split across threads; serial ones may
-    span many levels. ``custom`` segments are one level holding nodes with a
-    torch-code activation, applied between kernel calls.
+    ``parallel`` segments are one level split across threads, ``chunk`` nodes
+    at a time (0 for serial segments); serial ones may span many levels.
+    ``custom`` segments are one level holding nodes with a torch-code
+    activation, applied between kernel calls.
     """
 
     lo: int
     hi: int
     parallel: bool
     custom: bool
+    chunk: int = 0
 
 
 def build_schedule(
@@ -41,6 +48,8 @@ def build_schedule(
     --------
     >>> [(s.lo, s.hi) for s in build_schedule(np.array([0, 2, 3, 4]), np.array([0, 2, 1]), set(), 1)]
     [(2, 4)]
+    >>> build_schedule(np.array([0, 10, 5010]), np.array([0, 9000]), set(), 2)
+    [Segment(lo=10, hi=5010, parallel=True, custom=False, chunk=313)]
     """
     segments: list[Segment] = []
     run_lo = None
@@ -58,7 +67,8 @@ def build_schedule(
         if run_lo is not None:
             segments.append(Segment(run_lo, a, False, False))
             run_lo = None
-        segments.append(Segment(a, b, parallel, custom))
+        chunk = -(-(b - a) // (threads * CHUNKS_PER_THREAD)) if parallel else 0
+        segments.append(Segment(a, b, parallel, custom, chunk))
     if run_lo is not None:
         segments.append(Segment(run_lo, int(level_ptr[-1]), False, False))
     return segments
