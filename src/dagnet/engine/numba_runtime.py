@@ -8,9 +8,10 @@ import torch
 
 from . import numba_kernels as nk
 from .codes import LEAKY_SLOPE
+from .dense import DENSE_MIN_EDGES, backward_block, find_dense_blocks, forward_block
 from .memory import empty_buffer
 from .runtime import Runtime
-from .schedule import build_schedule
+from .schedule import build_schedule, without_ranges
 from .threads import start_numba_threads, usable_threads
 
 __all__ = ["NumbaRuntime"]
@@ -24,13 +25,22 @@ class NumbaRuntime(Runtime):
     """The passes on the CPU, with compiled kernels; rows of torch-code groups run as torch code."""
 
     backend = "numba"
+    #: Dense blocks with at least this many edges run as GEMMs (:mod:`.dense`); None: never.
+    dense_min_edges = DENSE_MIN_EDGES
     _threads_seen = None  # torch's thread count when numba's was last set
 
     def __init__(self, index, level_ptr, num_inputs, groups, combines=()):
         super().__init__(index, level_ptr, num_inputs, groups, combines)
         cpu = {k: v.numpy() for k, v in index.items()}
+        self._blocks = find_dense_blocks(
+            cpu["in_ptr"], cpu["in_src"], cpu["act_code"], level_ptr, num_inputs, self.dense_min_edges
+        )
+        if self._blocks:  # their edges leave the per-edge pull: the blocks' GEMMs do them
+            cpu = dict(cpu, **_without_block_edges(cpu, self._blocks))
         self._np = cpu
         self._in_work = np.diff(cpu["in_ptr"][level_ptr])
+        for b in self._blocks:
+            self._in_work[self._level_of(b.t0)] -= b.edges
         self._out_work = np.diff(cpu["out_ptr"][level_ptr])
         self._schedules: dict[int, tuple] = {}
         self._consts: dict = {}
@@ -38,6 +48,7 @@ class NumbaRuntime(Runtime):
     def _schedule(self, threads: int):
         if threads not in self._schedules:
             fwd = build_schedule(self.level_ptr, self._in_work, self.custom_levels, threads, 1)
+            fwd = without_ranges(fwd, [(b.t0, b.t1) for b in self._blocks])
             bwd = build_schedule(self.level_ptr, self._out_work, self.custom_levels, threads, 0)
             self._schedules[threads] = (fwd, bwd[::-1])
         return self._schedules[threads]
@@ -98,6 +109,8 @@ class NumbaRuntime(Runtime):
         b = bias.detach().numpy()
         ahead = nk.AHEAD if Hn.nbytes > _CACHE_BYTES else 0
         args = (Hn, ix["in_ptr"], ix["in_src"], w, b, ix["act_code"])
+        for block in self._blocks:  # they read inputs only: all ready now
+            forward_block(block, H, weight.detach(), bias.detach(), self.n_in)
         for seg in fwd:
             if seg.parallel:
                 nk.forward_parallel(*args, seg.lo, seg.hi, self.n_in, ahead, threads, seg.chunk)
@@ -128,4 +141,22 @@ class NumbaRuntime(Runtime):
             if seg.custom:  # torch-code groups overwrite their rows of G and db
                 self._custom_backward(G, self._level_of(seg.lo), saved, db, act_params, dparams)
         nk.scatter(dw_out, ix["out_edge"], dw.numpy())
+        for block in self._blocks:  # after the pull: the inputs' rows take the blocks' share
+            backward_block(block, G, H, weight.detach(), dw)
         return G
+
+
+def _without_block_edges(ix: dict, blocks) -> dict:
+    """The out-edge arrays (``out_ptr``, ``out_dst``, ``out_edge``) less the edges of ``blocks``."""
+    in_block = np.zeros(ix["in_src"].size, dtype=bool)
+    for b in blocks:
+        in_block[b.e0 : b.e0 + b.edges] = True
+    out_ptr = ix["out_ptr"]
+    keep = ~in_block[ix["out_edge"]]
+    source = np.repeat(np.arange(out_ptr.size - 1), np.diff(out_ptr))
+    counts = np.bincount(source[keep], minlength=out_ptr.size - 1)
+    return {
+        "out_ptr": np.concatenate([[0], np.cumsum(counts)]).astype(out_ptr.dtype),
+        "out_dst": np.ascontiguousarray(ix["out_dst"][keep]),
+        "out_edge": np.ascontiguousarray(ix["out_edge"][keep]),
+    }

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Segment", "build_schedule", "PARALLEL_MIN_WORK", "CHUNKS_PER_THREAD"]
+__all__ = ["Segment", "build_schedule", "without_ranges", "PARALLEL_MIN_WORK", "CHUNKS_PER_THREAD"]
 
 # A level is split across threads only when it has at least this many edges +
 # nodes: below that, starting the threads costs more than it saves
@@ -72,3 +72,35 @@ def build_schedule(
     if run_lo is not None:
         segments.append(Segment(run_lo, int(level_ptr[-1]), False, False))
     return segments
+
+
+def without_ranges(segments: list[Segment], ranges: list[tuple[int, int]]) -> list[Segment]:
+    """Return ``segments`` with the positions of ``ranges`` (sorted, disjoint ``(lo, hi)``) cut out.
+
+    What another kernel computes (a dense block) is left out; a segment cut
+    in pieces keeps its kind, and a custom one stays custom on its last piece
+    only (its torch-code rows are applied once, after the level's kernels).
+
+    Examples
+    --------
+    >>> [(s.lo, s.hi, s.custom) for s in without_ranges([Segment(0, 10, False, True)], [(2, 4), (8, 10)])]
+    [(0, 2, False), (4, 8, True)]
+    """
+    out: list[Segment] = []
+    for seg in segments:
+        pieces, lo = [], seg.lo
+        for a, b in ranges:
+            if b <= lo or a >= seg.hi:
+                continue
+            if a > lo:
+                pieces.append((lo, a))
+            lo = max(lo, b)
+        if lo < seg.hi:
+            pieces.append((lo, seg.hi))
+        if not pieces:
+            if seg.custom:  # nothing left for the kernel, but the level's torch code still runs
+                out.append(Segment(seg.lo, seg.lo, seg.parallel, True, seg.chunk))
+            continue
+        for k, (a, b) in enumerate(pieces):
+            out.append(Segment(a, b, seg.parallel, seg.custom and k == len(pieces) - 1, seg.chunk))
+    return out
