@@ -309,3 +309,21 @@ def test_save_and_load_a_trained_rewired_population(tmp_path):
     write_checked(tmp_path / "bad.pt", payload)
     with pytest.raises(FileFormatError, match="do not agree in number"):
         dagnet.load(tmp_path / "bad.pt")
+
+
+def test_neuron_pruning_takes_each_members_own_percentile():
+    from dagnet.evolve import NeuronPruning
+
+    pop = _population(hidden=(10, 12, 8))
+    with torch.no_grad():  # member 0's weights far larger: a shared percentile would spare it
+        owner = dict(zip(pop.network.node_labels, pop.member_of()))
+        w = pop.network.to_wiring()
+        big = np.array([owner[w.label(t)] == 0 for t in w.target])
+        edge_index = pop.network.edge_index.numpy()  # weight k is wiring edge edge_index[k]
+        pop.network.weight[torch.from_numpy(big[edge_index])] *= 100
+    rule = NeuronPruning(percentile=30, start=0, every=1)
+    expected = [len(rule.neurons_to_prune(pop.member(i))) for i in range(len(pop))]
+    gone = rule.neurons_to_prune(pop.network)
+    members = pop.member_of()[gone]
+    assert [int((members == i).sum()) for i in range(len(pop))] == expected
+    assert expected[0] > 0

@@ -106,7 +106,10 @@ class NeuronPruning(EvolutionRule):
         return every_epochs(self.every, self.start)
 
     def neurons_to_prune(self, net: DAGNetwork) -> np.ndarray:
-        """Return the node numbers of the neurons of ``net`` that a step removes."""
+        """Return the node numbers of the neurons of ``net`` that a step removes.
+
+        In a :class:`~dagnet.nn.Population`'s network the percentile is each member's own.
+        """
         importance, degree = neuron_importance(net)
         src, dst = net.edge_endpoints()
         candidate = np.zeros(net.num_nodes, dtype=bool)
@@ -119,7 +122,16 @@ class NeuronPruning(EvolutionRule):
         alive = np.flatnonzero(candidate & (degree > 0))
         if alive.size == 0:
             return alive
-        threshold = np.percentile(importance[alive], self.percentile)
+        key = getattr(net, "group_key", None)
+        if key is None:
+            threshold = np.percentile(importance[alive], self.percentile)
+        else:  # a Population's network: each member's own percentile
+            labels = net.node_labels
+            group = np.fromiter((key(labels[v]) for v in alive), dtype=np.int64, count=alive.size)
+            threshold = np.empty(alive.size)
+            for g in np.unique(group):
+                mine = group == g
+                threshold[mine] = np.percentile(importance[alive[mine]], self.percentile)
         prunable = np.ones(net.num_nodes, dtype=bool)
         fixed = ~net.evolvable_edges()
         prunable[dst[fixed]] = False  # multi-branch nodes
