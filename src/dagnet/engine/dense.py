@@ -114,10 +114,16 @@ def forward_block(b: DenseBlock, H: torch.Tensor, weight: torch.Tensor, bias: to
         raise AssertionError(f"no kernel activation {b.code}")
 
 
-def backward_block(b: DenseBlock, G: torch.Tensor, H: torch.Tensor, weight: torch.Tensor, dw: torch.Tensor) -> None:
-    """The block's weight gradients, ``dW = D[t0:t1] @ H[s0:s1].T``, and ``G[s0:s1] += W.T @ D[t0:t1]``."""
+def backward_block(
+    b: DenseBlock, G: torch.Tensor, H: torch.Tensor, weight: torch.Tensor, dw: torch.Tensor, inputs: bool = True
+) -> None:
+    """The block's weight gradients, ``dW = D[t0:t1] @ H[s0:s1].T``, and ``G[s0:s1] += W.T @ D[t0:t1]``.
+
+    With ``inputs`` false the inputs' gradient rows are left out (nothing reads them).
+    """
     rows, cols = b.t1 - b.t0, b.s1 - b.s0
     D = G[b.t0 : b.t1]
     torch.mm(D, H[b.s0 : b.s1].t(), out=dw[b.e0 : b.e0 + b.edges].view(rows, cols))
-    W = weight[b.e0 : b.e0 + b.edges].view(rows, cols)
-    G[b.s0 : b.s1].addmm_(W.t(), D)
+    if inputs:
+        W = weight[b.e0 : b.e0 + b.edges].view(rows, cols)
+        G[b.s0 : b.s1].addmm_(W.t(), D)

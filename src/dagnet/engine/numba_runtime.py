@@ -142,7 +142,7 @@ class NumbaRuntime(Runtime):
                 self._custom_backward(G, self._level_of(seg.lo), saved, db, act_params, dparams)
         nk.scatter(dw_out, ix["out_edge"], dw.numpy())
         for block in self._blocks:  # after the pull: the inputs' rows take the blocks' share
-            backward_block(block, G, H, weight.detach(), dw)
+            backward_block(block, G, H, weight.detach(), dw, self.need_input_grad)
         return G
 
 

@@ -76,10 +76,15 @@ class Runtime:
         Keep ``activity = (H, G)`` after each backward pass: the activations
         and the gradients of the pre-activations, (positions, batch) each
         (read by gradient-based rewiring such as RigL).
+    need_input_grad : bool
+        Set by each backward pass: whether the input rows of ``G`` are wanted
+        (for the input's gradient, or kept with ``retain``); a back end may
+        skip work that only they need.
     """
 
     backend = ""
     retain = False
+    need_input_grad = True
     activity = None
 
     def __init__(
@@ -145,6 +150,7 @@ class Runtime:
         dw = torch.empty_like(weight)
         db = torch.empty_like(bias)
         dparams = [None] * len(act_params)
+        self.need_input_grad = need_x or self.retain  # whether G's input rows are wanted
         G = self._backward_levels(GO, H, saved, weight, bias, dw, db, act_params, dparams)
         self.activity = (H, G) if self.retain else None
         dx = self._transposed(G[: self.n_in]) if need_x else None
