@@ -29,15 +29,17 @@ def dense_cases(draw):
     sources = [v for v in g.nodes if g.in_degree(v) == 0]
     rng = np.random.default_rng(case["seed"])
     later = [v for v in g.nodes if g.in_degree(v) > 0]
-    for layer in range(draw(st.integers(1, 2))):
+    below = sources
+    for layer in range(draw(st.integers(1, 3))):
         width = draw(st.integers(1, 6))
         new = [("dense", layer, i) for i in range(width)]
         for v in new:
-            for u in sources:
+            for u in below:  # every source, then the whole layer before
                 g.add_edge(u, v)
             for t in later:  # and on to nodes further down, so blocks feed the rest
                 if rng.random() < 0.3:
                     g.add_edge(v, t)
+        below = new
     case["inputs"] = None  # every source is an input: the dense layers read inputs
     return case
 
@@ -68,20 +70,23 @@ def test_any_graph_with_every_block_as_gemm_matches_the_reference(case):
         NumbaRuntime.dense_min_edges = old
 
 
-def _mlp(n_in, hidden, n_out):
-    n = n_in + hidden + n_out
-    s1, t1 = np.repeat(np.arange(n_in), hidden), np.tile(np.arange(n_in, n_in + hidden), n_in)
-    s2, t2 = np.repeat(np.arange(n_in, n_in + hidden), n_out), np.tile(np.arange(n_in + hidden, n), hidden)
-    return Wiring(n, np.concatenate([s1, s2]), np.concatenate([t1, t2]))
+def _mlp(*sizes):
+    """A dense MLP of layer ``sizes`` as one wiring."""
+    starts = np.concatenate([[0], np.cumsum(sizes)])
+    src, dst = [], []
+    for a, b, c in zip(starts[:-2], starts[1:-1], starts[2:]):
+        src.append(np.repeat(np.arange(a, b), c - b))
+        dst.append(np.tile(np.arange(b, c), b - a))
+    return Wiring(int(starts[-1]), np.concatenate(src), np.concatenate(dst))
 
 
 @pytest.mark.parametrize("activation", ["relu", "tanh", "sigmoid", "leaky_relu", "identity"])
-def test_an_mlp_gets_its_input_layer_as_one_block_and_the_same_gradients(activation):
+def test_an_mlp_gets_every_layer_as_a_block_and_the_same_gradients(activation):
     results = []
     for min_edges in (None, 1):
         NumbaRuntime.dense_min_edges, old = min_edges, NumbaRuntime.dense_min_edges
         try:
-            net = DAGNetwork(_mlp(12, 20, 4), activation=activation, seed=0, dtype=torch.float64)
+            net = DAGNetwork(_mlp(12, 20, 15, 4), activation=activation, seed=0, dtype=torch.float64)
             x = torch.randn(9, 12, dtype=torch.float64, generator=torch.Generator().manual_seed(1), requires_grad=True)
             net.retain_activity = True
             out = net(x)
@@ -92,13 +97,14 @@ def test_an_mlp_gets_its_input_layer_as_one_block_and_the_same_gradients(activat
             NumbaRuntime.dense_min_edges = old
     *plain, no_blocks = results[0]
     *dense, blocks = results[1]
-    assert no_blocks == [] and len(blocks) == 1 and (blocks[0].s0, blocks[0].s1) == (0, 12)
+    assert no_blocks == [] and [(b.s0, b.s1, b.t1 - b.t0) for b in blocks] == [(0, 12, 20), (12, 32, 15), (32, 47, 4)]
     for a, b in zip(plain, dense):
         torch.testing.assert_close(a, b, rtol=1e-12, atol=1e-13)
 
 
 def test_two_threads_and_one_agree_with_blocks(every_block):
     net = DAGNetwork(_mlp(40, 3000, 10), seed=0)
+    assert len(net._get_runtime()._blocks) == 2
     x = torch.randn(16, 40, generator=torch.Generator().manual_seed(0))
     outs = []
     for threads in (1, 2):

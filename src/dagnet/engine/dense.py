@@ -1,15 +1,18 @@
-"""Dense blocks: runs of a level's nodes that read every one of the same inputs, computed as one GEMM.
+"""Dense blocks: runs of a level's nodes that read every one of the same positions, computed as one GEMM.
 
 Where consecutive positions ``t0..t1-1`` of one level all read exactly the
-inputs ``s0..s1-1`` (a complete bipartite block: every dense layer over its
-inputs, every hidden layer of a ParallelMLPs population), their weights are,
+positions ``s0..s1-1`` (a complete bipartite block: every dense layer over its
+inputs or over the layer before, every hidden layer of a ParallelMLPs
+population), their weights are,
 in the engine's order (by target, then source), the row-major matrix
 ``W = weight[in_ptr[t0]:in_ptr[t1]].view(t1 - t0, s1 - s0)``. The forward
 pass computes ``H[t0:t1] = f(W @ H[s0:s1] + b)``, and the backward pass
-``dW = D[t0:t1] @ H[s0:s1].T`` and ``G[s0:s1] += W.T @ D[t0:t1]``, by BLAS
-instead of per-edge gathers. The sources are inputs, which have neither bias
-nor derivative, so their gradient rows can take the block's share after the
-per-edge pull has written theirs.
+``dW = D[t0:t1] @ H[s0:s1].T`` and the sources' share ``W.T @ D[t0:t1]`` of
+their gradients, by BLAS instead of per-edge gathers. The runtime runs a
+block's forward GEMM once its sources' level is done, and its backward GEMMs
+once its own level is: the sources' share goes to rows that the per-edge pull
+starts from (as it starts an output's row from the loss gradient), before it
+adds the rest and applies the derivative.
 """
 
 from __future__ import annotations
@@ -33,7 +36,7 @@ DENSE_MIN_EDGES = 8192
 
 @dataclass(frozen=True)
 class DenseBlock:
-    """Targets ``t0..t1-1`` (one level, one activation ``code``) reading exactly the inputs ``s0..s1-1``."""
+    """Targets ``t0..t1-1`` (one level, one activation ``code``) reading exactly the positions ``s0..s1-1``."""
 
     t0: int
     t1: int
@@ -59,8 +62,8 @@ def find_dense_blocks(
 
     A block is a maximal run of consecutive positions on one level with one
     kernel activation code (not a torch-code one) whose in-edges come from
-    the same contiguous range of inputs, all of it (``min_edges=None``: no
-    block). Linear in nodes + edges.
+    the same contiguous range of positions, all of it (``min_edges=None``:
+    no block). Linear in nodes + edges.
 
     Examples
     --------
@@ -78,7 +81,7 @@ def find_dense_blocks(
     start = in_ptr[v]
     first = np.where(has, in_src[np.minimum(start, in_src.size - 1)], -1)
     last = np.where(has, in_src[np.maximum(in_ptr[v + 1] - 1, 0)], -1)
-    ok = has & (last < n_in) & (last - first + 1 == deg) & (act_code[n_in:] != CUSTOM)
+    ok = has & (last - first + 1 == deg) & (act_code[n_in:] != CUSTOM)
     level = np.searchsorted(level_ptr, v, side="right") - 1
     key = np.stack([first, deg, level, act_code[n_in:].astype(np.int64)], axis=1)
     blocks = []
@@ -115,15 +118,15 @@ def forward_block(b: DenseBlock, H: torch.Tensor, weight: torch.Tensor, bias: to
 
 
 def backward_block(
-    b: DenseBlock, G: torch.Tensor, H: torch.Tensor, weight: torch.Tensor, dw: torch.Tensor, inputs: bool = True
+    b: DenseBlock, G: torch.Tensor, H: torch.Tensor, weight: torch.Tensor, dw: torch.Tensor, share: torch.Tensor | None
 ) -> None:
-    """The block's weight gradients, ``dW = D[t0:t1] @ H[s0:s1].T``, and ``G[s0:s1] += W.T @ D[t0:t1]``.
+    """The block's weight gradients, ``dW = D[t0:t1] @ H[s0:s1].T``, and ``share += W.T @ D[t0:t1]``.
 
-    With ``inputs`` false the inputs' gradient rows are left out (nothing reads them).
+    ``share`` holds the sources' rows the pull starts from; None when nothing reads them.
     """
     rows, cols = b.t1 - b.t0, b.s1 - b.s0
     D = G[b.t0 : b.t1]
     torch.mm(D, H[b.s0 : b.s1].t(), out=dw[b.e0 : b.e0 + b.edges].view(rows, cols))
-    if inputs:
+    if share is not None:
         W = weight[b.e0 : b.e0 + b.edges].view(rows, cols)
-        G[b.s0 : b.s1].addmm_(W.t(), D)
+        share.addmm_(W.t(), D)

@@ -11,7 +11,7 @@ from .codes import LEAKY_SLOPE
 from .dense import DENSE_MIN_EDGES, backward_block, find_dense_blocks, forward_block
 from .memory import empty_buffer
 from .runtime import Runtime
-from .schedule import build_schedule, without_ranges
+from .schedule import build_schedule, split_at, without_ranges
 from .threads import start_numba_threads, usable_threads
 
 __all__ = ["NumbaRuntime"]
@@ -42,16 +42,43 @@ class NumbaRuntime(Runtime):
         for b in self._blocks:
             self._in_work[self._level_of(b.t0)] -= b.edges
         self._out_work = np.diff(cpu["out_ptr"][level_ptr])
+        self._block_cuts()
         self._schedules: dict[int, tuple] = {}
         self._consts: dict = {}
 
     def _schedule(self, threads: int):
         if threads not in self._schedules:
             fwd = build_schedule(self.level_ptr, self._in_work, self.custom_levels, threads, 1)
-            fwd = without_ranges(fwd, [(b.t0, b.t1) for b in self._blocks])
-            bwd = build_schedule(self.level_ptr, self._out_work, self.custom_levels, threads, 0)
+            fwd = split_at(without_ranges(fwd, [(b.t0, b.t1) for b in self._blocks]), self._cuts)
+            bwd = split_at(build_schedule(self.level_ptr, self._out_work, self.custom_levels, threads, 0), self._cuts)
             self._schedules[threads] = (fwd, bwd[::-1])
         return self._schedules[threads]
+
+    def _block_cuts(self) -> None:
+        """Where the blocks' GEMMs run (the start of each block's level), and the rows of their sources' shares.
+
+        Each source of a block gets a row after the outputs' rows of the
+        buffer the backward pull starts from (``GO``): its ``out_col`` points
+        there, and the blocks add their share to it before the pull.
+        """
+        blocks = self._blocks
+        self._cut_of = [int(self.level_ptr[self._level_of(b.t0)]) for b in blocks]
+        self._cuts = sorted(set(self._cut_of))
+        ix = self._np
+        n_out = ix["output_pos"].size
+        is_source = np.zeros(self.n, dtype=bool)
+        for b in blocks:
+            is_source[b.s0 : b.s1] = True
+        sources = np.flatnonzero(is_source)
+        row = np.full(self.n, -1, dtype=np.int64)
+        row[sources] = np.arange(sources.size)
+        self._share_row = row
+        out_col = ix["out_col"].copy()
+        was_output = sources[out_col[sources] >= 0]
+        self._output_shares = (row[was_output], out_col[was_output])  # their loss gradients go along
+        out_col[sources] = n_out + row[sources]
+        self._out_col = out_col
+        self._num_shares = int(sources.size)
 
     def _pass_schedule(self, backward: bool):
         """The thread count and the segments of one pass (the count as :func:`usable_threads` allows)."""
@@ -109,15 +136,18 @@ class NumbaRuntime(Runtime):
         b = bias.detach().numpy()
         ahead = nk.AHEAD if Hn.nbytes > _CACHE_BYTES else 0
         args = (Hn, ix["in_ptr"], ix["in_src"], w, b, ix["act_code"])
-        for block in self._blocks:  # they read inputs only: all ready now
-            forward_block(block, H, weight.detach(), bias.detach(), self.n_in)
+        pending = sorted(range(len(self._blocks)), key=self._cut_of.__getitem__)
         for seg in fwd:
+            while pending and self._cut_of[pending[0]] <= seg.lo:  # its sources' levels are done
+                forward_block(self._blocks[pending.pop(0)], H, weight.detach(), bias.detach(), self.n_in)
             if seg.parallel:
                 nk.forward_parallel(*args, seg.lo, seg.hi, self.n_in, ahead, threads, seg.chunk)
             else:
                 nk.forward_serial(*args, seg.lo, seg.hi, self.n_in, ahead)
             if seg.custom:
                 self._apply_custom(H, self._level_of(seg.lo), act_params, saved)
+        for k in pending:
+            forward_block(self._blocks[k], H, weight.detach(), bias.detach(), self.n_in)
 
     def _backward_levels(self, GO, H, saved, weight, bias, dw, db, act_params, dparams):
         ix = self._np
@@ -132,18 +162,37 @@ class NumbaRuntime(Runtime):
         if consts is None:  # zero and the leaky slope, typed like the buffers
             consts = self._consts[Hn.dtype] = np.array([0.0, LEAKY_SLOPE], dtype=Hn.dtype)
         ahead = nk.AHEAD if Hn.nbytes > _CACHE_BYTES else 0
-        args = (Hn, Gn, GOn, ix["out_col"], ix["out_ptr"], ix["out_dst"], w_out, dw_out, dbn, ix["act_code"])
+        share = None
+        if self._blocks:  # the sources' shares start where the pull starts: after the outputs' rows
+            GO_ext = torch.zeros((GO.shape[0] + self._num_shares, GO.shape[1]), dtype=GO.dtype)
+            GO_ext[: GO.shape[0]] = GO
+            share = GO_ext[GO.shape[0] :]
+            rows, cols = self._output_shares
+            share[torch.from_numpy(rows)] = GO[torch.from_numpy(cols)]
+            GOn = GO_ext.numpy()
+        args = (Hn, Gn, GOn, self._out_col, ix["out_ptr"], ix["out_dst"], w_out, dw_out, dbn, ix["act_code"])
+        pending = sorted(range(len(self._blocks)), key=self._cut_of.__getitem__, reverse=True)
         for seg in bwd:
+            while pending and self._cut_of[pending[0]] >= seg.hi:  # the block's level is done
+                self._block_backward(self._blocks[pending.pop(0)], G, H, weight, dw, share)
             if seg.parallel:
                 nk.backward_parallel(*args, seg.lo, seg.hi, self.n_in, consts, ahead, threads, seg.chunk)
             else:
                 nk.backward_serial(*args, seg.lo, seg.hi, self.n_in, consts, ahead)
             if seg.custom:  # torch-code groups overwrite their rows of G and db
                 self._custom_backward(G, self._level_of(seg.lo), saved, db, act_params, dparams)
+        for k in pending:
+            self._block_backward(self._blocks[k], G, H, weight, dw, share)
         nk.scatter(dw_out, ix["out_edge"], dw.numpy())
-        for block in self._blocks:  # after the pull: the inputs' rows take the blocks' share
-            backward_block(block, G, H, weight.detach(), dw, self.need_input_grad)
         return G
+
+    def _block_backward(self, block, G, H, weight, dw, share) -> None:
+        inputs_only = block.s1 <= self.n_in
+        rows = None
+        if not (inputs_only and not self.need_input_grad):  # the inputs' rows matter only for dx
+            a = int(self._share_row[block.s0])
+            rows = share[a : a + block.s1 - block.s0]
+        backward_block(block, G, H, weight.detach(), dw, rows)
 
 
 def _without_block_edges(ix: dict, blocks) -> dict:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Segment", "build_schedule", "without_ranges", "PARALLEL_MIN_WORK", "CHUNKS_PER_THREAD"]
+__all__ = ["Segment", "build_schedule", "without_ranges", "split_at", "PARALLEL_MIN_WORK", "CHUNKS_PER_THREAD"]
 
 # A level is split across threads only when it has at least this many edges +
 # nodes: below that, starting the threads costs more than it saves
@@ -103,4 +103,26 @@ def without_ranges(segments: list[Segment], ranges: list[tuple[int, int]]) -> li
             continue
         for k, (a, b) in enumerate(pieces):
             out.append(Segment(a, b, seg.parallel, seg.custom and k == len(pieces) - 1, seg.chunk))
+    return out
+
+
+def split_at(segments: list[Segment], cuts: list[int]) -> list[Segment]:
+    """Return ``segments`` with every serial one that spans a position of ``cuts`` cut there.
+
+    Something runs between the kernel calls at those positions (a dense
+    block's GEMM at the start of its level).
+
+    Examples
+    --------
+    >>> [(s.lo, s.hi) for s in split_at([Segment(0, 10, False, False)], [4, 10])]
+    [(0, 4), (4, 10)]
+    """
+    out: list[Segment] = []
+    for seg in segments:
+        lo = seg.lo
+        for c in cuts:
+            if lo < c < seg.hi:
+                out.append(Segment(lo, c, seg.parallel, False, seg.chunk))
+                lo = c
+        out.append(Segment(lo, seg.hi, seg.parallel, seg.custom, seg.chunk))
     return out
