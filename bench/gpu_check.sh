@@ -11,10 +11,11 @@
 # 3. dagnet bench engine --device cuda: the Erdős–Rényi grid against the dense-masked network and,
 #    if a checkout of github.com/BoCtrl-C/forward is at bench/_external/forward (or $FOURWARD_CODE),
 #    against 4Ward's own code; then the 10^6- and 10^7-edge scale runs; then the 10^8-edge run if its
-#    memory estimate fits.
+#    memory estimate fits; before that, bench/captured_step.py: a step replayed as a CUDA graph against
+#    the eager step (N = 8000 at p = 0.01, and 10^7 edges).
 #
 # Everything goes to standard output and to $OUT (default bench/out/gpu): gpu_check.log (all of it),
-# versions.txt, tests.log, grid.md, scale.md, giant.md. Each phase has its own time limit and all
+# versions.txt, tests.log, grid.md, scale.md, captured.md, giant.md. Each phase has its own time limit and all
 # together stay within $BUDGET seconds (default 470, under 8 minutes); a phase cut short leaves what
 # it printed in the log. The exit code is that of the first phase that failed (0 if none did).
 
@@ -24,7 +25,7 @@ OUT=${OUT:-bench/out/gpu}
 BUDGET=${BUDGET:-470}
 PY=${PYTHON:-python3}
 FOURWARD_CODE=${FOURWARD_CODE:-bench/_external/forward}
-CUDA_TESTS=${CUDA_TESTS:-tests/test_cuda.py tests/test_cuda_paths.py tests/test_bench.py::test_bench_engine_on_a_real_gpu}
+CUDA_TESTS=${CUDA_TESTS:-tests/test_cuda.py tests/test_cuda_paths.py tests/test_captured_step.py tests/test_bench.py::test_bench_engine_on_a_real_gpu}
 export PYTHONPATH="src${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1 PY FOURWARD_CODE CUDA_TESTS
 
 mkdir -p "$OUT"
@@ -132,6 +133,7 @@ else
 fi
 phase grid 210 - bench --no-scale "${fourward[@]}" -o "$OUT/grid.md"
 phase "scale runs, 10^6 and 10^7 edges" 100 - bench --scale all -o "$OUT/scale.md"
+phase "CUDA graph against eager steps" 60 captured.md "$PY" bench/captured_step.py --device cuda
 phase "scale run, 10^8 edges" 200 - bench --scale giant -o "$OUT/giant.md"
 
 echo "== done in $(($(date +%s) - START)) s; exit code $STATUS; reports in $OUT"
