@@ -223,7 +223,7 @@ class FourWardNet(nn.Module):
         Activation of hidden nodes.
     output_activation : str or callable, default "identity"
         Activation of output nodes (the sinks).
-    seed : int, optional
+    seed : int, numpy Generator or random.Random, optional
         Seed for the values the wiring leaves unset.
     dtype, device : optional
         Of the parameters and buffers.

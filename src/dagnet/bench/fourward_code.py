@@ -124,7 +124,7 @@ class FourWardCode(nn.Module):
     wiring : Wiring
         The DAG and its values, e.g. ``net.to_wiring()`` of a DAGNetwork
         (missing values are drawn with DAGNetwork's rule from ``seed``).
-    seed : int, optional
+    seed : int, numpy Generator or random.Random, optional
         Seed of the values the wiring leaves unset.
     device : optional
         Where the network goes after it is built (on the CPU).

@@ -311,7 +311,7 @@ def load_digits(test_size: float = 0.25, seed: int | None = 0, standardize: bool
     ----------
     test_size : float in (0, 1), default 0.25
         Fraction of the samples in the test set (rounded up, as scikit-learn does).
-    seed : int, optional
+    seed : int, numpy Generator or random.Random, optional
         Seed of the shuffle before the split.
     standardize : bool, default True
         Centre and scale each feature by the training set's mean and std;
@@ -401,7 +401,7 @@ def load_coil20(
         :func:`dagnet.data.find_data_file`.
     test_size : float in (0, 1), default 0.25
         Fraction of the samples in the test set (rounded up).
-    seed : int, optional
+    seed : int, numpy Generator or random.Random, optional
         Seed of the shuffle before the split.
     standardize : bool, default False
         Centre and scale each feature by the training statistics. Off by

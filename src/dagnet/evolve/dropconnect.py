@@ -35,7 +35,7 @@ class DropConnectMask(nn.Module):
     ----------
     p : float in [0, 1), default 0.5
         Probability that a weight is dropped.
-    seed : int, optional
+    seed : int, numpy Generator or random.Random, optional
         Seed of the generator.
 
     Examples
@@ -98,7 +98,7 @@ class DropConnect(EvolutionRule):
     ----------
     p : float in [0, 1), default 0.5
         Probability that a connection is dropped.
-    seed : int, optional
+    seed : int, numpy Generator or random.Random, optional
         Seed of the rule, from which each module's generator is seeded.
 
     Raises

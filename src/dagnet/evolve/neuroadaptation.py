@@ -37,7 +37,7 @@ class Neuroadaptation(EvolutionRule):
     every : int >= 1, default 1
         Act on every ``every``-th call of :meth:`step` (the others only report
         the widths).
-    seed : int, optional
+    seed : int, numpy Generator or random.Random, optional
         Seed of the outgoing weights of new neurons (``None``: a fresh one,
         kept as ``self.seed``).
 

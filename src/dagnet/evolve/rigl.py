@@ -210,7 +210,7 @@ class RigL(EvolutionRule):
     anneal : {"cosine", "constant"}, default "cosine"
     stop_step : int, optional
         Step after which nothing changes (default: never, with no annealing).
-    seed : int, optional
+    seed : int, numpy Generator or random.Random, optional
 
     Examples
     --------

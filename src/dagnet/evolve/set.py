@@ -130,7 +130,7 @@ class SET(EvolutionRule):
         topological order); ``N(0, init_scale^2)``; uniform in
         ``±init_scale``; or 0.
     init_scale : float, default 0.1
-    seed : int, optional
+    seed : int, numpy Generator or random.Random, optional
         Seed of the rule's generator (saved by :meth:`state_dict`).
 
     Examples

@@ -76,7 +76,7 @@ class ActiveDendrites(nn.Module):
         the largest ``d``.
     bias : bool, default True
         Feedforward bias.
-    seed : int, optional
+    seed : int, numpy Generator or random.Random, optional
         Seed of the initialisation; ``None`` draws one (stored as ``self.seed``).
     device, dtype : optional
         Of the parameters.

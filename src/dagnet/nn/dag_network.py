@@ -95,7 +95,7 @@ class DAGNetwork(nn.Module):
     prune_dead : bool, default False
         Remove nodes that no input reaches or that reach no output (they are
         reported by a :class:`~dagnet.errors.DeadNodeWarning` otherwise).
-    seed : int, optional
+    seed : int, numpy Generator or random.Random, optional
         Seed of the initialisation; ``None`` draws one (stored as ``self.seed``).
     backend : {"numba", "torch", "triton"}, optional
         Kernels: compiled CPU kernels (``"numba"``, the default on CPU), Triton

@@ -44,7 +44,7 @@ class DendriteActivatedLinear(nn.Module):
         Bound on the size of the ``(batch, chunk, in_features)`` intermediate:
         the outputs are computed in chunks of
         ``max(1, max_chunk_elements // (batch * in_features))`` neurons.
-    seed : int, optional
+    seed : int, numpy Generator or random.Random, optional
         Seed of the initialisation; ``None`` draws one (stored as ``self.seed``).
     device, dtype : optional
         Of the parameters, as for ``nn.Linear``.

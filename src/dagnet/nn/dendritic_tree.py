@@ -49,7 +49,7 @@ class DendriticTree(nn.Module):
         never from torch's global one.
     bias : bool, default True
         Whether every unit of every level has a bias.
-    seed : int, optional
+    seed : int, numpy Generator or random.Random, optional
         Seed of the initialisation and of the dropout masks; ``None`` draws
         one (stored as ``self.seed``).
     device, dtype : optional

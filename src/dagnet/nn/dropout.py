@@ -177,7 +177,7 @@ class Dropout(nn.Module):
     Parameters
     ----------
     p : float in [0, 1), default 0.5
-    seed : int, optional
+    seed : int, numpy Generator or random.Random, optional
 
     Examples
     --------

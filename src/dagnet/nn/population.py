@@ -83,7 +83,7 @@ class Population(nn.Module):
         copied; a graph or wiring is initialised as ``DAGNetwork(member,
         seed=seed + i, **options)`` would be. All members need the same
         ``in_features`` and ``out_features`` and the same ``bias`` setting.
-    seed : int, optional
+    seed : int, numpy Generator or random.Random, optional
         Seed of member ``i``'s initialisation is ``seed + i``; ``None`` draws one.
     **options
         ``DAGNetwork`` arguments for the members given as graphs or wirings

@@ -55,7 +55,7 @@ class RandomlyWiredBlocks(nn.Module):
         are ignored; blocks are numbered in ``graph.nodes`` order.
     bias : bool, default True
         Whether the dense layers have biases.
-    seed : int, optional
+    seed : int, numpy Generator or random.Random, optional
         Seed of the initialisation; ``None`` draws one (stored as ``self.seed``).
     device, dtype : optional
         Of the parameters.

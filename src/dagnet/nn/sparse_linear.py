@@ -41,7 +41,7 @@ class SparseLinear(DAGNetwork):
     bias : bool, default True
     init : str, default "kaiming_uniform"
         As for :class:`DAGNetwork` (``nn.Linear``'s rule on each output's true fan-in).
-    seed : int, optional
+    seed : int, numpy Generator or random.Random, optional
         Seed of the connections and the initial values.
     backend, dtype, device : optional
         As for :class:`DAGNetwork`.

@@ -90,7 +90,7 @@ def sparse_mlp(
         Dropout after each hidden activation (:class:`~dagnet.nn.Dropout`,
         seeded, so training resumes bit for bit).
     bias : bool, default True
-    seed : int, optional
+    seed : int, numpy Generator or random.Random, optional
         Seed of the connections and initial values (layer ``i`` uses a seed
         drawn from it).
     dtype : torch.dtype, optional

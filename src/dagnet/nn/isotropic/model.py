@@ -104,7 +104,7 @@ class IsotropicMLP(nn.Module):
         Learn ``o``, stored as ``log_o`` (so ``o > 0`` is required).
     bias : bool, default True
         Whether the layers have biases.
-    seed : int, optional
+    seed : int, numpy Generator or random.Random, optional
         Seed of the initialisation; ``None`` draws one (kept as ``self.seed``).
     init_scale : float, default 0.01
         Standard deviation of the outgoing weights of neurons added by
