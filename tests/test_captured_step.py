@@ -163,3 +163,19 @@ def test_fit_with_cuda_graph_matches_eager_fit_on_cuda():
     for ma, mb in zip(ra.metrics, rb.metrics):
         assert ma["test_accuracy"] == pytest.approx(mb["test_accuracy"], abs=1e-9)
         assert ma["train_loss"] == pytest.approx(mb["train_loss"], rel=1e-7)
+
+
+@cuda
+def test_gradients_after_a_replay_are_the_replayed_ones():
+    net = _model("cuda")
+    opt = torch.optim.SGD(net.parameters(), lr=0.0)  # lr 0: the weights stay, so gradients can be compared
+    step = CapturedStep(net, opt, cross_entropy)
+    x, y = _batches(1, device="cuda")[0]
+    x2, y2 = _batches(1, seed=5, device="cuda")[0]
+    step(x, y)  # captured
+    step._eager(x2, y2)  # an eager step in between allocates gradients of its own
+    step(x, y)
+    got = [p.grad.clone() for p in net.parameters()]
+    step._eager(x, y)
+    for g, p in zip(got, net.parameters()):
+        torch.testing.assert_close(g, p.grad)

@@ -10,7 +10,7 @@ from torch import nn
 
 import dagnet
 from dagnet import DAGNetwork, Wiring
-from dagnet.engine import DAGFunction
+from dagnet.engine import run_network
 from dagnet.errors import InputShapeError
 from dagnet.topology import erdos_renyi_dag
 
@@ -42,7 +42,7 @@ def test_gradcheck(backend):
     net = DAGNetwork(_mixed_graph(), seed=1, dtype=torch.float64, backend=backend)
     run = net._get_runtime()
     x = torch.randn(3, 2, dtype=torch.float64, generator=torch.Generator().manual_seed(0), requires_grad=True)
-    fn = lambda x, w, b: DAGFunction.apply(x, w, b, run)  # noqa: E731
+    fn = lambda x, w, b: run_network(x, w, b, run)  # noqa: E731
     assert torch.autograd.gradcheck(fn, (x, net.weight, net.bias))
 
 
@@ -54,7 +54,7 @@ def test_gradcheck_random_dag(backend):
     x = torch.randn(
         4, net.in_features, dtype=torch.float64, requires_grad=True, generator=torch.Generator().manual_seed(1)
     )
-    fn = lambda x, w, b: DAGFunction.apply(x, w, b, run)  # noqa: E731
+    fn = lambda x, w, b: run_network(x, w, b, run)  # noqa: E731
     assert torch.autograd.gradcheck(fn, (x, net.weight, net.bias), fast_mode=True)
 
 

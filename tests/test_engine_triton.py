@@ -28,7 +28,7 @@ from hypothesis import strategies as st
 pytest.importorskip("triton", reason="triton is not installed (it is a Linux-only dependency)")
 
 from dagnet import DAGNetwork, DeadNodeWarning  # noqa: E402
-from dagnet.engine import DAGFunction  # noqa: E402
+from dagnet.engine import run_network  # noqa: E402
 from dagnet.engine.triton_runtime import TritonRuntime  # noqa: E402
 from dagnet.topology import erdos_renyi_dag  # noqa: E402
 from strategies import build_case, dag_cases  # noqa: E402
@@ -141,7 +141,7 @@ def test_gradcheck(blocks):
     x = torch.randn(3, net.in_features, dtype=torch.float64, generator=gen, requires_grad=True)
     weight = net.weight.detach().clone().requires_grad_(True)
     bias = net.bias.detach().clone().requires_grad_(True)
-    assert torch.autograd.gradcheck(lambda *a: DAGFunction.apply(*a, runtime), (x, weight, bias), fast_mode=True)
+    assert torch.autograd.gradcheck(lambda *a: run_network(*a, runtime), (x, weight, bias), fast_mode=True)
 
 
 @interpreted

@@ -327,3 +327,16 @@ def test_neuron_pruning_takes_each_members_own_percentile():
     members = pop.member_of()[gone]
     assert [int((members == i).sum()) for i in range(len(pop))] == expected
     assert expected[0] > 0
+
+
+def test_graph_members_without_bias_and_unknown_options():
+    graphs = [random_io_dag(5, 6, 3, 0.3, 2, 3, seed=s) for s in range(2)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeadNodeWarning)
+        pop = Population(graphs, seed=0, inputs=IN, outputs=OUT, bias=False)
+        assert pop.network.bias is None
+        x = torch.randn(3, 5)
+        for i, g in enumerate(graphs):
+            assert torch.equal(pop(x)[:, i], DAGNetwork(g, seed=i, inputs=IN, outputs=OUT, bias=False)(x))
+        with pytest.raises(TypeError, match="'activaton'"):
+            Population(graphs, seed=0, inputs=IN, outputs=OUT, activaton="tanh")

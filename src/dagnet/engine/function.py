@@ -1,47 +1,122 @@
-"""The autograd Function that runs a whole network forward and backward."""
+"""The autograd Functions that run a whole network forward and backward, for autograd and torch.func alike."""
 
 from __future__ import annotations
 
 import torch
-from torch.autograd.function import once_differentiable
 
 from .runtime import Runtime
 
-__all__ = ["DAGFunction"]
+__all__ = ["DAGFunction", "DAGBackward", "run_network"]
+
+
+def run_network(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, runtime: Runtime, *act_params):
+    """Return ``network(x)``, (batch, outputs), for the plan ``runtime`` holds; differentiable.
+
+    Works with autograd and with ``torch.func`` (``grad``, ``vjp``, ``jacrev``,
+    ``vmap``): a vmapped input dimension becomes more batch; a vmapped weight
+    or upstream gradient is run one slice at a time.
+    """
+    return DAGFunction.apply(x, weight, bias, runtime, *act_params)[0]
 
 
 class DAGFunction(torch.autograd.Function):
-    """``out = network(x)`` for the plan held by ``runtime``, with a hand-written backward.
+    """``(out, H, *pre-activations) = network(x)`` for the plan held by ``runtime``, with a hand-written backward.
 
-    ``forward(x, weight, bias, runtime, *act_params)``: ``x`` is (batch, inputs),
-    ``weight`` one value per edge, ``bias`` one value per non-input node,
-    ``act_params`` the parameters of activation modules. The backward returns
-    the gradients of all of them; double backward is not supported.
+    ``forward(x, weight, bias, runtime, *act_params)``: ``x`` is (batch,
+    inputs), ``weight`` one value per edge, ``bias`` one value per non-input
+    node, ``act_params`` the parameters of activation modules. Besides the
+    outputs it returns, not differentiable, the activation buffer ``H``
+    (positions, batch) and the pre-activations of torch-code groups, which
+    the backward pass reads (use :func:`run_network` for the outputs alone).
+    The backward returns the gradients of all of them through
+    :class:`DAGBackward`; double backward is not supported.
     """
 
     @staticmethod
-    def forward(ctx, x, weight, bias, runtime: Runtime, *act_params):
+    def forward(x, weight, bias, runtime: Runtime, *act_params):
         out, H, saved = runtime.forward(x, weight, bias, list(act_params))
-        ctx.runtime = runtime
-        ctx.saved_starts = sorted(saved)
-        ctx.save_for_backward(H, weight, bias, *[saved[s] for s in ctx.saved_starts], *act_params)
-        ctx.num_act_params = len(act_params)
-        return out
+        return (out, H, *[saved[s] for s in sorted(saved)])
 
     @staticmethod
-    @once_differentiable
-    def backward(ctx, grad_out):
+    def setup_context(ctx, inputs, output):
+        x, weight, bias, runtime, *act_params = inputs
+        _, H, *saved = output
+        ctx.mark_non_differentiable(H, *saved)
+        ctx.runtime = runtime
+        ctx.saved_starts = runtime.saved_starts()
+        ctx.save_for_backward(H, weight, bias, *saved, *act_params)
+
+    @staticmethod
+    def backward(ctx, grad_out, *_):
         H, weight, bias, *rest = ctx.saved_tensors
-        k = len(ctx.saved_starts)
-        saved = dict(zip(ctx.saved_starts, rest[:k]))
-        act_params = rest[k:]
-        dx, dw, db, dparams = ctx.runtime.backward(
-            grad_out, H, saved, weight, bias, list(act_params), ctx.needs_input_grad[0]
+        need_x = ctx.needs_input_grad[0]
+        dx, dw, db, *dparams = DAGBackward.apply(
+            grad_out, H, weight, bias, ctx.runtime, ctx.saved_starts, need_x, *rest
         )
         return (
-            dx,
+            dx if need_x else None,
             dw if ctx.needs_input_grad[1] else None,
             db if ctx.needs_input_grad[2] else None,
             None,
             *dparams,
         )
+
+    @staticmethod
+    def vmap(info, in_dims, x, weight, bias, runtime, *act_params):
+        if all(d is None for d in in_dims[1:]):  # only the input is vmapped: more batch
+            v = info.batch_size
+            xb = x.movedim(in_dims[0], 0)
+            batch = xb.shape[1]
+            out, H, *saved = DAGFunction.apply(xb.reshape(v * batch, -1), weight, bias, runtime, *act_params)
+            return (
+                (out.reshape(v, batch, -1), H.reshape(H.shape[0], v, batch), *[_split_columns(s, v) for s in saved]),
+                (0, 1, *[s.dim() - 1 for s in saved]),
+            )
+        return _one_slice_at_a_time(DAGFunction, info, in_dims, (x, weight, bias, runtime, *act_params))
+
+
+class DAGBackward(torch.autograd.Function):
+    """The backward pass of :class:`DAGFunction` as a Function of its own, so ``torch.func`` can vmap it.
+
+    Returns ``(dx, dweight, dbias, *dparams)``; ``dx`` is empty when not asked
+    for, an activation parameter's gradient empty when it has none.
+    """
+
+    @staticmethod
+    def forward(grad_out, H, weight, bias, runtime: Runtime, saved_starts, need_x, *rest):
+        k = len(saved_starts)
+        saved = dict(zip(saved_starts, rest[:k]))
+        act_params = list(rest[k:])
+        dx, dw, db, dparams = runtime.backward(grad_out, H, saved, weight, bias, act_params, need_x)
+        dx = grad_out.new_zeros(0) if dx is None else dx
+        dparams = [torch.zeros_like(p) if d is None else d for d, p in zip(dparams, act_params)]
+        return (dx, dw, db, *dparams)
+
+    @staticmethod
+    def setup_context(ctx, inputs, output):
+        pass
+
+    @staticmethod
+    def backward(ctx, *grads):
+        raise RuntimeError("dagnet networks do not support double backward (gradients of gradients).")
+
+    @staticmethod
+    def vmap(info, in_dims, grad_out, H, weight, bias, runtime, saved_starts, need_x, *rest):
+        return _one_slice_at_a_time(
+            DAGBackward, info, in_dims, (grad_out, H, weight, bias, runtime, saved_starts, need_x, *rest)
+        )
+
+
+def _split_columns(t: torch.Tensor, v: int) -> torch.Tensor:
+    """A (..., v * batch) tensor as (..., v, batch)."""
+    return t.reshape(*t.shape[:-1], v, t.shape[-1] // v)
+
+
+def _one_slice_at_a_time(fn, info, in_dims, args):
+    """Run ``fn`` on each slice of the vmapped arguments and stack the results along dimension 0."""
+    results = []
+    for i in range(info.batch_size):
+        sliced = [a if d is None or not isinstance(a, torch.Tensor) else a.select(d, i) for a, d in zip(args, in_dims)]
+        results.append(fn.apply(*sliced))
+    stacked = tuple(torch.stack(parts) for parts in zip(*results))
+    return stacked, tuple(0 for _ in stacked)

@@ -110,6 +110,11 @@ class Runtime:
         for c in combines:
             self._combines_by_level.setdefault(int(levels[c.start]), []).append(c)
 
+    def saved_starts(self) -> list[int]:
+        """The first positions of the groups whose pre-activations a forward pass saves (torch-code ones), sorted."""
+        starts = [g.start for groups in self._groups_by_level.values() for g in groups if g.code == CUSTOM]
+        return sorted(starts + [c.start for c in self._combines])
+
     # ------------------------------------------------------------------ what a back end provides
     def _new_buffer(self, batch: int, like: torch.Tensor) -> torch.Tensor:
         """An uninitialised (positions, batch) buffer of ``like``'s dtype and device."""

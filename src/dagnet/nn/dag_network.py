@@ -13,7 +13,7 @@ from torch import nn
 
 from ..activations.combine import apply_combine, resolve_combine
 from ..activations.registry import resolve_activation
-from ..engine import BACKENDS, DTYPES, CombineGroup, DAGFunction, Group, Runtime, make_runtime
+from ..engine import BACKENDS, DTYPES, CombineGroup, Group, Runtime, make_runtime, run_network
 from ..engine.backends import default_backend, resolve_backend
 from ..engine.codes import CUSTOM
 from ..engine.precision import autocast_dtype
@@ -250,9 +250,10 @@ class DAGNetwork(nn.Module):
                 k: getattr(self, k)
                 for k in ("in_ptr", "in_src", "out_ptr", "out_dst", "out_edge", "act_code", "out_col", "output_pos")
             }
-            self._runtime = make_runtime(
-                index, self.level_ptr.cpu().numpy(), self._num_inputs, groups, backend, combines
-            )
+            with _plain_tensors():  # built from the buffers, outside any torch.func transform
+                self._runtime = make_runtime(
+                    index, self.level_ptr.cpu().numpy(), self._num_inputs, groups, backend, combines
+                )
         self._runtime.retain = self.retain_activity
         return self._runtime
 
@@ -611,7 +612,7 @@ class DAGNetwork(nn.Module):
             weight = self.weight_modifier(weight)
         bias = self.bias
         with torch.autocast(x.device.type, enabled=False) if fp32_region else contextlib.nullcontext():
-            out = DAGFunction.apply(
+            out = run_network(
                 x.reshape(-1, n_in), weight, self._no_bias if bias is None else bias, runtime, *self._act_params
             )
         return out if x.dim() == 2 else out.reshape(*x.shape[:-1], out.shape[-1])
@@ -785,6 +786,12 @@ def _is_index(t: torch.Tensor) -> bool:
         and not t.is_complex()
         and t.dtype != torch.bool
     )
+
+
+def _plain_tensors():
+    """A context in which torch.func transforms (grad, vmap) do not wrap new tensors."""
+    disable = getattr(torch._C, "_DisableFuncTorch", None)
+    return disable() if disable is not None else contextlib.nullcontext()
 
 
 def _edge_rows(in_ptr: torch.Tensor, in_src: torch.Tensor) -> tuple[np.ndarray, np.ndarray]:

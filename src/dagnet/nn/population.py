@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import warnings
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass, replace
@@ -114,6 +115,9 @@ class Population(nn.Module):
             raise invalid("members", "Population", "a sequence of DAGNetworks, graphs or Wirings", members)
         if len(members) == 0:
             raise invalid("members", "Population", "a non-empty sequence", members)
+        unknown = sorted(set(options) - set(inspect.signature(DAGNetwork).parameters) - {"graph"})
+        if unknown:
+            raise TypeError(f"Population got an option DAGNetwork does not take: {unknown[0]!r}.")
         factory = {k: options.pop(k) for k in ("dtype", "device", "backend") if k in options}
         self.seed = resolve_seed(seed)
         fast = not options.get("prune_dead") and all(
@@ -303,7 +307,7 @@ def _fresh(w: Wiring, seed: int, options: dict) -> _Member:
     weight, bias = weight.numpy(), bias.numpy()
     has_bias = bool(options.get("bias", True))
     if not has_bias:
-        bias = np.zeros_like(bias)
+        bias = np.full_like(bias, np.nan)  # none given: the network has no bias
     if w.weight is not None:
         weight = np.where(np.isnan(w.weight), weight, w.weight)
     if w.bias is not None:

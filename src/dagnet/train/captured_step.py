@@ -97,10 +97,12 @@ class CapturedStep:
         if key not in self._graphs:
             self._graphs[key] = self._capture(x, y)
             self._signature = self._current_signature()  # the runtimes the warm-up built included
-        graph, static_x, static_y, static_loss, static_out = self._graphs[key]
+        graph, static_x, static_y, static_loss, static_out, kept = self._graphs[key]
         static_x.copy_(x)
         static_y.copy_(y)
         graph.replay()
+        for owner, name, value in kept:  # what the replay wrote: the gradients, the engine's activity
+            setattr(owner, name, value)
         return static_loss.detach().clone(), static_out.detach().clone()
 
     def _eager(self, x, y):
@@ -138,7 +140,11 @@ class CapturedStep:
                 f"Use enabled=False to run it eagerly. The error was: {err}"
             ) from err
         self.captures += 1
-        return graph, static_x, static_y, static_loss, static_out
+        # An eager step in between points .grad (and RigL's activity) at tensors of its own;
+        # after each replay they are pointed back at the ones the graph writes.
+        kept = [(p, "grad", p.grad) for g in self.optimizer.param_groups for p in g["params"]]
+        kept += [(r, "activity", r.activity) for r in _runtimes(self.model)]
+        return graph, static_x, static_y, static_loss, static_out, kept
 
     # ------------------------------------------------------------------ when to capture again
     def _has_state(self) -> bool:
@@ -158,11 +164,7 @@ class CapturedStep:
         them can be freed and its memory reused by a new one while a graph
         that points at it may still replay.
         """
-        tensors = [*self.model.parameters(), *self.model.buffers()]
-        for m in self.model.modules():
-            runtime = getattr(m, "_runtime", None)
-            if runtime is not None:
-                tensors.append(runtime)
+        tensors = [*self.model.parameters(), *self.model.buffers(), *_runtimes(self.model)]
         hyper = []
         for g in self.optimizer.param_groups:
             tensors.extend(g["params"])
@@ -181,6 +183,11 @@ class CapturedStep:
             and len(old_tensors) == len(tensors)
             and all(a is b for a, b in zip(old_tensors, tensors))
         )
+
+
+def _runtimes(model: nn.Module) -> list:
+    """The engine runtimes of the DAGNetworks in ``model`` (built ones only)."""
+    return [m._runtime for m in model.modules() if getattr(m, "_runtime", None) is not None]
 
 
 def _plain(v) -> bool:
