@@ -426,3 +426,13 @@ def test_training_checkpoints_load_on_the_cpu_and_resume(tmp_path, where):
     resumed = _model("numba").to(where)
     fit(resumed, _data(), optimizer=sgd, epochs=3, batch_size=16, out_dir=tmp_path, resume=True, progress=False)
     assert all(torch.equal(a, b) for a, b in zip(straight.state_dict().values(), resumed.state_dict().values()))
+
+
+def test_keep_mask_in_chunks_is_the_same_mask(monkeypatch):
+    import dagnet.nn.dropout as dropout
+
+    whole = torch.tensor([dropout.initial_state(11)])
+    expected = dropout.keep_mask(whole, 1001, 0.4)
+    monkeypatch.setattr(dropout, "_CHUNK", 64)
+    chunked = torch.tensor([dropout.initial_state(11)])
+    assert torch.equal(dropout.keep_mask(chunked, 1001, 0.4), expected) and torch.equal(chunked, whole)

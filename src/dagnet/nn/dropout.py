@@ -28,6 +28,10 @@ def _threshold(p: float) -> np.uint64:
     return np.uint64(min(p * 2.0**64, 2.0**64 - 1))
 
 
+# Elements of a mask drawn at once by :func:`keep_mask` (its temporaries: about 24 bytes each).
+_CHUNK = 1 << 22
+
+
 def initial_state(seed: int) -> int:
     """Return the first state of the SplitMix64 stream of ``seed`` (an int64, drawn by NumPy).
 
@@ -116,12 +120,15 @@ def keep_mask(state: torch.Tensor, n: int, p: float) -> torch.Tensor:
         raise invalid("state", "keep_mask", "a one-element int64 tensor", state)
     n = check_int(n, "n", "keep_mask", low=0)
     p = check_float(p, "p", "keep_mask", 0, 1, high_open=True)
-    z = torch.arange(1, n + 1, dtype=torch.int64, device=state.device)
-    z.mul_(_signed(int(_GAMMA))).add_(state)
-    z = (z ^ _logical_shift(z, 30)).mul_(_signed(_MIX1))
-    z = (z ^ _logical_shift(z, 27)).mul_(_signed(_MIX2))
-    z = z ^ _logical_shift(z, 31)
-    keep = (z ^ -_TOP) >= int(_threshold(p)) - _TOP
+    keep = torch.empty(n, dtype=torch.bool, device=state.device)
+    floor = int(_threshold(p)) - _TOP
+    for start in range(0, n, _CHUNK):  # bounded temporaries: a few int64 numbers per element of a chunk
+        z = torch.arange(start + 1, min(n, start + _CHUNK) + 1, dtype=torch.int64, device=state.device)
+        z.mul_(_signed(int(_GAMMA))).add_(state)
+        z = (z ^ _logical_shift(z, 30)).mul_(_signed(_MIX1))
+        z = (z ^ _logical_shift(z, 27)).mul_(_signed(_MIX2))
+        z = z ^ _logical_shift(z, 31)
+        keep[start : start + z.numel()] = (z ^ -_TOP) >= floor
     state.add_(_signed(n * int(_GAMMA)))
     return keep
 
