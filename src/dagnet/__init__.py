@@ -24,13 +24,14 @@ from .errors import (
     SelfLoopError,
     SizeError,
 )
-from .nn import DAGNetwork, SparseLinear
+from .nn import DAGNetwork, SparseLinear, sparsify
 from .serialization import load, save
 from .wiring import Wiring
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "sparsify",
     "DAGNetwork",
     "SparseLinear",
     "Wiring",

@@ -11,6 +11,7 @@ from .preferential_attachment import rewire_pa_
 from .randomly_wired import RandomlyWiredBlocks
 from .sparse_linear import SparseLinear
 from .sparse_mlp import erk_densities, sparse_mlp
+from .sparsify import sparse_from_dense, sparsify
 
 __all__ = [
     "DAGNetwork",
@@ -27,5 +28,7 @@ __all__ = [
     "IsotropicMLP",
     "check_isotropic",
     "sparse_mlp",
+    "sparsify",
+    "sparse_from_dense",
     "erk_densities",
 ]
