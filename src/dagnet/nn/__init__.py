@@ -12,6 +12,7 @@ from .randomly_wired import RandomlyWiredBlocks
 from .sparse_linear import SparseLinear
 from .sparse_mlp import erk_densities, sparse_mlp
 from .sparsify import sparse_from_dense, sparsify
+from .to_torch import TorchDAG
 
 __all__ = [
     "DAGNetwork",
@@ -29,6 +30,7 @@ __all__ = [
     "check_isotropic",
     "sparse_mlp",
     "sparsify",
+    "TorchDAG",
     "sparse_from_dense",
     "erk_densities",
 ]

@@ -709,6 +709,23 @@ class DAGNetwork(nn.Module):
             n, src, owner[dst_ext], weight=weight, bias=bias, labels=self._labels, activation=activation, **extra
         )
 
+    def to_torch(self) -> nn.Module:
+        """Return a copy of the network as standard torch operations only (:class:`~dagnet.nn.TorchDAG`).
+
+        For deployment where dagnet is not installed: ``torch.export.export``,
+        ``torch.jit.trace`` and ``torch.onnx.export`` capture it.
+
+        Examples
+        --------
+        >>> net = DAGNetwork(nx.DiGraph([(0, 1), (0, 2), (1, 2)]), seed=0)
+        >>> x = torch.randn(3, 1)
+        >>> torch.allclose(net.to_torch()(x), net(x), atol=1e-6)
+        True
+        """
+        from .to_torch import TorchDAG
+
+        return TorchDAG(self)
+
     def to_graph(self) -> nx.DiGraph:
         """Return a new ``networkx.DiGraph`` of the network with its current values.
 
