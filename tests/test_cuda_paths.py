@@ -23,6 +23,7 @@ from dagnet.nn import Dropout, IsotropicMLP, sparse_mlp
 from dagnet.nn.dropout import keep_mask
 from dagnet.train import fit, loop
 from dagnet.train.checkpoints import load_checkpoint
+from dagnet.train.sources import DatasetSource
 from test_device_paths import WRAP_STATES, _bits, _data, _kernel, _model, _OutputMasks
 
 pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device on this machine")
@@ -112,10 +113,9 @@ def test_training_steps_on_cuda_do_not_synchronise(monkeypatch, backend):
 
 def test_epoch_batches_on_cuda_are_the_cpu_batches():
     data = _data()
-    X, y = data.X_train.to(CUDA), data.y_train.to(CUDA)
     ga, gb = torch.Generator().manual_seed(5), torch.Generator().manual_seed(5)
     here = list(batches(data.X_train, data.y_train, 10, seed=ga))
-    there = list(loop._epoch_batches(X, y, 10, gb, CUDA))
+    there = list(DatasetSource(data, 10, CUDA, True).train_batches(1, gb))
     assert len(here) == len(there)
     assert all(torch.equal(a, b.cpu()) and torch.equal(c, d.cpu()) for (a, c), (b, d) in zip(here, there))
     assert torch.equal(ga.get_state(), gb.get_state())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import json
 import math
@@ -9,7 +10,7 @@ import os
 import tempfile
 import time
 import warnings
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,8 +19,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from .._checks import check_bool, check_choice, check_int, invalid
-from ..data.batching import batches, num_batches
+from .._checks import check_bool, check_choice, check_float, check_int, invalid
+from ..data.batching import batches
 from ..data.datasets import Dataset
 from ..errors import CheckpointMismatchError, DivergenceError, FileFormatError
 from ..evolve.schedules import ScheduledRule, every_epoch_but_last, per_step
@@ -33,6 +34,7 @@ from .metrics import BatchTotals, to_record, write_metrics
 from .plots import plot_training
 from .populations import evaluate_members, population_loss
 from .progress import ProgressBar
+from .sources import DatasetSource, as_source
 
 __all__ = ["fit", "evaluate", "FitResult"]
 
@@ -128,18 +130,25 @@ def evaluate(
     0.5
     """
     loss_fn = _LOSSES[loss] if isinstance(loss, str) else loss
+    return _evaluate_batches(model, batches(X, y, batch_size, shuffle=False), loss_fn)
+
+
+@torch.no_grad()
+def _evaluate_batches(model: nn.Module, test: Iterable, loss_fn: Callable) -> tuple[float, float | None]:
+    """:func:`evaluate` over an iterable of ``(x, y)`` batches, each moved to the model's device."""
     was_training = model.training
     model.eval()
     device = _device(model)
-    totals, n = BatchTotals(), X.shape[0]
+    totals = BatchTotals()
     try:
-        for xb, yb in batches(X, y, batch_size, shuffle=False):
+        for xb, yb in test:
             xb, yb = xb.to(device), yb.to(device)
             out = model(xb)
             totals.add(loss_fn(out, yb), out, yb)
     finally:
         model.train(was_training)
     result = totals.read()
+    n = result.count
     return result.loss / max(n, 1), (None if result.hits is None or n == 0 else result.hits / n)
 
 
@@ -156,25 +165,6 @@ def _reads_each_batch(device: torch.device) -> bool:
     device after every batch, so the losses stay there until the epoch ends.
     """
     return device.type == "cpu"
-
-
-def _epoch_batches(
-    X: torch.Tensor, y: torch.Tensor, batch_size: int, gen: torch.Generator, device: torch.device
-) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-    """The training batches of one epoch on ``device``, in the order :func:`batches` draws from ``gen``.
-
-    On the CPU they are :func:`batches`'s. Elsewhere ``X`` and ``y`` are on
-    the device already: only the order crosses, once per epoch (from pinned
-    memory, without waiting, on CUDA), and each batch is gathered there.
-    """
-    if device.type == "cpu":
-        yield from batches(X, y, batch_size, seed=gen)
-        return
-    order = torch.randperm(X.shape[0], generator=gen)
-    order = (order.pin_memory() if device.type == "cuda" else order).to(device, non_blocking=True)
-    for start in range(0, X.shape[0], batch_size):
-        idx = order[start : start + batch_size]
-        yield X.index_select(0, idx), y.index_select(0, idx)
 
 
 @dataclass
@@ -575,7 +565,7 @@ def _diverged(what: str, epoch: int, out: Path | None, saved_epoch: int) -> Dive
 
 def fit(
     model: nn.Module,
-    data: Dataset,
+    data: Dataset | tuple,
     *,
     loss: str | Callable = "cross_entropy",
     optimizer: torch.optim.Optimizer | Callable | None = None,
@@ -590,8 +580,13 @@ def fit(
     degree_epochs: Sequence[int] = (),
     on_nonfinite: str = "raise",
     cuda_graph: bool = False,
+    scheduler: Any = None,
+    scheduler_step: str = "epoch",
+    callbacks: Sequence[Callable] = (),
+    clip_grad_norm: float | None = None,
+    autocast: torch.dtype | None = None,
 ) -> FitResult:
-    """Train ``model`` on ``data``, evaluating on the test set and applying evolution rules after epochs.
+    r"""Train ``model`` on ``data``, evaluating on the test set and applying evolution rules after epochs.
 
     Each epoch: shuffle the training set with the loop's own generator, take
     one optimizer step per mini-batch, evaluate on the test set, then run the
@@ -610,8 +605,15 @@ def fit(
         with its ``best_test_accuracy`` and ``best_test_loss``, and each
         member's figures (``members.test_loss``, ``members.test_accuracy``,
         written to ``members.csv``, one line per epoch and member).
-    data : Dataset
-        Training and test tensors (see :mod:`dagnet.data`).
+    data : Dataset or (train, test) pair of iterables
+        Training and test tensors (see :mod:`dagnet.data`), shuffled by fit's
+        own generator in ``batch_size`` batches; or two iterables of ``(x, y)``
+        batches, such as ``torch.utils.data.DataLoader``\ s, used as they
+        come (``batch_size`` is then theirs). A resumed run repeats its
+        batches bit for bit only if the training loader does: give it a
+        sampler that draws the same order for the same epoch (a generator
+        seeded per epoch, or one with ``set_epoch``, which fit calls before
+        each epoch). Step-scheduled rules need a loader with ``len``.
     loss : "cross_entropy" or callable, default "cross_entropy"
         ``loss(output, target)`` returning the batch mean.
     optimizer : torch.optim.Optimizer, callable or None
@@ -672,6 +674,22 @@ def fit(
         Notes), so a NaN or infinite one stops the run then: the error names
         the batch, but the model was updated with it and the batches after it.
 
+    scheduler : LR scheduler or callable, optional
+        A ``torch.optim.lr_scheduler`` instance over ``optimizer``, or
+        ``optimizer -> scheduler`` (e.g. ``functools.partial(StepLR, step_size=10)``);
+        stepped after every epoch or, with ``scheduler_step="step"``, after
+        every optimizer step; its state is checkpointed.
+    scheduler_step : {"epoch", "step"}, default "epoch"
+    callbacks : sequence of callables
+        Each is called as ``callback("step", info)`` after every optimizer
+        step (``info``: ``epoch``, ``batch``, ``step`` and ``loss``, a tensor
+        on the model's device) and ``callback("epoch", row)`` after every
+        epoch with its metrics row.
+    clip_grad_norm : float, optional
+        Clip the gradients' global norm to this before each step.
+    autocast : torch.float16 or torch.bfloat16, optional
+        Run forward and loss under ``torch.autocast`` on the model's device
+        (no loss scaling: bfloat16 is the safer choice).
     cuda_graph : bool, default False
         On a CUDA device, replay each training step (forward, loss,
         backward, optimizer step) as a CUDA graph (:class:`CapturedStep`),
@@ -725,8 +743,10 @@ def fit(
     """
     if not isinstance(model, nn.Module):
         raise invalid("model", "fit", "a torch.nn.Module", model)
-    if not isinstance(data, Dataset):
-        raise invalid("data", "fit", "a dagnet.data.Dataset", data)
+    if not isinstance(data, Dataset) and as_source(data, 1, torch.device("cpu"), False) is None:
+        raise invalid(
+            "data", "fit", "a dagnet.data.Dataset or a pair (train, test) of iterables of (x, y) batches", data
+        )
     if isinstance(loss, str):
         if loss not in _LOSSES:
             raise invalid("loss", "fit", f"one of {', '.join(map(repr, _LOSSES))} or a callable", loss)
@@ -749,6 +769,18 @@ def fit(
         )
     check_choice(on_nonfinite, "on_nonfinite", "fit", _NONFINITE)
     cuda_graph = check_bool(cuda_graph, "cuda_graph", "fit")
+    check_choice(scheduler_step, "scheduler_step", "fit", ("epoch", "step"))
+    if isinstance(callbacks, (str, bytes)) or not all(callable(c) for c in callbacks):
+        raise invalid("callbacks", "fit", "a sequence of callables (event, info) -> None", callbacks)
+    if clip_grad_norm is not None:
+        clip_grad_norm = check_float(clip_grad_norm, "clip_grad_norm", "fit", 0, low_open=True)
+    if autocast is not None and autocast not in (torch.float16, torch.bfloat16):
+        raise invalid("autocast", "fit", "torch.float16, torch.bfloat16 or None", autocast)
+    if cuda_graph and (clip_grad_norm is not None or autocast is not None or scheduler_step == "step" and scheduler):
+        raise ValueError(
+            "fit's cuda_graph replays a fixed step: it cannot clip gradients, autocast or step a scheduler "
+            "every step. Leave those out, or cuda_graph=False."
+        )
     if out_dir is not None and not isinstance(out_dir, (str, os.PathLike)):
         raise invalid("out_dir", "fit", "a path (str or os.PathLike) or None", out_dir)
     schedule = _schedule(rules, epochs)
@@ -758,6 +790,7 @@ def fit(
     device = _device(model)
     graphed = cuda_graph and device.type == "cuda"
     opt = _optimizer(optimizer, model, capturable=graphed)
+    sched = _scheduler(scheduler, opt)
     penalties = [r.rule.penalty for r in schedule if callable(getattr(r.rule, "penalty", None))]
     trained = {id(p) for group in opt.param_groups for p in group["params"]}
     missed = [name for name, p in model.named_parameters() if p.requires_grad and id(p) not in trained]
@@ -783,30 +816,33 @@ def fit(
     ran = [False] * len(schedule)  # rules already run after epoch `done`
     saved_epoch = 0  # epoch of the checkpoint in out_dir
     if resume and (out / CHECKPOINT).is_file():
-        metrics, done, ran, degrees = _resume(out, model, opt, schedule, gen, epochs, on_nonfinite)
+        metrics, done, ran, degrees = _resume(out, model, opt, schedule, gen, epochs, on_nonfinite, sched)
         saved_epoch = done
     if done == 0 and 0 in degree_epochs:
         degrees[0] = in_degrees(model)
-    n = data.X_train.shape[0]
-    X_train, y_train = data.X_train.to(device), data.y_train.to(device)  # once: no copy per batch
-    X_test, y_test = data.X_test.to(device), data.y_test.to(device)
-    top_label = int(max(data.y_train.max(), data.y_test.max())) if loss == "cross_entropy" else None
+    source = as_source(data, batch_size, device, loss == "cross_entropy")
+    if population and not isinstance(source, DatasetSource):
+        raise ValueError("fit trains a Population on a dagnet.data.Dataset, not on loaders.")
+    top_label = source.top_label
     stepwise = [per_step(r.when) for r in schedule]
+    if any(stepwise) and source.num_batches is None:
+        raise ValueError("Rules scheduled in steps need a training loader with a length (len(train)).")
+    extras = _Extras(sched if scheduler_step == "step" else None, list(callbacks), clip_grad_norm, autocast)
+    steps = 0  # optimizer steps so far, where the loader has no length
     captured = CapturedStep(model, opt, _with_penalties(loss_fn, penalties, model)) if graphed else None
     for epoch in range(done + 1, epochs + 1):
         row: dict = {}
-        step = (epoch - 1) * num_batches(n, batch_size)
+        step = steps if source.num_batches is None else (epoch - 1) * source.num_batches
         start = time.perf_counter()
         model.train()
-        bar = ProgressBar(num_batches(n, batch_size), f"epoch {epoch}/{epochs}", enabled=progress)
+        bar = ProgressBar(source.num_batches or 0, f"epoch {epoch}/{epochs}", enabled=progress)
         totals, diverged = _train_epoch(
             model,
             opt,
             data,
-            X_train,
-            y_train,
-            batch_size,
-            gen,
+            source.train_batches(epoch, gen),
+            source.num_batches,
+            epoch,
             device,
             loss_fn,
             penalties,
@@ -818,14 +854,16 @@ def fit(
             top_label,
             on_nonfinite,
             captured,
+            extras,
         )
         top_label = None  # checked on the first batch
         result = totals.read()  # the epoch's one read of the batches' losses
-        total, hits = result.loss, result.hits
+        total, hits, n = result.loss, result.hits, max(result.count, 1)
+        steps += len(totals)
         if diverged is None and result.nonfinite is not None and on_nonfinite == "raise":
             b, value = result.nonfinite
             diverged = (
-                f"the training loss is {value} in batch {b} of {num_batches(n, batch_size)} (on {device} the "
+                f"the training loss is {value} in batch {b} of {source.num_batches or len(totals)} (on {device} the "
                 "losses are read when the epoch ends: the model was updated with that batch and the ones after it)",
                 value,
             )
@@ -854,7 +892,7 @@ def fit(
             raise _diverged(diverged[0], epoch, out, saved_epoch)
         members = {}
         if population:
-            losses, accuracy = evaluate_members(model, X_test, y_test, loss)
+            losses, accuracy = evaluate_members(model, source.X_test, source.y_test, loss)
             test_loss, test_acc = float(losses.mean()), None if accuracy is None else float(accuracy.mean())
             best = int(np.argmin(losses) if accuracy is None else np.argmax(accuracy))
             members = {
@@ -865,7 +903,7 @@ def fit(
                 "members.test_accuracy": None if accuracy is None else accuracy.tolist(),
             }
         else:
-            test_loss, test_acc = evaluate(model, X_test, y_test, loss_fn)
+            test_loss, test_acc = _evaluate_batches(model, source.test_batches(), loss_fn)
         row = {
             "epoch": epoch,
             "train_loss": total / n,
@@ -878,15 +916,20 @@ def fit(
         }
         ran = [not s and bool(r.when(epoch)) for s, r in zip(stepwise, schedule)]
         _run_rules(schedule, ran, model, opt, row)
+        if sched is not None and scheduler_step == "epoch":
+            sched.step()
+        for callback in callbacks:
+            callback("epoch", row)
         if epoch in degree_epochs:
             degrees[epoch] = in_degrees(model)
         metrics.append(row)
         bar.close(_summary(row))
         if out is not None:
             if epoch % checkpoint_every == 0 or epoch == epochs:
-                save_checkpoint(
-                    out / CHECKPOINT, _checkpoint_state(epoch, model, opt, gen, seed, metrics, ran, schedule, degrees)
-                )
+                state = _checkpoint_state(epoch, model, opt, gen, seed, metrics, ran, schedule, degrees)
+                if sched is not None:
+                    state["scheduler"] = sched.state_dict()
+                save_checkpoint(out / CHECKPOINT, state)
                 saved_epoch = epoch
             write_metrics(metrics, out)
     if out is not None:
@@ -897,11 +940,10 @@ def fit(
 def _train_epoch(
     model,
     opt,
-    data: Dataset,
-    X: torch.Tensor,
-    y: torch.Tensor,
-    batch_size: int,
-    gen: torch.Generator,
+    data,
+    batch_iter,
+    total_batches: int | None,
+    epoch: int,
     device,
     loss_fn,
     penalties,
@@ -913,8 +955,9 @@ def _train_epoch(
     top_label: int | None,
     on_nonfinite: str,
     captured: CapturedStep | None = None,
+    extras: _Extras | None = None,
 ) -> tuple[BatchTotals, tuple | None]:
-    """One pass over the training batches ``X, y`` (on ``device``); return ``(the batches' totals, divergence)``.
+    """One pass over the training batches (on ``device``); return ``(the batches' totals, divergence)``.
 
     Rules on a schedule in steps run after their optimizer steps, recording in
     ``row``. On the CPU, with ``on_nonfinite="raise"``, a NaN or infinite
@@ -925,41 +968,46 @@ def _train_epoch(
     checked against the model's outputs on the first batch. With ``captured``,
     every batch but the first runs as its replayed CUDA graph.
     """
-    n = X.shape[0]
+    extras = extras or _Extras()
     totals = BatchTotals()
     diverged = None
     eager = _reads_each_batch(device)
-    for b, (xb, yb) in enumerate(_epoch_batches(X, y, batch_size, gen, device), 1):
+    for b, (xb, yb) in enumerate(batch_iter, 1):
         if captured is not None and b > 1:
             batch_loss, output = captured(xb, yb)
             step += 1
             if any(stepwise):
                 _run_rules(schedule, [s and r.when(step) for s, r in zip(stepwise, schedule)], model, opt, row)
             totals.add(batch_loss, output, yb)
+            extras.after_step(epoch, b, step, batch_loss)
             bar.update()
             continue
         opt.zero_grad(set_to_none=True)
-        output = model(xb)
-        if top_label is not None and b == 1:
-            _check_outputs(output, top_label, data)
-        batch_loss = _with_penalties(loss_fn, penalties, model)(output, yb)
+        with extras.autocasting(device):
+            output = model(xb)
+            if top_label is not None and b == 1:
+                _check_outputs(output, top_label, data)
+            batch_loss = _with_penalties(loss_fn, penalties, model)(output, yb)
         text = ""
         if eager:
             value = float(batch_loss.detach())
             if not math.isfinite(value) and on_nonfinite == "raise":
                 diverged = (
-                    f"the training loss is {value} in batch {b} of {num_batches(n, batch_size)} (the "
+                    f"the training loss is {value} in batch {b} of {total_batches or '?'} (the "
                     "model was not updated with it)",
                     value,
                 )
                 break
             text = f"loss {value:.4f}"
         batch_loss.backward()
+        if extras.clip is not None:
+            torch.nn.utils.clip_grad_norm_([p for g in opt.param_groups for p in g["params"]], extras.clip)
         opt.step()
         step += 1
         if any(stepwise):
             _run_rules(schedule, [s and r.when(step) for s, r in zip(stepwise, schedule)], model, opt, row)
         totals.add(batch_loss, output, yb)
+        extras.after_step(epoch, b, step, batch_loss)
         bar.update(text=text)
     return totals, diverged
 
@@ -1002,6 +1050,45 @@ def _write_outputs(out: Path, metrics: list, degrees: dict) -> None:
         atomic_write(out / "in_degrees.png", lambda tmp: fig.savefig(tmp, format="png", dpi=100))
 
 
+@dataclass
+class _Extras:
+    """What fit does around each optimizer step besides the step: scheduler, callbacks, clipping, autocast."""
+
+    scheduler: Any = None  # stepped after every optimizer step (None: not per step)
+    callbacks: list = field(default_factory=list)
+    clip: float | None = None
+    autocast: torch.dtype | None = None
+
+    def autocasting(self, device: torch.device):
+        if self.autocast is None:
+            return contextlib.nullcontext()
+        return torch.autocast(device.type, dtype=self.autocast)
+
+    def after_step(self, epoch: int, batch: int, step: int, loss: torch.Tensor) -> None:
+        if self.scheduler is not None:
+            self.scheduler.step()
+        for callback in self.callbacks:
+            callback("step", {"epoch": epoch, "batch": batch, "step": step, "loss": loss.detach()})
+
+
+def _scheduler(scheduler: Any, opt: torch.optim.Optimizer):
+    """The LR scheduler fit steps: ``scheduler`` itself, or what it makes of ``opt``."""
+    if scheduler is None:
+        return None
+    sched = scheduler if hasattr(scheduler, "step") and hasattr(scheduler, "state_dict") else None
+    if sched is None and callable(scheduler):
+        sched = scheduler(opt)
+    if not (hasattr(sched, "step") and hasattr(sched, "state_dict") and getattr(sched, "optimizer", opt) is opt):
+        raise invalid(
+            "scheduler",
+            "fit",
+            "an LR scheduler over fit's optimizer, or a callable optimizer -> scheduler "
+            "(e.g. functools.partial(torch.optim.lr_scheduler.StepLR, step_size=10))",
+            scheduler,
+        )
+    return sched
+
+
 def _resume(
     out: Path,
     model: nn.Module,
@@ -1010,6 +1097,7 @@ def _resume(
     gen: torch.Generator,
     epochs: int,
     on_nonfinite: str,
+    sched=None,
 ) -> tuple[list, int, list, dict]:
     """Restore a run from ``out``'s checkpoint; return ``(metrics, epochs done, rules ran, degrees)``.
 
@@ -1029,6 +1117,12 @@ def _resume(
         detail = "; ".join(lines[1:] if len(lines) > 1 else lines).rstrip(".")
         raise CheckpointMismatchError(_another(out, f"its state does not load into this run's ({detail})")) from err
     _restore_hyperparameters(opt, groups)
+    if sched is not None:
+        if not isinstance(state.get("scheduler"), dict):
+            raise CheckpointMismatchError(_another(out, "it holds no LR scheduler state, and this run has a scheduler"))
+        sched.load_state_dict(state["scheduler"])
+        for group, lr in zip(opt.param_groups, sched.get_last_lr()):  # where the schedule had got to
+            group["lr"] = lr
     try:
         gen.set_state(state["generator"])
     except (RuntimeError, TypeError, ValueError) as err:

@@ -38,11 +38,14 @@ class Totals:
         not classification (outputs not 2-D class scores, or labels not integers).
     nonfinite : tuple of (int, float), or None
         The first batch (1-based) whose loss is NaN or infinite, and that loss.
+    count : int
+        The samples in all the batches.
     """
 
     loss: float
     hits: int | None
     nonfinite: tuple[int, float] | None
+    count: int = 0
 
 
 class BatchTotals:
@@ -61,7 +64,7 @@ class BatchTotals:
     >>> totals.add(torch.tensor(0.5), torch.tensor([[1.0, 0.0], [0.0, 1.0]]), torch.tensor([0, 0]))
     >>> totals.add(torch.tensor(0.25), torch.tensor([[0.0, 1.0]]), torch.tensor([1]))
     >>> totals.read()
-    Totals(loss=1.25, hits=2, nonfinite=None)
+    Totals(loss=1.25, hits=2, nonfinite=None, count=3)
     """
 
     def __init__(self):
@@ -90,7 +93,11 @@ class BatchTotals:
         else:
             hits = int(torch.stack(self._hits).sum()) if self._hits else 0
         bad = next(((b, v) for b, v in enumerate(losses, 1) if not math.isfinite(v)), None)
-        return Totals(total, hits, bad)
+        return Totals(total, hits, bad, sum(self._sizes))
+
+    def __len__(self) -> int:
+        """The batches added so far."""
+        return len(self._sizes)
 
 
 def _hits(out: torch.Tensor, y: torch.Tensor) -> torch.Tensor | None:
