@@ -224,6 +224,12 @@ class DAGNetwork(nn.Module):
         self._runtime: Runtime | None = None
         self._activity = None
 
+    def __getstate__(self) -> dict:
+        """For pickling (``torch.save(module)``, ``copy.deepcopy``): the runtime is rebuilt on the next call."""
+        state = self.__dict__.copy()
+        state["_runtime"] = None
+        return state
+
     def _apply(self, fn, recurse=True):
         self._runtime = None  # index tensors move: rebuild the runtime lazily
         return super()._apply(fn, recurse)
