@@ -84,20 +84,17 @@ def find_dense_blocks(
     ok = has & (last - first + 1 == deg) & (act_code[n_in:] != CUSTOM)
     level = np.searchsorted(level_ptr, v, side="right") - 1
     key = np.stack([first, deg, level, act_code[n_in:].astype(np.int64)], axis=1)
-    blocks = []
-    i = 0
-    while i < v.size:
-        if not ok[i]:
-            i += 1
-            continue
-        j = i + 1
-        while j < v.size and ok[j] and (key[j] == key[i]).all():
-            j += 1
-        block = DenseBlock(int(v[i]), int(v[j - 1]) + 1, int(first[i]), int(last[i]) + 1, int(start[i]), int(key[i, 3]))
-        if block.edges >= min_edges:
-            blocks.append(block)
-        i = j
-    return blocks
+    # Runs break wherever a node does not continue the run of the one before it.
+    same = np.zeros(v.size, dtype=bool)
+    same[1:] = ok[1:] & ok[:-1] & (key[1:] == key[:-1]).all(axis=1)
+    breaks = np.append(np.flatnonzero(~same), v.size)
+    starts = breaks[:-1][ok[breaks[:-1]]]
+    ends = breaks[np.searchsorted(breaks, starts, side="right")]
+    big = (ends - starts) * deg[starts] >= min_edges
+    return [
+        DenseBlock(int(v[i]), int(v[j - 1]) + 1, int(first[i]), int(last[i]) + 1, int(start[i]), int(key[i, 3]))
+        for i, j in zip(starts[big].tolist(), ends[big].tolist())
+    ]
 
 
 def forward_block(b: DenseBlock, H: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, n_in: int) -> None:
