@@ -603,8 +603,9 @@ class DAGNetwork(nn.Module):
             _check_dtype(weight.dtype)
         x = as_batch(x, n_in, "in_features", type(self).__name__, like=weight)
         runtime = self._get_runtime()
-        fp32_region = runtime.backend != "triton" and autocast_dtype(x.device.type) is not None
-        if x.dtype != weight.dtype and weight.dtype == torch.float32 and autocast_dtype(x.device.type) is not None:
+        autocasting = autocast_dtype(x.device.type) is not None
+        fp32_region = autocasting and runtime.backend != "triton"
+        if x.dtype != weight.dtype and weight.dtype == torch.float32 and autocasting:
             if fp32_region:  # only triton computes in the autocast dtype; the others in float32
                 x = x.to(weight.dtype)
         elif x.dtype != weight.dtype:

@@ -34,7 +34,7 @@ from .metrics import BatchTotals, to_record, write_metrics
 from .plots import plot_training
 from .populations import evaluate_members, population_loss
 from .progress import ProgressBar
-from .sources import DatasetSource, as_source
+from .sources import DatasetSource, as_source, is_source
 
 __all__ = ["fit", "evaluate", "FitResult"]
 
@@ -743,7 +743,7 @@ def fit(
     """
     if not isinstance(model, nn.Module):
         raise invalid("model", "fit", "a torch.nn.Module", model)
-    if not isinstance(data, Dataset) and as_source(data, 1, torch.device("cpu"), False) is None:
+    if not is_source(data):
         raise invalid(
             "data", "fit", "a dagnet.data.Dataset or a pair (train, test) of iterables of (x, y) batches", data
         )
@@ -829,7 +829,8 @@ def fit(
         raise ValueError("Rules scheduled in steps need a training loader with a length (len(train)).")
     extras = _Extras(sched if scheduler_step == "step" else None, list(callbacks), clip_grad_norm, autocast)
     steps = 0  # optimizer steps so far, where the loader has no length
-    captured = CapturedStep(model, opt, _with_penalties(loss_fn, penalties, model)) if graphed else None
+    train_loss = _with_penalties(loss_fn, penalties, model)
+    captured = CapturedStep(model, opt, train_loss) if graphed else None
     for epoch in range(done + 1, epochs + 1):
         row: dict = {}
         step = steps if source.num_batches is None else (epoch - 1) * source.num_batches
@@ -844,8 +845,7 @@ def fit(
             source.num_batches,
             epoch,
             device,
-            loss_fn,
-            penalties,
+            train_loss,
             schedule,
             stepwise,
             step,
@@ -945,8 +945,7 @@ def _train_epoch(
     total_batches: int | None,
     epoch: int,
     device,
-    loss_fn,
-    penalties,
+    train_loss: Callable,
     schedule: Sequence[ScheduledRule],
     stepwise: list,
     step: int,
@@ -987,7 +986,7 @@ def _train_epoch(
             output = model(xb)
             if top_label is not None and b == 1:
                 _check_outputs(output, top_label, data)
-            batch_loss = _with_penalties(loss_fn, penalties, model)(output, yb)
+            batch_loss = train_loss(output, yb)
         text = ""
         if eager:
             value = float(batch_loss.detach())

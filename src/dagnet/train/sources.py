@@ -9,7 +9,7 @@ import torch
 from ..data.batching import batches, num_batches
 from ..data.datasets import Dataset
 
-__all__ = ["DatasetSource", "LoaderSource", "as_source"]
+__all__ = ["DatasetSource", "LoaderSource", "as_source", "is_source"]
 
 
 class DatasetSource:
@@ -77,13 +77,16 @@ class LoaderSource:
         return self._moved(self.test)
 
 
+def is_source(data) -> bool:
+    """Whether ``data`` is what fit takes: a Dataset, or a pair ``(train, test)`` of iterables of batches."""
+    if isinstance(data, Dataset):
+        return True
+    pair = isinstance(data, (tuple, list)) and len(data) == 2
+    return pair and all(hasattr(d, "__iter__") and not isinstance(d, (torch.Tensor, str, bytes)) for d in data)
+
+
 def as_source(data, batch_size: int, device: torch.device, classes: bool):
-    """Return the source of ``data``, or None when it is neither a Dataset nor a pair of iterables of batches."""
+    """Return the source of ``data`` (see :func:`is_source`), its tensors on ``device``."""
     if isinstance(data, Dataset):
         return DatasetSource(data, batch_size, device, classes)
-    if isinstance(data, (tuple, list)) and len(data) == 2:
-        train, test = data
-        iterable = all(hasattr(d, "__iter__") and not isinstance(d, (torch.Tensor, str, bytes)) for d in data)
-        if iterable:
-            return LoaderSource(train, test, device)
-    return None
+    return LoaderSource(*data, device)
