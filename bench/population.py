@@ -23,27 +23,26 @@ import os
 import statistics
 import time
 import warnings
+from dataclasses import replace
 
-import numpy as np
 import torch
 from torch import nn
 
 from dagnet import DAGNetwork, Wiring
 from dagnet.errors import DeadNodeWarning
 from dagnet.nn.population import Population
-from dagnet.topology import random_io_dag
+from dagnet.topology import layered_sparse, random_io_dag
 
 ACTS = {"relu": nn.ReLU, "tanh": nn.Tanh, "sigmoid": nn.Sigmoid, "identity": nn.Identity}
 BATCH = 128
 
 
 def mlp_wiring(hidden: int, activation: str, n_in: int = 64, n_out: int = 10) -> Wiring:
-    """A dense ``n_in``-``hidden``-``n_out`` MLP as a wiring, its hidden nodes with ``activation``."""
-    n = n_in + hidden + n_out
-    s1, t1 = np.repeat(np.arange(n_in), hidden), np.tile(np.arange(n_in, n_in + hidden), n_in)
-    s2, t2 = np.repeat(np.arange(n_in, n_in + hidden), n_out), np.tile(np.arange(n_in + hidden, n), hidden)
+    """A dense ``n_in``-``hidden``-``n_out`` MLP as a wiring (SET's layers with p >= 1 are complete), its hidden
+    nodes with ``activation``."""
+    sizes = (n_in, hidden, n_out)
     act = [None] * n_in + [activation] * hidden + ["identity"] * n_out
-    return Wiring(n, np.concatenate([s1, s2]), np.concatenate([t1, t2]), activation=act)
+    return replace(layered_sparse(sizes, epsilon=max(sizes), as_wiring=True), activation=act)
 
 
 def _timed(step, repeats: int) -> float:

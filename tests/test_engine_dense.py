@@ -11,10 +11,11 @@ import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dagnet import DAGNetwork, Wiring
+from dagnet import DAGNetwork
 from dagnet.engine.codes import CUSTOM, IDENTITY, RELU
 from dagnet.engine.dense import DenseBlock, find_dense_blocks
 from dagnet.engine.numba_runtime import NumbaRuntime
+from dagnet.topology import layered_sparse
 from strategies import dag_cases
 from test_engine_reference import _check
 
@@ -71,13 +72,8 @@ def test_any_graph_with_every_block_as_gemm_matches_the_reference(case):
 
 
 def _mlp(*sizes):
-    """A dense MLP of layer ``sizes`` as one wiring."""
-    starts = np.concatenate([[0], np.cumsum(sizes)])
-    src, dst = [], []
-    for a, b, c in zip(starts[:-2], starts[1:-1], starts[2:]):
-        src.append(np.repeat(np.arange(a, b), c - b))
-        dst.append(np.tile(np.arange(b, c), b - a))
-    return Wiring(int(starts[-1]), np.concatenate(src), np.concatenate(dst))
+    """A dense MLP of layer ``sizes`` as one wiring (SET's layers with p >= 1 are complete)."""
+    return layered_sparse(sizes, epsilon=max(sizes), as_wiring=True)
 
 
 @pytest.mark.parametrize("activation", ["relu", "tanh", "sigmoid", "leaky_relu", "identity"])
