@@ -1,13 +1,14 @@
 """A training step replayed as a CUDA graph against the same step run eagerly, on deep and wide DAGs.
 
-    python bench/captured_step.py [--device cuda] [--points 8000:0.01 1000000:0.00001]
+    python bench/captured_step.py [--device cuda] [--points 8000:0.01 1000000:0.00002]
 
 For each Erdős–Rényi point ``N:p`` (default: N = 8000 at p = 0.01, 174 levels,
 where one launch per level and pass dominates, and 10^6 nodes at 10^7 edges):
 a ``DAGNetwork`` on the device, batch 128, MSE loss, SGD; the eager step and
-:class:`dagnet.train.CapturedStep` timed in alternating rounds (CUDA
-synchronised around each round). Prints a markdown table. On a CPU both are
-the same eager step; without CUDA, ``--device cuda`` exits with code 2.
+:class:`dagnet.train.CapturedStep` timed in alternating rounds
+(``dagnet.bench.engine.time_alternating``, CUDA synchronised around each timed
+block). Prints a markdown table. On a CPU both are the same eager step;
+without CUDA, ``--device cuda`` exits with code 2.
 """
 
 from __future__ import annotations
@@ -15,31 +16,17 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import time
 
 import torch
 from torch.nn import functional as F
 
 from dagnet import DAGNetwork
+from dagnet.bench.engine import time_alternating
 from dagnet.topology import erdos_renyi_dag
 from dagnet.train import CapturedStep
 
 
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def _timed(step, device, repeats: int) -> float:
-    _sync(device)
-    t = time.perf_counter()
-    for _ in range(repeats):
-        step()
-    _sync(device)
-    return (time.perf_counter() - t) / repeats
-
-
-def measure(n: int, p: float, device: torch.device, batch: int, rounds: int, repeats: int) -> dict:
+def measure(n: int, p: float, device: torch.device, batch: int, rounds: int) -> dict:
     net = DAGNetwork(erdos_renyi_dag(n, p, seed=0, as_wiring=True), seed=0, device=device)
     g = torch.Generator().manual_seed(0)
     x = torch.randn(batch, net.in_features, generator=g).to(device)
@@ -56,15 +43,10 @@ def measure(n: int, p: float, device: torch.device, batch: int, rounds: int, rep
     def replay():
         captured(x, y)
 
-    for _ in range(3):  # compile kernels, capture the graph
-        eager()
-        replay()
-    te, tc, ratio = [], [], []
-    for _ in range(rounds):
-        a, b = _timed(eager, device, repeats), _timed(replay, device, repeats)
-        te.append(a)
-        tc.append(b)
-        ratio.append(a / b)
+    sync = torch.cuda.synchronize if device.type == "cuda" else None
+    t = time_alternating({"eager": eager, "captured": replay}, repeats=rounds, warmup=3, sync=sync)
+    te, tc = t["eager"], t["captured"]
+    ratio = [a / b for a, b in zip(te, tc)]
     return dict(
         n=n,
         edges=net.num_edges,
@@ -82,7 +64,6 @@ def main(argv=None) -> int:
     parser.add_argument("--points", nargs="+", default=["8000:0.01", "1000000:0.00002"], help="N:p pairs")
     parser.add_argument("--batch", type=int, default=128)
     parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--repeats", type=int, default=10)
     args = parser.parse_args(argv)
     device = torch.device(args.device)
     if device.type == "cuda" and not torch.cuda.is_available():
@@ -95,7 +76,7 @@ def main(argv=None) -> int:
     )
     for point in args.points:
         n, p = point.split(":")
-        r = measure(int(n), float(p), device, args.batch, args.rounds, args.repeats)
+        r = measure(int(n), float(p), device, args.batch, args.rounds)
         print(
             f"| {r['n']:,} | {r['edges']:,} | {r['levels']} | {r['eager'] * 1e3:.2f} ms | {r['captured'] * 1e3:.2f} ms "
             f"| {r['ratio']:.2f} | {r['captures']} |"

@@ -12,8 +12,8 @@ Three measurements, printed as a markdown table:
   ``DAGNetwork``s one after another;
 * building a 10,000-member population from its members' wirings.
 
-Steps are timed in alternating rounds; the figures are medians, the ratio is
-the median of the per-round ratios.
+Steps are timed in alternating rounds (``dagnet.bench.engine.time_alternating``);
+the figures are medians, the ratio is the median of the per-round ratios.
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ import torch
 from torch import nn
 
 from dagnet import DAGNetwork, Wiring
+from dagnet.bench.engine import time_alternating
 from dagnet.errors import DeadNodeWarning
 from dagnet.nn.population import Population
 from dagnet.topology import layered_sparse, random_io_dag
@@ -45,14 +46,6 @@ def mlp_wiring(hidden: int, activation: str, n_in: int = 64, n_out: int = 10) ->
     return replace(layered_sparse(sizes, epsilon=max(sizes), as_wiring=True), activation=act)
 
 
-def _timed(step, repeats: int) -> float:
-    step()  # warm
-    t = time.perf_counter()
-    for _ in range(repeats):
-        step()
-    return (time.perf_counter() - t) / repeats
-
-
 def _sgd_step(params, forward_loss):
     def step():
         for p in params:
@@ -65,14 +58,14 @@ def _sgd_step(params, forward_loss):
     return step
 
 
-def _alternate(a, b, rounds: int, repeats: int) -> tuple[float, float, float]:
-    ta, tb, ratios = [], [], []
-    for _ in range(rounds):
-        x, y = _timed(a, repeats), _timed(b, repeats)
-        ta.append(x)
-        tb.append(y)
-        ratios.append(y / x)
-    return statistics.median(ta), statistics.median(tb), statistics.median(ratios)
+def _alternate(a, b, rounds: int) -> tuple[float, float, float]:
+    """Medians of ``a``'s and ``b``'s times, and of their per-round ratios (``dagnet.bench.engine.time_alternating``)."""
+    t = time_alternating({"a": a, "b": b}, repeats=rounds, warmup=2)
+    return (
+        statistics.median(t["a"]),
+        statistics.median(t["b"]),
+        statistics.median(y / x for x, y in zip(t["a"], t["b"])),
+    )
 
 
 def parallel_mlps(rounds: int) -> dict:
@@ -84,8 +77,23 @@ def parallel_mlps(rounds: int) -> dict:
     pop_step = _sgd_step(list(pop.parameters()), lambda: pop.loss(pop(x), y))
     params = [p for m in mlps for p in m.parameters()]
     seq_step = _sgd_step(params, lambda: sum(nn.functional.cross_entropy(m(x), y) for m in mlps))
-    tp, ts, ratio = _alternate(pop_step, seq_step, rounds, 3)
+    tp, ts, ratio = _alternate(pop_step, seq_step, rounds)
     return dict(case=f"ParallelMLPs grid (1000 members, {pop.num_edges:,} edges)", population=tp, alone=ts, ratio=ratio)
+
+
+def profile_parallel_mlps(steps: int = 5) -> None:
+    """Print where the ParallelMLPs population's training step goes: cProfile of ``steps`` steps, by own time."""
+    import cProfile
+    import pstats
+
+    pop = Population([mlp_wiring(h, a) for h in range(1, 51) for a in ACTS for _ in range(5)], seed=0)
+    x, y = torch.randn(BATCH, 64), torch.randint(0, 10, (BATCH,))
+    step = _sgd_step(list(pop.parameters()), lambda: pop.loss(pop(x), y))
+    step()
+    profiler = cProfile.Profile()
+    profiler.runcall(lambda: [step() for _ in range(steps)])
+    print(f"\nwhere {steps} steps of the ParallelMLPs population go (own time, seconds):")
+    pstats.Stats(profiler).sort_stats("tottime").print_stats(8)
 
 
 def random_dags(rounds: int) -> dict:
@@ -99,7 +107,7 @@ def random_dags(rounds: int) -> dict:
     pop_step = _sgd_step(list(pop.parameters()), lambda: pop.loss(pop(x), y))
     params = [p for n in nets for p in n.parameters()]
     seq_step = _sgd_step(params, lambda: sum(nn.functional.cross_entropy(n(x), y) for n in nets))
-    tp, ts, ratio = _alternate(pop_step, seq_step, rounds, 5)
+    tp, ts, ratio = _alternate(pop_step, seq_step, rounds)
     edges = pop.num_edges // len(pop)
     return dict(case=f"100 random DAGs (about {edges:,} edges each)", population=tp, alone=ts, ratio=ratio)
 
@@ -121,8 +129,12 @@ def main(argv=None) -> int:
     parser.add_argument("--rounds", type=int, default=5, help="alternating timing rounds (default 5)")
     parser.add_argument("--threads", type=int, default=1, help="torch and numba threads (default 1)")
     parser.add_argument("--members", type=int, default=10_000, help="members of the build measurement")
+    parser.add_argument("--profile", action="store_true", help="only profile the ParallelMLPs population's step")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
+    if args.profile:
+        profile_parallel_mlps()
+        return 0
     print(f"load before: {' '.join(f'{v:.2f}' for v in os.getloadavg())}; threads {args.threads}, batch {BATCH}")
     rows = [parallel_mlps(args.rounds), random_dags(args.rounds), build(args.members)]
     print("\n| case | population | one after another | speed-up |\n|---|---|---|---|")

@@ -27,10 +27,8 @@ from .codes import CUSTOM, IDENTITY, LEAKY_RELU, LEAKY_SLOPE, RELU, SIGMOID, TAN
 
 __all__ = ["DenseBlock", "find_dense_blocks", "DENSE_MIN_EDGES"]
 
-# Blocks with fewer edges than this stay with the per-edge kernels. Measured on a
-# dense layer, full training step, batch 128, one thread: GEMM over per-edge
-# 0.71x at 64 edges, 0.95x at 4,096, 1.05x at 8,192, 1.25x at 16,384, 1.74x at
-# 262,144 and 2.45x at 1,048,576 edges.
+# Blocks with fewer edges than this stay with the per-edge kernels: the GEMM pays
+# from between 8,192 and 16,384 edges (bench/dense_blocks.py, bench/RESULTS.md).
 DENSE_MIN_EDGES = 8192
 
 
