@@ -20,10 +20,11 @@ from dagnet.activations import ADA
 from dagnet.activations.functional import ada
 from dagnet.errors import DagnetError, FileFormatError
 from dagnet.fileio import atomic_write, read_checked, write_checked
-from dagnet.nn.dag_network import _INDEX_BUFFERS
+from dagnet.nn.dag_network import _INDEX_BUFFERS, _TOPOLOGY_KEYS
+from dagnet.serialization.network import record
 from dagnet.train import load_checkpoint, save_checkpoint
 
-NET_FORMAT, NET_VERSION = "dagnet.DAGNetwork", 2
+NET_FORMAT, NET_VERSION = "dagnet.DAGNetwork", 3
 
 
 def _graph() -> nx.DiGraph:
@@ -95,6 +96,35 @@ def _payload(path) -> dict:
     return read_checked(path, NET_FORMAT, NET_VERSION, "a network")
 
 
+def _record(payload: dict) -> dict:
+    """The record of the network a file holds at its root."""
+    return payload["module"]["network"]
+
+
+def _old_payload(net: DAGNetwork) -> dict:
+    """What dagnet.save wrote before files held models (version 2): edges in the record, every index buffer."""
+    rec = record(net, "the network")
+    del rec["units"]
+    wiring = net.to_wiring()
+    state = {**net.state_dict(), **{k: getattr(net, k).clone() for k in _INDEX_BUFFERS}}
+    return {
+        "format": NET_FORMAT,
+        "version": 2,
+        **rec,
+        "source": torch.from_numpy(wiring.source),
+        "target": torch.from_numpy(wiring.target),
+        "branch": None if wiring.branch is None else torch.from_numpy(wiring.branch),
+        "population": None,
+        "state_dict": {k: state[k].long() if k in _TOPOLOGY_KEYS else state[k] for k in state},
+    }
+
+
+def _saved_old(tmp_path, net=None):
+    path = tmp_path / "old.pt"
+    write_checked(path, _old_payload(_net() if net is None else net))
+    return path
+
+
 # ---------------------------------------------------------------- loading runs no code
 def test_a_reference_to_os_abort_is_refused_without_calling_it(tmp_path, monkeypatch):
     called = []
@@ -102,12 +132,13 @@ def test_a_reference_to_os_abort_is_refused_without_calling_it(tmp_path, monkeyp
     path = _saved(tmp_path)
     for where in ("config", "node", "module"):
         payload = _payload(path)
+        rec = _record(payload)
         if where == "config":
-            payload["config"]["activation"] = {"callable": "os:abort"}
+            rec["config"]["activation"] = {"callable": "os:abort"}
         elif where == "node":
-            payload["node_activation"][payload["labels"].index("y")] = {"callable": "os:abort"}
+            rec["node_activation"][rec["labels"].index("y")] = {"callable": "os:abort"}
         else:
-            payload["config"]["output_activation"] = {"module": "os:abort", "index": None}
+            rec["config"]["output_activation"] = {"module": "os:abort", "index": None}
         write_checked(path, payload)  # a crafted file: its checksum is right
         with pytest.raises(FileFormatError, match=r"'os:abort'.*custom_objects=\{'os:abort': abort\}") as info:
             dagnet.load(path)
@@ -126,7 +157,7 @@ def test_a_module_in_the_current_folder_is_never_imported(tmp_path, monkeypatch)
     path = _saved(tmp_path)
     for ref in ({"callable": f"{name}:act"}, {"module": f"{name}:Act", "index": 0}):
         payload = _payload(path)
-        payload["config"]["activation"] = ref
+        _record(payload)["config"]["activation"] = ref
         write_checked(path, payload)
         with pytest.raises(FileFormatError, match=f"'{name}:A?a?ct'.*not one of dagnet's own"):
             dagnet.load(path)
@@ -241,10 +272,31 @@ def test_a_file_from_a_newer_dagnet_is_refused(tmp_path):
         dagnet.load(path)
 
 
+def test_files_of_version_2_load_as_they_did(tmp_path):
+    net = _net()
+    _computes_the_same(dagnet.load(_saved_old(tmp_path, net)), net)
+    pop = dagnet.nn.Population([_graph(), _graph()], seed=0, dtype=torch.float64)
+    payload = _old_payload(pop.network)
+    payload["class"], payload["population"] = (
+        "Population",
+        {
+            "member_inputs": [inp for inp, _ in pop._member_io],
+            "member_outputs": [out for _, out in pop._member_io],
+            "seeds": pop._member_seeds,
+        },
+    )
+    write_checked(tmp_path / "pop.pt", payload)
+    back = dagnet.load(tmp_path / "pop.pt")
+    assert isinstance(back, dagnet.nn.Population) and torch.equal(back(X), pop(X))
+    into = _net()
+    assert dagnet.load(_saved_old(tmp_path, net), into=into) is into
+    _computes_the_same(into, net)
+
+
 def test_files_of_version_1_load_with_every_check_but_the_checksum(tmp_path):
     net = _net()
-    path = _saved(tmp_path, net)
-    payload = _payload(path)
+    path = _saved_old(tmp_path, net)
+    payload = torch.load(path, weights_only=True)
     del payload["checksum"]
     payload["version"] = 1
     torch.save(payload, path)
@@ -271,12 +323,29 @@ def _corrupt(t: torch.Tensor, how: str) -> torch.Tensor:
 
 
 @pytest.mark.parametrize("how", ["too large", "negative", "shorter"])
-@pytest.mark.parametrize("name", _INDEX_BUFFERS)
-def test_index_buffers_out_of_range_are_refused(tmp_path, name, how):
+@pytest.mark.parametrize("name", _TOPOLOGY_KEYS)
+def test_topologies_out_of_range_are_refused(tmp_path, name, how):
     net = _net()
     path = _saved(tmp_path, net)
     payload = _payload(path)
     payload["state_dict"][name] = _corrupt(payload["state_dict"][name], how)
+    write_checked(path, payload)
+    with pytest.raises(FileFormatError, match=name):
+        dagnet.load(path)
+    into = _net()
+    before = {k: v.clone() for k, v in into.state_dict().items()}
+    with pytest.raises(ValueError, match=f"(?s)Cannot load .* into the model.*'{name}'"):
+        dagnet.load(path, into=into)
+    assert _same_state(into.state_dict(), before)
+
+
+@pytest.mark.parametrize("how", ["too large", "negative", "shorter"])
+@pytest.mark.parametrize("name", _INDEX_BUFFERS)
+def test_index_buffers_of_older_files_out_of_range_are_refused(tmp_path, name, how):
+    net = _net()
+    payload = _old_payload(net)
+    payload["state_dict"][name] = _corrupt(payload["state_dict"][name], how)
+    path = tmp_path / "old.pt"
     write_checked(path, payload)
     with pytest.raises(FileFormatError, match=name):
         dagnet.load(path)
@@ -316,6 +385,55 @@ def test_index_buffers_out_of_range_are_refused(tmp_path, name, how):
         (lambda p: p["state_dict"].__setitem__("extra", torch.ones(1)), "keys \\['extra'\\] differ"),
         (lambda p: p["state_dict"].__setitem__("in_src", p["state_dict"]["in_src"].flip(0)), "in_src"),
         (lambda p: p.pop("labels"), "it has no 'labels'"),
+    ],
+    ids=lambda v: v if isinstance(v, str) else "",
+)
+def test_inconsistent_content_of_older_files_is_refused_by_name(tmp_path, edit, match):
+    payload = _old_payload(_net())
+    path = tmp_path / "old.pt"
+    edit(payload)
+    write_checked(path, payload)
+    with pytest.raises(FileFormatError, match=match) as info:
+        dagnet.load(path)
+    assert info.value.path == path
+
+
+def _rec_edit(field, value):
+    return lambda p: _record(p).__setitem__(field, value)
+
+
+@pytest.mark.parametrize(
+    "edit, match",
+    [
+        (lambda p: _record(p)["labels"].__setitem__(1, _record(p)["labels"][0]), "a label twice"),
+        (lambda p: _record(p)["labels"].__setitem__(1, {"a": 1}), "labels must be"),
+        (_rec_edit("num_nodes", 10**9), "num_nodes is 1000000000, more than the 9 positions"),
+        (_rec_edit("num_nodes", 6), "labels must be a list of 6"),
+        (_rec_edit("labels", {"range": [0, "x"]}), "labels must be"),
+        (_rec_edit("labels", {"range": [0, 10**12]}), "labels must be"),
+        (_rec_edit("inputs", {"range": [0, 3]}), "cannot be built"),
+        (_rec_edit("inputs", ["nowhere"]), "cannot be built"),
+        (_rec_edit("outputs", []), "outputs must be"),
+        (_rec_edit("dtype", "load"), "dtype is 'load'"),
+        (_rec_edit("dtype", "float32"), "state_dict\\['weight'\\] is torch.float64"),
+        (lambda p: _record(p)["config"].__setitem__("__import__", "os"), "config"),
+        (lambda p: _record(p)["config"].__setitem__("layering", "sideways"), "cannot be built"),
+        (lambda p: _record(p)["config"].__setitem__("activation", "no_such_name"), "Unknown activation 'no_such_name'"),
+        (lambda p: _record(p)["combine"].__setitem__(0, {"callable": "builtins:eval"}), "'builtins:eval'"),
+        (lambda p: _record(p)["units"][1].__setitem__(0, -1), "units must be"),
+        (lambda p: _record(p)["units"][0].pop(), "units must be"),
+        (lambda p: _record(p).pop("labels"), "it has no 'labels'"),
+        (lambda p: p["state_dict"]["weight"].__setitem__(0, float("nan")), "NaN or infinite"),
+        (lambda p: p["state_dict"]["bias"].__setitem__(0, float("inf")), "NaN or infinite"),
+        (lambda p: p["state_dict"].__setitem__("weight", p["state_dict"]["weight"][:-1]), "weight"),
+        (lambda p: p["state_dict"].pop("bias"), "keys \\['bias'\\] differ"),
+        (lambda p: p["state_dict"].__setitem__("extra", torch.ones(1)), "keys \\['extra'\\] differ"),
+        (lambda p: p["state_dict"].__setitem__("in_src", p["state_dict"]["in_src"].flip(0)), "in_src"),
+        (lambda p: p["state_dict"].__setitem__("in_ptr", p["state_dict"]["in_ptr"].double()), "in_ptr"),
+        (lambda p: p["module"].__setitem__("class", "os:system"), "'os:system', which dagnet.load does not build"),
+        (lambda p: p["module"].__setitem__("training", "yes"), "no training flag"),
+        (lambda p: p.pop("module"), "the model has no class"),
+        (lambda p: p.__setitem__("state_dict", [1]), "state_dict must map names to dense tensors"),
     ],
     ids=lambda v: v if isinstance(v, str) else "",
 )
@@ -386,15 +504,46 @@ def test_fuzz_damaged_networks_load_exactly_or_raise(tmp_path):
     assert outcomes["refused"] > 150 and outcomes["identical"] > 0 and sum(outcomes.values()) == 300, outcomes
 
 
-def test_fuzz_crafted_index_values_with_a_right_checksum_load_exactly_or_raise(tmp_path):
-    """The checksum cannot help with a crafted file: the checks of every index must."""
+def test_fuzz_crafted_topologies_with_a_right_checksum_load_what_they_say_or_raise(tmp_path):
+    """The topology is the file's only record of the edges: a crafted one is refused, or loads as it says."""
     net = _net()
     path = _saved(tmp_path, net)
+    rng = np.random.default_rng(12)
+    outcomes = {"refused": 0, "loaded": 0}
+    for _k in range(200):
+        crafted = _payload(path)
+        name = _TOPOLOGY_KEYS[int(rng.integers(len(_TOPOLOGY_KEYS)))]
+        t = crafted["state_dict"][name].clone().long()
+        t[int(rng.integers(t.numel()))] = int(rng.integers(-3, 3 * t.numel() + 3))
+        crafted["state_dict"][name] = t
+        write_checked(path, crafted)
+        try:
+            loaded = dagnet.load(path)
+        except FileFormatError:
+            outcomes["refused"] += 1
+            continue
+        state = loaded.state_dict()
+        assert all(torch.equal(state[k].long(), crafted["state_dict"][k].long()) for k in state)
+        rebuilt = DAGNetwork(loaded.to_wiring(), inputs=loaded.inputs, outputs=loaded.outputs, dtype=torch.float64)
+        x = X.clone().requires_grad_()
+        out = loaded(x)
+        assert torch.allclose(out, rebuilt(X), rtol=1e-12, atol=1e-12)
+        out.sum().backward()
+        assert torch.isfinite(x.grad).all()
+        outcomes["loaded"] += 1
+    assert outcomes["refused"] > 100 and sum(outcomes.values()) == 200, outcomes
+
+
+def test_fuzz_crafted_index_values_of_older_files_with_a_right_checksum_load_exactly_or_raise(tmp_path):
+    """The checksum cannot help with a crafted file: the checks of every index must."""
+    net = _net()
+    path = _saved_old(tmp_path, net)
     tensors = [(None, "source"), (None, "target"), (None, "branch")] + [("state_dict", k) for k in _INDEX_BUFFERS]
     rng = np.random.default_rng(11)
     outcomes = {"refused": 0, "identical": 0}
     for _k in range(200):
-        crafted = _payload(path)
+        crafted = torch.load(path, weights_only=True)
+        del crafted["checksum"]
         where, name = tensors[int(rng.integers(len(tensors)))]
         holder = crafted if where is None else crafted[where]
         t = holder[name].clone().long()

@@ -303,7 +303,7 @@ def test_save_and_load_a_trained_rewired_population(tmp_path):
     SET(zeta=0.3, seed=1).step(back)  # still rewired member by member
     _no_edge_crosses(back)
     payload = torch.load(path, weights_only=True)
-    payload["population"]["seeds"] = payload["population"]["seeds"][:1]
+    payload["module"]["population"]["seeds"] = payload["module"]["population"]["seeds"][:1]
     from dagnet.fileio import write_checked
 
     write_checked(tmp_path / "bad.pt", payload)

@@ -54,6 +54,39 @@ def test_torch_export_and_jit_trace_capture_it(tmp_path):
     )
 
 
+def _branchy():
+    import networkx as nx
+
+    from dagnet import DAGNetwork
+
+    g = nx.DiGraph()
+    g.add_edges_from(
+        [("a", "v", {"branch": 0}), ("b", "v", {"branch": 1}), ("a", "h"), ("h", "y"), ("v", "y"), ("b", "z")]
+    )
+    g.add_edge("h", "z")
+    g.nodes["v"]["combine"] = "max"
+    g.nodes["h"]["activation"] = "gelu"
+    return DAGNetwork(g, seed=0)
+
+
+@pytest.mark.filterwarnings("ignore::DeprecationWarning", "ignore::UserWarning")
+@pytest.mark.parametrize("make", [_net, _branchy], ids=["erdos_renyi", "branches"])
+def test_onnx_export_runs_in_onnxruntime(make, tmp_path):
+    import onnxruntime
+
+    net = make()
+    x = torch.randn(5, net.in_features, generator=torch.Generator().manual_seed(0))
+    program = torch.onnx.export(
+        net.to_torch().eval(), (x,), dynamo=True, dynamic_shapes=({0: torch.export.Dim("batch")},), verbose=False
+    )
+    path = tmp_path / "net.onnx"
+    program.save(str(path))
+    session = onnxruntime.InferenceSession(str(path), providers=["CPUExecutionProvider"])
+    other = torch.randn(11, net.in_features, generator=torch.Generator().manual_seed(1))  # another batch size
+    (got,) = session.run(None, {session.get_inputs()[0].name: other.numpy()})
+    torch.testing.assert_close(torch.from_numpy(got), net(other).detach(), rtol=1e-5, atol=1e-6)
+
+
 def test_it_is_a_copy_and_refuses_weight_modifiers():
     from dagnet.evolve import DropConnect
 

@@ -21,7 +21,6 @@ from .functional import (
     _check_real,
     ada,
     ail,
-    all_relu,
     all_relu_slope,
     isotropic_tanh,
     leaky_ada,
@@ -211,7 +210,7 @@ class AllReLU(nn.Module):
         self.layer_index, self.slope = int(layer_index), float(slope)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return all_relu(x, self.negative_slope)
+        return torch.nn.functional.leaky_relu(x, self.negative_slope)  # slope checked at construction
 
     def extra_repr(self) -> str:
         return f"layer_index={self.layer_index}, negative_slope={self.negative_slope:g}"

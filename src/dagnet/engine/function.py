@@ -5,6 +5,7 @@ from __future__ import annotations
 import torch
 
 from .runtime import Runtime
+from .torch_graph import graph_forward, graph_levels
 
 __all__ = ["DAGFunction", "DAGBackward", "run_network"]
 
@@ -13,8 +14,10 @@ def run_network(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, runti
     """Return ``network(x)``, (batch, outputs), for the plan ``runtime`` holds; differentiable.
 
     Works with autograd and with ``torch.func`` (``grad``, ``vjp``, ``jacrev``,
-    ``vmap``): a vmapped input dimension becomes more batch; a vmapped weight
-    or upstream gradient is run one slice at a time.
+    ``vmap``, ``jvp``, ``jacfwd``): a vmapped input dimension becomes more
+    batch; a vmapped weight or upstream gradient is run one slice at a time;
+    forward mode runs the pass written in torch operations
+    (:func:`~dagnet.engine.torch_graph.graph_forward`).
     """
     return DAGFunction.apply(x, weight, bias, runtime, *act_params)[0]
 
@@ -45,6 +48,7 @@ class DAGFunction(torch.autograd.Function):
         ctx.runtime = runtime
         ctx.saved_starts = runtime.saved_starts()
         ctx.save_for_backward(H, weight, bias, *saved, *act_params)
+        ctx.save_for_forward(x, weight, bias, *act_params)
 
     @staticmethod
     def backward(ctx, grad_out, *_):
@@ -60,6 +64,19 @@ class DAGFunction(torch.autograd.Function):
             None,
             *dparams,
         )
+
+    @staticmethod
+    def jvp(ctx, x_t, weight_t, bias_t, _, *act_params_t):
+        # forward mode through the same pass written in torch operations (the kernels have no tangent pass)
+        primals = ctx.saved_tensors
+        tangents = [
+            torch.zeros_like(p) if t is None else t for p, t in zip(primals, (x_t, weight_t, bias_t, *act_params_t))
+        ]
+        levels, output_pos = _graph_of(ctx.runtime)
+        _, out_t = torch.func.jvp(
+            lambda x, w, b, *p: graph_forward(levels, output_pos, x, w, b, p), tuple(primals), tuple(tangents)
+        )
+        return (out_t.contiguous(), None, *[None] * len(ctx.saved_starts))
 
     @staticmethod
     def vmap(info, in_dims, x, weight, bias, runtime, *act_params):
@@ -105,6 +122,13 @@ class DAGBackward(torch.autograd.Function):
         return _one_slice_at_a_time(
             DAGBackward, info, in_dims, (grad_out, H, weight, bias, runtime, saved_starts, need_x, *rest)
         )
+
+
+def _graph_of(runtime: Runtime):
+    """The runtime's levels as torch operations (built once per runtime), and its output positions."""
+    if getattr(runtime, "_graph_levels", None) is None:
+        runtime._graph_levels = graph_levels(runtime)
+    return runtime._graph_levels, runtime.index["output_pos"].long()
 
 
 def _split_columns(t: torch.Tensor, v: int) -> torch.Tensor:

@@ -187,12 +187,8 @@ class Runtime:
         for g in self._groups_by_level.get(level, ()):
             if g.code != CUSTOM:
                 continue
-            params = [act_params[i] for i in g.params]
-            with torch.enable_grad():
-                z = saved[g.start].detach().requires_grad_(True)
-                p = [q.detach().requires_grad_(True) for q in params]
-                a = g.fn(z, *p) if p else g.fn(z)
-                grads = torch.autograd.grad(a, [z, *p], G[g.start : g.end], allow_unused=True)
+            z = saved[g.start]
+            grads = _vjp(g.fn, [z, *[act_params[i] for i in g.params]], G[g.start : g.end])
             dz = grads[0] if grads[0] is not None else torch.zeros_like(z)
             G[g.start : g.end] = dz
             db[g.start - self.n_in : g.end - self.n_in] = dz.sum(1)
@@ -200,10 +196,24 @@ class Runtime:
                 if d is not None:
                     dparams[i] = d if dparams[i] is None else dparams[i] + d
         for c in self._combines_by_level.get(level, ()):
-            with torch.enable_grad():
-                z = saved[c.start].detach().requires_grad_(True)
-                (dz,) = torch.autograd.grad(c.fn(z), z, G[c.start : c.end], allow_unused=True)
+            z = saved[c.start]
+            (dz,) = _vjp(c.fn, [z], G[c.start : c.end])
             dz = (torch.zeros_like(z) if dz is None else dz).reshape(c.unit_end - c.unit_start, z.shape[-1])
             G[c.unit_start : c.unit_end] = dz
             db[c.unit_start - self.n_in : c.unit_end - self.n_in] = dz.sum(1)
             db[c.start - self.n_in : c.end - self.n_in] = 0  # the node's own bias is not used
+
+
+def _vjp(fn: Callable, inputs: list[torch.Tensor], grad: torch.Tensor) -> tuple:
+    """The gradients of ``fn(*inputs)`` against ``grad`` for each input (None where one is unused).
+
+    Autograd where it records (the eager passes); ``torch.func.vjp`` where it
+    does not, as inside a custom operator, below the autograd dispatch key.
+    """
+    with torch.enable_grad():
+        leaves = [t.detach().requires_grad_(True) for t in inputs]
+        out = fn(*leaves)
+        if out.requires_grad:
+            return torch.autograd.grad(out, leaves, grad, allow_unused=True)
+    _, pullback = torch.func.vjp(fn, *[t.detach() for t in inputs])
+    return pullback(grad)

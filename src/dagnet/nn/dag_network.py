@@ -16,6 +16,7 @@ from ..activations.registry import resolve_activation
 from ..engine import BACKENDS, DTYPES, CombineGroup, Group, Runtime, make_runtime, run_network
 from ..engine.backends import default_backend, resolve_backend
 from ..engine.codes import CUSTOM
+from ..engine.custom_ops import network_forward, register_network
 from ..engine.precision import autocast_dtype
 from ..errors import DeadNodeWarning, GraphError, InputShapeError, NonFiniteValueError
 from ..plan import Plan, compile_plan
@@ -84,7 +85,12 @@ class DAGNetwork(nn.Module):
     init : str, default "kaiming_uniform"
         Initialisation: ``kaiming_uniform`` (``nn.Linear``'s rule on each
         node's true fan-in), ``kaiming_normal``, ``xavier_uniform``,
-        ``xavier_normal`` or ``zeros``. Given ``weight``/``bias`` attributes win.
+        ``xavier_normal``, ``zeros``, or with no random number at all (the
+        seed does not matter; biases 0) ``deterministic`` (signed, from each
+        edge's position in the wiring) and its fixed-sign variant
+        ``deterministic_positive`` (all weights positive): see
+        :func:`dagnet.nn.init.deterministic_values`. Given ``weight``/``bias``
+        attributes win.
     bias : bool, default True
         Whether non-input nodes have a trainable bias.
     layering : {"asap", "alap", "bounded"}, default "asap"
@@ -202,8 +208,8 @@ class DAGNetwork(nn.Module):
     # ---------------------------------------------------------------- topology
     def _set_plan(self, plan: Plan, device) -> None:
         n = plan.num_nodes
-        for name, t in _plan_buffers(plan).items():
-            self.register_buffer(name, t.to(device))
+        for name, t in _plan_buffers(plan).items():  # the state_dict holds the topology; the rest follows
+            self.register_buffer(name, t.to(device), persistent=name in _TOPOLOGY_KEYS)
         self.register_buffer(
             "_no_bias", torch.zeros(n - plan.num_inputs, dtype=self.weight.dtype, device=device), persistent=False
         )
@@ -223,12 +229,17 @@ class DAGNetwork(nn.Module):
             self.__dict__["activation_modules"] = ()
         self._runtime: Runtime | None = None
         self._activity = None
+        register_network(self)
 
     def __getstate__(self) -> dict:
         """For pickling (``torch.save(module)``, ``copy.deepcopy``): the runtime is rebuilt on the next call."""
         state = self.__dict__.copy()
         state["_runtime"] = None
         return state
+
+    def __setstate__(self, state: dict) -> None:
+        super().__setstate__(state)
+        register_network(self)
 
     def _apply(self, fn, recurse=True):
         self._runtime = None  # index tensors move: rebuild the runtime lazily
@@ -524,9 +535,21 @@ class DAGNetwork(nn.Module):
         if plan is not None:
             unknown = torch.full((plan.num_edges,), -1, dtype=torch.int64)
             self._replace_plan(plan, unknown, 0.0, None)  # values come from the state dict
+        own = {k: getattr(self, k) for k in _TOPOLOGY_KEYS}
         super()._load_from_state_dict(
             state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys, error_msgs
         )
+        for k, t in own.items():  # load_state_dict(assign=True) puts the saved (narrowed) tensors in
+            if getattr(self, k) is not t:
+                self._buffers[k] = t
+        derived = {prefix + k for k in _INDEX_BUFFERS if k not in _TOPOLOGY_KEYS}
+        unexpected_keys[:] = [k for k in unexpected_keys if k not in derived]  # older state_dicts: checked above
+
+    def _save_to_state_dict(self, destination, prefix, keep_vars):
+        super()._save_to_state_dict(destination, prefix, keep_vars)
+        for k in _TOPOLOGY_KEYS:  # positions and edge counts in the smallest integer type that holds them
+            t = destination[prefix + k]
+            destination[prefix + k] = t.to(_index_dtype(int(t.max()) if t.numel() else 0))
 
     def _saved_plan(self, state_dict, prefix) -> tuple[Plan | None, str | None]:
         """``(plan, None)`` for a saved wiring to adopt, ``(None, None)`` if none, ``(None, problem)`` if invalid."""
@@ -602,9 +625,10 @@ class DAGNetwork(nn.Module):
         if weight.dtype not in DTYPES:
             _check_dtype(weight.dtype)
         x = as_batch(x, n_in, "in_features", type(self).__name__, like=weight)
-        runtime = self._get_runtime()
+        compiling = torch.compiler.is_compiling()  # the engine runs as a custom op the compiler does not trace
+        backend = resolve_backend(self.config["backend"], weight.device) if compiling else self._get_runtime().backend
         autocasting = autocast_dtype(x.device.type) is not None
-        fp32_region = autocasting and runtime.backend != "triton"
+        fp32_region = autocasting and backend != "triton"
         if x.dtype != weight.dtype and weight.dtype == torch.float32 and autocasting:
             if fp32_region:  # only triton computes in the autocast dtype; the others in float32
                 x = x.to(weight.dtype)
@@ -618,10 +642,14 @@ class DAGNetwork(nn.Module):
         if self.weight_modifier is not None:
             weight = self.weight_modifier(weight)
         bias = self.bias
+        bias = self._no_bias if bias is None else bias
         with torch.autocast(x.device.type, enabled=False) if fp32_region else contextlib.nullcontext():
-            out = run_network(
-                x.reshape(-1, n_in), weight, self._no_bias if bias is None else bias, runtime, *self._act_params
-            )
+            # the activation modules' parameters as they are now (torch.func.functional_call swaps them)
+            params = [p for m in self.activation_modules for p in m.parameters()]
+            if compiling:
+                out = network_forward(x.reshape(-1, n_in), weight, bias, id(self), params)[0]
+            else:
+                out = run_network(x.reshape(-1, n_in), weight, bias, self._runtime, *params)
         return out if x.dim() == 2 else out.reshape(*x.shape[:-1], out.shape[-1])
 
     # ---------------------------------------------------------------- views
@@ -800,6 +828,11 @@ def _plan_buffers(plan: Plan) -> dict[str, torch.Tensor]:
         edge_index=(plan.edge_index, torch.int64),
     )
     return {name: torch.as_tensor(np.ascontiguousarray(arr)).to(dt) for name, (arr, dt) in arrays.items()}
+
+
+def _index_dtype(largest: int) -> torch.dtype:
+    """The smallest of int16, int32 and int64 that holds ``0 .. largest``."""
+    return next(dt for dt in (torch.int16, torch.int32, torch.int64) if largest <= torch.iinfo(dt).max)
 
 
 def _is_index(t: torch.Tensor) -> bool:

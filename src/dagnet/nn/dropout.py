@@ -133,38 +133,67 @@ def keep_mask(state: torch.Tensor, n: int, p: float) -> torch.Tensor:
     return keep
 
 
+def _drop(x: torch.Tensor, state: torch.Tensor, p: float) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(out, mask)``: ``x`` with dropout applied and the mask (0 or the scale) it used; advances ``state``."""
+    if draws_on_host(x.device):
+        xc = x.detach().contiguous()
+        out, mask = torch.empty_like(xc), torch.empty_like(xc)
+        cpu_state = state if state.device.type == "cpu" else state.cpu()
+        _dropout_kernel(
+            xc.numpy().reshape(-1),
+            out.numpy().reshape(-1),
+            mask.numpy().reshape(-1),
+            cpu_state.numpy().view(np.uint64),
+            _threshold(p),
+            xc.numpy().dtype.type(1.0 / (1.0 - p)),
+        )
+        if cpu_state is not state:
+            state.copy_(cpu_state)
+        return out, mask
+    here = state if state.device == x.device else state.to(x.device)
+    keep = keep_mask(here, x.numel(), p).view(x.shape)
+    if here is not state:
+        state.copy_(here)
+    scale = 1.0 / (1.0 - p)  # rounded to x's dtype by the products, as the kernel's scale is
+    return torch.where(keep, x.detach() * scale, 0), keep.to(x.dtype).mul_(scale)
+
+
 class _DropoutFunction(torch.autograd.Function):
     @staticmethod
     def forward(ctx, x, state, p):
-        if draws_on_host(x.device):
-            xc = x.detach().contiguous()
-            out, mask = torch.empty_like(xc), torch.empty_like(xc)
-            cpu_state = state if state.device.type == "cpu" else state.cpu()
-            _dropout_kernel(
-                xc.numpy().reshape(-1),
-                out.numpy().reshape(-1),
-                mask.numpy().reshape(-1),
-                cpu_state.numpy().view(np.uint64),
-                _threshold(p),
-                xc.numpy().dtype.type(1.0 / (1.0 - p)),
-            )
-            if cpu_state is not state:
-                state.copy_(cpu_state)
-            ctx.save_for_backward(mask)
-            return out
-        here = state if state.device == x.device else state.to(x.device)
-        keep = keep_mask(here, x.numel(), p).view(x.shape)
-        if here is not state:
-            state.copy_(here)
-        scale = 1.0 / (1.0 - p)  # rounded to x's dtype by the products, as the kernel's scale is
-        mask = keep.to(x.dtype).mul_(scale)
+        out, mask = _drop(x, state, p)
         ctx.save_for_backward(mask)
-        return torch.where(keep, x.detach() * scale, 0)
+        return out
 
     @staticmethod
     def backward(ctx, grad):
         (mask,) = ctx.saved_tensors
         return grad * mask, None, None
+
+
+@torch.library.custom_op("dagnet::dropout", mutates_args=())
+def _dropout_op(x: torch.Tensor, state: torch.Tensor, p: float) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """``(out, mask, next state)``: dropout as a custom operator, which ``torch.compile`` keeps in its graph."""
+    state = state.clone()
+    out, mask = _drop(x, state, p)
+    return out, mask, state
+
+
+@_dropout_op.register_fake
+def _(x, state, p):
+    return torch.empty_like(x), torch.empty_like(x), torch.empty_like(state)
+
+
+def _dropout_setup(ctx, inputs, output):
+    ctx.save_for_backward(output[1])
+
+
+def _dropout_backward(ctx, grad, *_):
+    (mask,) = ctx.saved_tensors
+    return grad * mask, None, None
+
+
+torch.library.register_autograd("dagnet::dropout", _dropout_backward, setup_context=_dropout_setup)
 
 
 class Dropout(nn.Module):
@@ -203,6 +232,10 @@ class Dropout(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if not self.training or self.p == 0:
             return x
+        if torch.compiler.is_compiling():  # the compiler cannot trace the kernel: a custom operator
+            out, _, state = _dropout_op(x, self.rng_state, self.p)
+            self.rng_state.copy_(state)
+            return out
         return _DropoutFunction.apply(x, self.rng_state, self.p)
 
     def extra_repr(self) -> str:
