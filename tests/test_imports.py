@@ -26,6 +26,7 @@ FORBIDDEN = {
     "train": {"cli", "bench"},
     "data": {"nn", "evolve", "train", "topology", "analysis", "cli", "bench", "engine", "plan"},
     "analysis": {"nn", "evolve", "train", "cli", "bench"},
+    "distributed": {"evolve", "train", "analysis", "cli", "bench"},
 }
 
 

@@ -21,6 +21,7 @@ from .errors import (
     InputShapeError,
     NodeNotFoundError,
     NonFiniteValueError,
+    ReplicaMismatchError,
     SelfLoopError,
     SizeError,
 )
@@ -54,5 +55,6 @@ __all__ = [
     "SizeError",
     "CheckpointMismatchError",
     "DivergenceError",
+    "ReplicaMismatchError",
     "DeadNodeWarning",
 ]

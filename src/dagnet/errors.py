@@ -23,6 +23,7 @@ __all__ = [
     "SizeError",
     "CheckpointMismatchError",
     "DivergenceError",
+    "ReplicaMismatchError",
 ]
 
 
@@ -103,3 +104,16 @@ class CheckpointMismatchError(DagnetError, ValueError):
 
 class DivergenceError(DagnetError, FloatingPointError):
     """Training produced a NaN or infinite loss or parameter; the message names the epoch."""
+
+
+class ReplicaMismatchError(DagnetError, RuntimeError):
+    """The ranks of a data-parallel run hold different wirings (or weights) where they must be identical.
+
+    ``ranks`` lists the ranks that differ from rank 0, ``module`` names the
+    first module where they do (None: the weights, not the wiring).
+    """
+
+    def __init__(self, message: str, ranks: list | None = None, module: str | None = None):
+        super().__init__(message)
+        self.ranks = ranks
+        self.module = module

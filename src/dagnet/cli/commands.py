@@ -12,6 +12,7 @@ import torch
 
 from .._checks import int_argument
 from ..demo import DemoConfig, run_demo
+from ..distributed.process_group import join_from_env, rank_and_world_size
 from .bench import add_bench_parser
 from .config import load_config, run_config
 from .graph import add_graph_parser
@@ -34,6 +35,15 @@ def _demo(args: argparse.Namespace) -> int:
 
 def _train(args: argparse.Namespace) -> int:
     _threads(args)
+    joined = join_from_env()  # under torchrun: train data-parallel, one rank per process (gloo, CPU)
+    try:
+        return _train_config(args)
+    finally:
+        if joined:
+            torch.distributed.destroy_process_group()
+
+
+def _train_config(args: argparse.Namespace) -> int:
     cfg = load_config(args.config)
     if args.epochs is not None:
         cfg["epochs"] = args.epochs
@@ -42,6 +52,8 @@ def _train(args: argparse.Namespace) -> int:
     if args.resume and cfg["out_dir"] is None:
         raise ValueError("--resume needs an output folder: out_dir in the configuration or --out-dir.")
     model, data, result = run_config(cfg, resume=args.resume, progress=not args.quiet)
+    if rank_and_world_size()[0] != 0:  # data-parallel: rank 0 alone reports
+        return 0
     rows = result.metrics
     params = sum(p.numel() for p in model.parameters() if p.requires_grad)
     best = max((r["test_accuracy"] for r in rows if r.get("test_accuracy") is not None), default=None)
@@ -68,7 +80,11 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _add_train_parser(sub) -> None:
-    p = sub.add_parser("train", help="train the model a TOML configuration describes (see dagnet.cli.config)")
+    p = sub.add_parser(
+        "train",
+        help="train the model a TOML configuration describes (see dagnet.cli.config); under torchrun, "
+        "data-parallel (torchrun --nproc_per_node=N -m dagnet train CONFIG.toml)",
+    )
     p.add_argument("config", help="TOML file: data, model, optimizer, evolve rules, epochs, seed, out_dir")
     p.add_argument("--epochs", type=int_argument(1), default=None, help="override the configuration's epochs")
     p.add_argument("--out-dir", default=None, help="override the configuration's output folder")

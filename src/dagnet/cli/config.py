@@ -54,10 +54,13 @@ import torch
 from torch import nn
 
 from .. import data, evolve
+from ..distributed.process_group import rank_and_world_size
 from ..evolve.schedules import every_epochs, every_steps
 from ..nn import DAGNetwork, IsotropicMLP, sparse_mlp
+from ..nn.init import INITS
 from ..topology import random_io_dag, read_edgelist, read_graphml
 from ..train.loop import fit
+from ..train.optim import SGDW
 from .population import build_population, check_population, write_study
 
 if sys.version_info >= (3, 11):
@@ -82,6 +85,7 @@ DEFAULTS: dict[str, Any] = {
         "epsilon": None,
         "density": None,
         "activation": "relu",
+        "init": "kaiming_uniform",  # set_mlp, dense_mlp: or "he_uniform" (dense fan-in, zero biases, as SET's code)
         "dropout": 0.0,
         # kind = "dag": a random DAG between the data's inputs and outputs, or a graph file
         "graph": None,  # path of an edge list (.txt/.csv/.edgelist) or GraphML file
@@ -95,7 +99,7 @@ DEFAULTS: dict[str, Any] = {
     "population": None,  # a [population] table (see dagnet.cli.population): a grid of wirings trained as one
 }
 
-_OPTIMIZERS = {"sgd": torch.optim.SGD, "adam": torch.optim.Adam, "adamw": torch.optim.AdamW}
+_OPTIMIZERS = {"sgd": torch.optim.SGD, "sgdw": SGDW, "adam": torch.optim.Adam, "adamw": torch.optim.AdamW}
 _DATA = ("digits", "madelon", "coil20", "mnist")
 _KINDS = ("set_mlp", "dense_mlp", "isotropic_mlp", "dag")
 _LOSSES = ("cross_entropy",)
@@ -186,6 +190,7 @@ _SPEC: dict[str, Any] = {
         "epsilon": _optional(_number(0, low_open=True)),
         "density": _optional(_number(0, 1, low_open=True)),
         "activation": _STRING,
+        "init": _one_of((*INITS, "he_uniform")),
         "dropout": _number(0, 1, high_open=True),
         "graph": _PATH,
         "neurons": _int(1),
@@ -281,11 +286,13 @@ def _validated(given: dict) -> dict:
         if "every_steps" in table and ("every_epochs" in table or "start" in table):
             raise ValueError(f"evolve[{i}] gives every_steps and every_epochs/start: choose one schedule.")
     given_opt = given.get("optimizer", {})
-    if cfg["optimizer"]["name"] != "sgd" and given_opt.get("momentum", 0) != 0:
+    if cfg["optimizer"]["name"] not in ("sgd", "sgdw") and given_opt.get("momentum", 0) != 0:
         raise ValueError(
-            f"optimizer.momentum applies to name = 'sgd' only; {cfg['optimizer']['name']!r} would "
+            f"optimizer.momentum applies to name = 'sgd' or 'sgdw' only; {cfg['optimizer']['name']!r} would "
             "ignore it. Leave it out, or use name = 'sgd'."
         )
+    if "init" in given.get("model", {}) and cfg["model"]["kind"] not in ("set_mlp", "dense_mlp"):
+        raise ValueError(f"model.init applies to kind = 'set_mlp' or 'dense_mlp' only, not {cfg['model']['kind']!r}.")
     build_rules(cfg)  # each [[evolve]] table must make its rule
     if cfg["population"] is not None:
         cfg["population"] = check_population(cfg["population"])
@@ -335,7 +342,13 @@ def build_model(cfg: dict, num_features: int, num_classes: int) -> nn.Module:
         density = 1.0 if kind == "dense_mlp" else m["density"]
         epsilon = None if density is not None else m["epsilon"]
         return sparse_mlp(
-            sizes, density=density, epsilon=epsilon, activation=m["activation"], dropout=m["dropout"], seed=seed
+            sizes,
+            density=density,
+            epsilon=epsilon,
+            activation=m["activation"],
+            dropout=m["dropout"],
+            init=m["init"],
+            seed=seed,
         )
     if m["graph"] is not None:
         path = Path(m["graph"])
@@ -412,7 +425,7 @@ def run_config(cfg: dict, resume: bool = False, progress: bool = True):
         model = build_model(cfg, data.X_train.shape[1], data.num_classes)
     o = cfg["optimizer"]
     kwargs = {"lr": o["lr"], "weight_decay": o["weight_decay"]}
-    if o["name"] == "sgd":
+    if o["name"] in ("sgd", "sgdw"):
         kwargs["momentum"] = o["momentum"]
     optimizer = functools.partial(_OPTIMIZERS[o["name"]], **kwargs)
     result = fit(
@@ -430,6 +443,6 @@ def run_config(cfg: dict, resume: bool = False, progress: bool = True):
         progress=progress,
         on_nonfinite=cfg["on_nonfinite"],
     )
-    if members is not None and result.out_dir is not None:
+    if members is not None and result.out_dir is not None and rank_and_world_size()[0] == 0:  # rank 0 writes
         write_study(result.out_dir, members, result.metrics, list(cfg["population"]["grid"]))
     return model, data, result

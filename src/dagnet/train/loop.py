@@ -22,6 +22,7 @@ from torch import nn
 from .._checks import check_bool, check_choice, check_float, check_int, invalid
 from ..data.batching import batches
 from ..data.datasets import Dataset
+from ..distributed.replicas import Replicas
 from ..errors import CheckpointMismatchError, DivergenceError, FileFormatError
 from ..evolve.schedules import ScheduledRule, every_epoch_but_last, per_step
 from ..fileio import atomic_write, check_path
@@ -134,8 +135,13 @@ def evaluate(
 
 
 @torch.no_grad()
-def _evaluate_batches(model: nn.Module, test: Iterable, loss_fn: Callable) -> tuple[float, float | None]:
-    """:func:`evaluate` over an iterable of ``(x, y)`` batches, each moved to the model's device."""
+def _evaluate_batches(
+    model: nn.Module, test: Iterable, loss_fn: Callable, replicas: Replicas | None = None
+) -> tuple[float, float | None]:
+    """:func:`evaluate` over an iterable of ``(x, y)`` batches, each moved to the model's device.
+
+    With ``replicas``, ``test`` is this rank's share, and the figures are the ranks' together.
+    """
     was_training = model.training
     model.eval()
     device = _device(model)
@@ -147,7 +153,7 @@ def _evaluate_batches(model: nn.Module, test: Iterable, loss_fn: Callable) -> tu
             totals.add(loss_fn(out, yb), out, yb)
     finally:
         model.train(was_training)
-    result = totals.read()
+    result = totals.read() if replicas is None else replicas.combine_totals(totals.read())
     n = result.count
     return result.loss / max(n, 1), (None if result.hits is None or n == 0 else result.hits / n)
 
@@ -199,8 +205,13 @@ class FitResult:
         return f"FitResult(epochs={len(self.metrics)}, test_accuracy={last}, out_dir={self.out_dir})"
 
 
-def _run_rules(schedule: Sequence[ScheduledRule], which: Sequence[bool], model, optimizer, row: dict) -> None:
+def _run_rules(
+    schedule: Sequence[ScheduledRule], which: Sequence[bool], model, optimizer, row: dict, replicas=None
+) -> None:
     """Step the rules flagged in ``which``, in order, and add what they return to ``row``.
+
+    With ``replicas`` each step runs through :meth:`Replicas.rule_step`
+    (the same on every rank, checked).
 
     Nested dicts (per module) become dotted keys. For rules that run several
     times in one epoch (per-step schedules), counts of changes (``removed``,
@@ -210,7 +221,10 @@ def _run_rules(schedule: Sequence[ScheduledRule], which: Sequence[bool], model, 
     for r, go in zip(schedule, which):
         if not go:
             continue
-        changes = r.rule.step(model, optimizer=optimizer)
+        if replicas is None:
+            changes = r.rule.step(model, optimizer=optimizer)
+        else:
+            changes = replicas.rule_step(r.rule, model, optimizer, r.name)
         if changes is None:
             changes = {}
         if not isinstance(changes, dict):
@@ -720,6 +734,20 @@ def fit(
     Only the generators the loop owns are saved: modules that draw from the
     global RNG (e.g. ``nn.Dropout``) will not resume bit for bit.
 
+    When torch.distributed is initialised (e.g. under ``torchrun``), fit
+    trains data-parallel over its default group (:mod:`dagnet.distributed`):
+    every rank draws the same order of global batches of ``batch_size`` and
+    trains on its slice of each (with loaders, on what its loader yields),
+    one all-reduce per step averages the gradients weighted by the ranks'
+    samples, the rules take the same steps on every rank (checked after each
+    by a checksum of the wiring), and the test set is shared out and the
+    figures summed, so the run is one process's to float rounding.
+    :class:`dagnet.nn.Dropout` draws from a stream of ``(seed, rank, epoch)``.
+    Rank 0 alone writes in ``out_dir`` and draws progress; with ``resume``
+    every rank reads the same checkpoint (a folder all of them see). Every
+    batch must give each rank one sample at least, and ``cuda_graph`` is not
+    available.
+
     On a device other than the CPU (the model's first parameter says where),
     the data sets are copied there once, each epoch's order crosses once
     (drawn on the CPU from the loop's generator, so it is the same order as
@@ -789,6 +817,10 @@ def fit(
             r.rule.attach(model)
     device = _device(model)
     graphed = cuda_graph and device.type == "cuda"
+    replicas = Replicas.current()  # data-parallel over torch.distributed's default group, when initialised
+    if replicas is not None and graphed:
+        raise ValueError("fit's cuda_graph replays one process's step: it cannot train data-parallel.")
+    lead = replicas is None or replicas.lead  # the one process that writes files and draws progress
     opt = _optimizer(optimizer, model, capturable=graphed)
     sched = _scheduler(scheduler, opt)
     penalties = [r.rule.penalty for r in schedule if callable(getattr(r.rule, "penalty", None))]
@@ -816,18 +848,30 @@ def fit(
     ran = [False] * len(schedule)  # rules already run after epoch `done`
     saved_epoch = 0  # epoch of the checkpoint in out_dir
     if resume and (out / CHECKPOINT).is_file():
-        metrics, done, ran, degrees = _resume(out, model, opt, schedule, gen, epochs, on_nonfinite, sched)
+        metrics, done, ran, degrees = _resume(out, model, opt, schedule, gen, epochs, on_nonfinite, sched, replicas)
         saved_epoch = done
+    if replicas is not None:
+        replicas.check(model, "after resuming" if done else "before training")
     if done == 0 and 0 in degree_epochs:
         degrees[0] = in_degrees(model)
     source = as_source(data, batch_size, device, loss == "cross_entropy")
     if population and not isinstance(source, DatasetSource):
         raise ValueError("fit trains a Population on a dagnet.data.Dataset, not on loaders.")
+    sharded = replicas is not None and isinstance(source, DatasetSource)  # each rank takes its slices
+    if sharded:
+        n = source.X_train.shape[0]
+        smallest = min(batch_size, n % batch_size or batch_size)
+        if smallest < replicas.world_size:
+            raise ValueError(
+                f"With {replicas.world_size} ranks every batch needs {replicas.world_size} samples at least, one "
+                f"per rank; with batch_size={batch_size} and {n} training samples a batch holds {smallest}. "
+                "Choose another batch_size."
+            )
     top_label = source.top_label
     stepwise = [per_step(r.when) for r in schedule]
     if any(stepwise) and source.num_batches is None:
         raise ValueError("Rules scheduled in steps need a training loader with a length (len(train)).")
-    extras = _Extras(sched if scheduler_step == "step" else None, list(callbacks), clip_grad_norm, autocast)
+    extras = _Extras(sched if scheduler_step == "step" else None, list(callbacks), clip_grad_norm, autocast, replicas)
     steps = 0  # optimizer steps so far, where the loader has no length
     train_loss = _with_penalties(loss_fn, penalties, model)
     captured = CapturedStep(model, opt, train_loss) if graphed else None
@@ -836,12 +880,16 @@ def fit(
         step = steps if source.num_batches is None else (epoch - 1) * source.num_batches
         start = time.perf_counter()
         model.train()
-        bar = ProgressBar(source.num_batches or 0, f"epoch {epoch}/{epochs}", enabled=progress)
+        bar = ProgressBar(source.num_batches or 0, f"epoch {epoch}/{epochs}", enabled=progress and lead)
+        train_batches = source.train_batches(epoch, gen)
+        if replicas is not None:
+            replicas.seed_dropout(model, seed, epoch)
+            train_batches = replicas.shard_batches(train_batches) if sharded else train_batches
         totals, diverged = _train_epoch(
             model,
             opt,
             data,
-            source.train_batches(epoch, gen),
+            train_batches,
             source.num_batches,
             epoch,
             device,
@@ -858,6 +906,8 @@ def fit(
         )
         top_label = None  # checked on the first batch
         result = totals.read()  # the epoch's one read of the batches' losses
+        if replicas is not None:
+            result = replicas.combine_totals(result)
         total, hits, n = result.loss, result.hits, max(result.count, 1)
         steps += len(totals)
         if diverged is None and result.nonfinite is not None and on_nonfinite == "raise":
@@ -887,7 +937,7 @@ def fit(
                     **row,
                 }
             )
-            if out is not None:
+            if out is not None and lead:
                 write_metrics(metrics, out)
             raise _diverged(diverged[0], epoch, out, saved_epoch)
         members = {}
@@ -902,8 +952,11 @@ def fit(
                 "members.test_loss": losses.tolist(),
                 "members.test_accuracy": None if accuracy is None else accuracy.tolist(),
             }
+        elif sharded:  # each rank evaluates its share of the test set
+            test = batches(replicas.shard(source.X_test), replicas.shard(source.y_test), 1024, shuffle=False)
+            test_loss, test_acc = _evaluate_batches(model, test, loss_fn, replicas)
         else:
-            test_loss, test_acc = _evaluate_batches(model, source.test_batches(), loss_fn)
+            test_loss, test_acc = _evaluate_batches(model, source.test_batches(), loss_fn, replicas)
         row = {
             "epoch": epoch,
             "train_loss": total / n,
@@ -915,7 +968,7 @@ def fit(
             **row,
         }
         ran = [not s and bool(r.when(epoch)) for s, r in zip(stepwise, schedule)]
-        _run_rules(schedule, ran, model, opt, row)
+        _run_rules(schedule, ran, model, opt, row, replicas)
         if sched is not None and scheduler_step == "epoch":
             sched.step()
         for callback in callbacks:
@@ -924,7 +977,7 @@ def fit(
             degrees[epoch] = in_degrees(model)
         metrics.append(row)
         bar.close(_summary(row))
-        if out is not None:
+        if out is not None and lead:
             if epoch % checkpoint_every == 0 or epoch == epochs:
                 state = _checkpoint_state(epoch, model, opt, gen, seed, metrics, ran, schedule, degrees)
                 if sched is not None:
@@ -932,7 +985,7 @@ def fit(
                 save_checkpoint(out / CHECKPOINT, state)
                 saved_epoch = epoch
             write_metrics(metrics, out)
-    if out is not None:
+    if out is not None and lead:
         _write_outputs(out, metrics, degrees)
     return FitResult(metrics, opt, seed, out, degrees)
 
@@ -971,6 +1024,7 @@ def _train_epoch(
     totals = BatchTotals()
     diverged = None
     eager = _reads_each_batch(device)
+    opt_params = [p for g in opt.param_groups for p in g["params"]]  # what the all-reduce averages
     for b, (xb, yb) in enumerate(batch_iter, 1):
         if captured is not None and b > 1:
             batch_loss, output = captured(xb, yb)
@@ -988,8 +1042,12 @@ def _train_epoch(
                 _check_outputs(output, top_label, data)
             batch_loss = train_loss(output, yb)
         text = ""
+        checked = batch_loss  # the loss checked: with replicas, the whole batch's, after the gradients' all-reduce
+        if extras.replicas is not None:
+            batch_loss.backward()
+            checked = extras.replicas.all_reduce_gradients(opt_params, int(yb.shape[0]), batch_loss)
         if eager:
-            value = float(batch_loss.detach())
+            value = float(checked.detach())
             if not math.isfinite(value) and on_nonfinite == "raise":
                 diverged = (
                     f"the training loss is {value} in batch {b} of {total_batches or '?'} (the "
@@ -998,13 +1056,15 @@ def _train_epoch(
                 )
                 break
             text = f"loss {value:.4f}"
-        batch_loss.backward()
+        if extras.replicas is None:
+            batch_loss.backward()
         if extras.clip is not None:
             torch.nn.utils.clip_grad_norm_([p for g in opt.param_groups for p in g["params"]], extras.clip)
         opt.step()
         step += 1
         if any(stepwise):
-            _run_rules(schedule, [s and r.when(step) for s, r in zip(stepwise, schedule)], model, opt, row)
+            which = [s and r.when(step) for s, r in zip(stepwise, schedule)]
+            _run_rules(schedule, which, model, opt, row, extras.replicas)
         totals.add(batch_loss, output, yb)
         extras.after_step(epoch, b, step, batch_loss)
         bar.update(text=text)
@@ -1057,6 +1117,7 @@ class _Extras:
     callbacks: list = field(default_factory=list)
     clip: float | None = None
     autocast: torch.dtype | None = None
+    replicas: Replicas | None = None  # data-parallel: the gradients' all-reduce after each backward pass
 
     def autocasting(self, device: torch.device):
         if self.autocast is None:
@@ -1097,6 +1158,7 @@ def _resume(
     epochs: int,
     on_nonfinite: str,
     sched=None,
+    replicas: Replicas | None = None,
 ) -> tuple[list, int, list, dict]:
     """Restore a run from ``out``'s checkpoint; return ``(metrics, epochs done, rules ran, degrees)``.
 
@@ -1151,7 +1213,7 @@ def _resume(
     degrees = {int(e): {k: np.asarray(v) for k, v in d.items()} for e, d in state.get("degrees", {}).items()}
     if 0 < done < epochs:
         missing = [not per_step(r.when) and r.when(done) and not was for r, was in zip(schedule, ran)]
-        _run_rules(schedule, missing, model, opt, metrics[-1])
+        _run_rules(schedule, missing, model, opt, metrics[-1], replicas)
         ran = [a or b for a, b in zip(ran, missing)]
     return metrics, done, ran, degrees
 
