@@ -6,8 +6,13 @@ Sub-commands, each printing a markdown section (every random choice from an expl
   SGD lr 0.01 momentum 0.9 weight decay 2e-4, All-ReLU) on Madelon: SET vs static sparse (same density, no evolution)
   vs dense, best and final test accuracy and seconds per epoch (training + evaluation +
   evolution), per seed.
-* ``speed``: the same SET run timed back to back against the scipy/numba reference
-  implementation of ``bench/set_reference.py``, alternating chunks of epochs.
+* ``reference``: the same setting run by the truly sparse paper's own code (Curci, Mocanu and
+  Pechenizkiy; ``set_mlp_sequential.py`` of a local checkout of
+  SelimaC/large-scale-sparse-neural-networks given by ``--reference``), per seed; and
+  ``madelon --conventions`` runs dagnet with that code's conventions (decoupled weight decay,
+  He-uniform on the dense fan-in, float64, the last partial batch dropped).
+* ``speed``: the SET run timed back to back against that code (or against the scipy/numba
+  re-implementation of ``bench/set_reimplementation.py``), alternating chunks of epochs.
 * ``density``: SET vs static sparse vs dense at a whole-model density <= 5% (ERK), on
   digits and COIL-20.
 * ``degrees``: the degree distributions of the Madelon SET-MLP before and after evolution,
@@ -19,7 +24,9 @@ Sub-commands, each printing a markdown section (every random choice from an expl
 Usage::
 
     python bench/sparse_training.py madelon --epochs 500 --seeds 0 1
-    python bench/sparse_training.py speed --epochs 20 --rounds 3
+    python bench/sparse_training.py madelon --conventions --modes set --seeds 0 1 2 3 4
+    python bench/sparse_training.py reference --reference ../truly-sparse --seeds 0 1 2 3 4
+    python bench/sparse_training.py speed --reference ../truly-sparse --epochs 20 --rounds 3
     python bench/sparse_training.py density --epochs 100
     python bench/sparse_training.py degrees --epochs 500 --plot bench/set_in_degrees.png
     python bench/sparse_training.py memory --widths 4000 8000 16000
@@ -29,33 +36,64 @@ Usage::
 from __future__ import annotations
 
 import argparse
+import contextlib
 import functools
+import importlib
 import json
 import os
 import resource
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
+import types
 from pathlib import Path
 
+import numpy as np
 import torch
 from torch import nn
 
-from dagnet.data import load_coil20, load_digits, load_madelon
+from dagnet.data import Dataset, batches, load_coil20, load_digits, load_madelon
 from dagnet.evolve import SET
 from dagnet.nn import sparse_mlp
-from dagnet.train import fit
+from dagnet.train import SGDW, fit
 from dagnet.train.degrees import plot_in_degrees
 
 MADELON_SIZES = [500, 400, 100, 400, 2]
 MADELON_SGD = functools.partial(torch.optim.SGD, lr=0.01, momentum=0.9, weight_decay=2e-4)
+# The truly sparse code's conventions, each optional in dagnet (``madelon --conventions``).
+CONVENTIONS = ("decay", "init", "drop_last", "float64")
 
 
-def madelon_mlp(mode: str, seed: int, activation: str = "all_relu"):
+def madelon_mlp(mode: str, seed: int, activation: str = "all_relu", conventions=()):
     """The Madelon SET-MLP: epsilon 20 (``mode`` "dense": every connection), dropout 0.3."""
     kw = {"density": 1.0} if mode == "dense" else {"epsilon": 20}
+    if "init" in conventions:
+        kw["init"] = "he_uniform"
+    if "float64" in conventions:
+        kw["dtype"] = torch.float64
     return sparse_mlp(MADELON_SIZES, dropout=0.3, activation=activation, seed=seed, **kw)
+
+
+class ShuffledBatches:
+    """The training set in batches of ``batch_size`` in a new random order each epoch, as fit draws a Dataset's."""
+
+    def __init__(self, X: torch.Tensor, y: torch.Tensor, batch_size: int, seed: int, drop_last: bool):
+        self.X, self.y, self.batch_size, self.drop_last = X, y, batch_size, drop_last
+        self.generator = torch.Generator().manual_seed(seed)
+
+    def __iter__(self):
+        return batches(self.X, self.y, self.batch_size, seed=self.generator, drop_last=self.drop_last)
+
+
+def madelon_inputs(data: Dataset, seed: int, conventions=()):
+    """What fit trains on: ``data``, or with "drop_last" or "float64" a pair of batch iterables that do so."""
+    if not {"drop_last", "float64"} & set(conventions):
+        return data
+    dtype = torch.float64 if "float64" in conventions else data.X_train.dtype
+    train = ShuffledBatches(data.X_train.to(dtype), data.y_train, 128, seed, "drop_last" in conventions)
+    return train, list(batches(data.X_test.to(dtype), data.y_test, 1024, shuffle=False))
 
 
 class Timed:
@@ -77,21 +115,30 @@ class Timed:
         self.rule.load_state_dict(state)
 
 
-def madelon_run(mode: str, seed: int, epochs: int, activation: str = "all_relu", data=None) -> dict:
-    """Train the Madelon SET-MLP in ``mode`` (set, static, dense); return accuracies and timings."""
+def madelon_run(mode: str, seed: int, epochs: int, activation: str = "all_relu", data=None, conventions=()) -> dict:
+    """Train the Madelon SET-MLP in ``mode`` (set, static, dense); return accuracies and timings.
+
+    ``conventions``: any of :data:`CONVENTIONS`, the truly sparse code's choices: "decay" is
+    :class:`~dagnet.train.SGDW` (``w -= 2e-4 * w`` each step) for torch SGD's weight decay,
+    "init" He-uniform on the dense fan-in with zero biases, "drop_last" leaves out each
+    epoch's last short batch, "float64" trains in float64.
+    """
     data = data or load_madelon()
-    mlp = madelon_mlp(mode, seed, activation)
+    mlp = madelon_mlp(mode, seed, activation, conventions)
     rule = Timed(SET(zeta=0.3, seed=seed))
+    optimizer = functools.partial(SGDW, lr=0.01, momentum=0.9, weight_decay=2e-4) if "decay" in conventions else None
+    cpu = time.process_time()
     result = fit(
         mlp,
-        data,
-        optimizer=MADELON_SGD,
+        madelon_inputs(data, seed, conventions),
+        optimizer=optimizer or MADELON_SGD,
         epochs=epochs,
         batch_size=128,
         rules=[rule] if mode == "set" else [],
         seed=seed,
         progress=False,
     )
+    cpu = time.process_time() - cpu
     acc = [r["test_accuracy"] for r in result.metrics]
     train = sum(r["seconds"] for r in result.metrics)
     return {
@@ -100,51 +147,237 @@ def madelon_run(mode: str, seed: int, epochs: int, activation: str = "all_relu",
         "epochs": epochs,
         "best": max(acc),
         "final": acc[-1],
+        "curve": acc,
         "train_s": train / epochs,
         "evolve_s": rule.seconds / epochs,
         "epoch_s": (train + rule.seconds) / epochs,
+        "epoch_cpu_s": cpu / epochs,
         "params": sum(p.numel() for p in mlp.parameters()),
+    }
+
+
+def load_reference(path: str | os.PathLike) -> types.ModuleType:
+    """Import ``set_mlp_sequential`` from a local checkout of the truly sparse code, with two fixes to run today.
+
+    Nothing of the checkout is copied; at run time:
+
+    * its ``array_intersect`` calls ``np.in1d``, gone from numpy 2.4: the function is
+      re-bound (same code) to globals whose ``np.in1d`` is ``np.isin`` flattened, as numpy
+      documented ``in1d``;
+    * its ``predict`` fills only whole batches of 100 and leaves the ``n % 100`` last
+      rows at 0 (scored as class 0): the wrapper also predicts those rows (a no-op on
+      Madelon's 2000 and 600);
+    * its data loaders and CPU monitor (keras, psutil), unused here, are replaced by empty
+      modules before the import.
+
+    Returns the module (``SET_MLP``, ``AlternatedLeftReLU``, ``Softmax``, ``CrossEntropy``).
+    """
+    root = Path(path).resolve()
+    if not (root / "set_mlp_sequential.py").is_file():
+        raise FileNotFoundError(f"{root} is not a checkout of SelimaC/large-scale-sparse-neural-networks")
+    for name, attr in (("utils.load_data", "load_fashion_mnist_data"), ("wasap_sgd.train.monitor", "Monitor")):
+        stub = types.ModuleType(name)
+        setattr(stub, attr, None)
+        sys.modules.setdefault(name, stub)
+    sys.path.insert(0, str(root))
+    try:
+        ref = importlib.import_module("set_mlp_sequential")
+    finally:
+        sys.path.remove(str(root))
+    if not hasattr(np, "in1d"):
+        numpy_with_in1d = types.SimpleNamespace(in1d=lambda a, b: np.isin(a, b).ravel())
+        f = ref.array_intersect
+        ref.array_intersect = types.FunctionType(f.__code__, {**f.__globals__, "np": numpy_with_in1d}, f.__name__)
+    predict = ref.SET_MLP.predict
+
+    def predict_every_row(self, x_test, y_test, batch_size=100):
+        accuracy, activations = predict(self, x_test, y_test, batch_size)
+        rest = x_test.shape[0] % batch_size
+        if rest:
+            activations[-rest:] = predict(self, x_test[-rest:], y_test[-rest:], rest)[1]
+            accuracy = float(np.mean(activations.argmax(1) == y_test.argmax(1)))
+        return accuracy, activations
+
+    ref.SET_MLP.predict = predict_every_row
+    import numba
+
+    threads = torch.get_num_threads()
+    numba.set_num_threads(1)  # as dagnet's runs: one thread
+    torch.set_num_threads(threads)  # numba's OpenMP start-up resets torch's (one shared runtime)
+    return ref
+
+
+def _numba_seeder():
+    """A compiled ``np.random.seed``: the reference's dropout draws from numba's generator, not numpy's."""
+    import numba
+
+    @numba.njit
+    def seed_numba(seed):
+        np.random.seed(seed)
+
+    return seed_numba
+
+
+def reference_run(ref: types.ModuleType, seed: int, epochs: int, data: Dataset | None = None) -> dict:
+    """Train the truly sparse code's SET-MLP in the Madelon setting; return accuracies and timings.
+
+    Its ``fit`` as it is (All-ReLU -0.6, 0.6, -0.6 and softmax, cross-entropy, batch 128, lr
+    0.01, momentum 0.9, weight decay 2e-4, zeta 0.3, dropout 0.3; it evaluates the test and the
+    training set after each epoch, and writes its metric files into a temporary folder). numpy's
+    and numba's generators are seeded with ``seed``. ``eval_s`` and ``evolve_s`` time its
+    ``predict`` and ``weights_evolution_II``; ``train_s`` is the rest of the epoch.
+    """
+    data = data or load_madelon()
+    onehot = np.eye(data.num_classes, dtype=np.float32)
+    x, y = data.X_train.numpy(), onehot[data.y_train.numpy()]
+    xt, yt = data.X_test.numpy(), onehot[data.y_test.numpy()]
+    np.random.seed(seed)
+    _numba_seeder()(seed)
+    relu = ref.AlternatedLeftReLU
+    with contextlib.redirect_stdout(open(os.devnull, "w")):
+        mlp = ref.SET_MLP(MADELON_SIZES, (relu(-0.6), relu(0.6), relu(-0.6), ref.Softmax), epsilon=20)
+    spent = {"predict": 0.0, "weights_evolution_II": 0.0}
+    for name in spent:
+        method = getattr(mlp, name)
+
+        def timed(*a, _method=method, _name=name, **kw):
+            start = time.perf_counter()
+            out = _method(*a, **kw)
+            spent[_name] += time.perf_counter() - start
+            return out
+
+        setattr(mlp, name, timed)
+    params = sum(mlp.w[i].nnz + mlp.b[i].size for i in mlp.w)
+    with tempfile.TemporaryDirectory() as tmp, contextlib.redirect_stdout(open(os.devnull, "w")):
+        start, cpu = time.perf_counter(), time.process_time()
+        metrics = mlp.fit(
+            x, y, xt, yt, loss=ref.CrossEntropy, epochs=epochs, batch_size=128, learning_rate=0.01,
+            momentum=0.9, weight_decay=2e-4, zeta=0.3, dropoutrate=0.3, testing=True,
+            save_filename=os.path.join(tmp, "set_mlp"), monitor=False,
+        )  # fmt: skip
+        total, cpu = time.perf_counter() - start, time.process_time() - cpu
+    acc = metrics[:, 3]
+    return {
+        "seed": seed,
+        "epochs": epochs,
+        "best": float(acc.max()),
+        "final": float(acc[-1]),
+        "curve": acc.tolist(),
+        "train_s": (total - sum(spent.values())) / epochs,
+        "eval_s": spent["predict"] / epochs,
+        "evolve_s": spent["weights_evolution_II"] / epochs,
+        "epoch_s": total / epochs,
+        "epoch_cpu_s": cpu / epochs,
+        "params": int(params),
     }
 
 
 def cmd_madelon(args) -> None:
     data = load_madelon()
+    given = f", the truly sparse code's conventions: {', '.join(args.conventions)}" if args.conventions else ""
     print(
         f"### Madelon, SET-MLP {'-'.join(map(str, MADELON_SIZES))}, {args.epochs} epochs "
-        f"(dense: {args.dense_epochs}), 1 thread\n"
+        f"(dense: {args.dense_epochs}){given}, 1 thread\n"
     )
     print("| mode | seed | parameters | best test acc | final test acc | s/epoch (train+eval) | s/epoch evolution |")
     print("|---|---|---|---|---|---|---|")
+    best = {}
     for seed in args.seeds:
         for mode in args.modes:
             epochs = args.dense_epochs if mode == "dense" else args.epochs
-            r = madelon_run(mode, seed, epochs, args.activation, data)
+            r = madelon_run(mode, seed, epochs, args.activation, data, args.conventions)
+            _record(args.json, {"implementation": "dagnet", "conventions": args.conventions, **r})
+            best.setdefault(mode, []).append(r["best"])
             print(
                 f"| {mode} | {seed} | {r['params']} | {r['best']:.1%} | {r['final']:.1%} | "
                 f"{r['train_s']:.3f} | {r['evolve_s']:.3f} |",
                 flush=True,
             )
+    for mode, values in best.items():
+        print(f"\nMean best test accuracy of {mode} over {len(values)} seeds: {statistics.mean(values):.2%}")
+
+
+def _record(path: str | None, run: dict) -> None:
+    """Append ``run`` as one JSON line to ``path`` (if given): the per-epoch accuracies with the summary."""
+    if path:
+        with open(path, "a") as f:
+            f.write(json.dumps(run) + "\n")
+
+
+def cmd_reference(args) -> None:
+    ref = load_reference(args.reference)
+    data = load_madelon()
+    print(
+        f"### Madelon, the truly sparse code's SET-MLP {'-'.join(map(str, MADELON_SIZES))}, {args.epochs} epochs, "
+        "1 thread\n"
+    )
+    print(
+        "| seed | parameters | best test acc | final test acc | s/epoch | train | eval (test + train set) | evolution |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
+    best = []
+    for seed in args.seeds:
+        r = reference_run(ref, seed, args.epochs, data)
+        _record(args.json, {"implementation": "reference", **r})
+        best.append(r["best"])
+        print(
+            f"| {seed} | {r['params']} | {r['best']:.1%} | {r['final']:.1%} | {r['epoch_s']:.3f} | "
+            f"{r['train_s']:.3f} | {r['eval_s']:.3f} | {r['evolve_s']:.3f} |",
+            flush=True,
+        )
+    print(f"\nMean best test accuracy over {len(best)} seeds: {statistics.mean(best):.2%}")
 
 
 def cmd_speed(args) -> None:
-    sys.path.insert(0, str(Path(__file__).parent))
-    from set_reference import train_reference
-
     data = load_madelon()
+    if args.reference:
+        ref = load_reference(args.reference)
+        name = "the truly sparse code (`set_mlp_sequential.py`)"
+
+        def theirs_run(epochs: int) -> tuple[float, float]:
+            r = reference_run(ref, 0, epochs, data)
+            return r["epoch_s"], r["epoch_cpu_s"]
+    else:
+        sys.path.insert(0, str(Path(__file__).parent))
+        from set_reimplementation import train_reimplementation
+
+        name = "scipy/numba re-implementation (`bench/set_reimplementation.py`)"
+
+        def theirs_run(epochs: int) -> tuple[float, float]:
+            cpu = time.process_time()
+            r = train_reimplementation(mode="set", epochs=epochs, seed=0, data=data, all_relu=True, weight_decay=2e-4)
+            wall = (sum(r["train_s"]) + sum(r["evolve_s"]) + sum(r["eval_s"])) / epochs
+            return wall, (time.process_time() - cpu) / epochs  # CPU: model construction included
+
+    def ours_run(epochs: int) -> tuple[float, float]:
+        r = madelon_run("set", 0, epochs, data=data, conventions=args.conventions)
+        return r["epoch_s"], r["epoch_cpu_s"]
+
+    ours_run(2), theirs_run(2)  # warm-up, untimed: first calls, compiled kernels loaded
     ours, theirs = [], []
     for _ in range(args.rounds):
-        r = madelon_run("set", 0, args.epochs, data=data)
-        ours.append(r["epoch_s"])
-        ref = train_reference(mode="set", epochs=args.epochs, seed=0, data=data, all_relu=True, weight_decay=2e-4)
-        theirs.append((sum(ref["train_s"]) + sum(ref["evolve_s"]) + sum(ref["eval_s"])) / args.epochs)
-    a, b = statistics.median(ours), statistics.median(theirs)
-    print(f"### Madelon SET epoch, back to back ({args.rounds} alternating rounds of {args.epochs} epochs, 1 thread)\n")
-    print("s/epoch = training + test evaluation + evolution.\n")
-    print("| implementation | s/epoch per round | median |")
-    print("|---|---|---|")
-    print(f"| dagnet (SparseLinear + SET) | {', '.join(f'{x:.3f}' for x in ours)} | {a:.3f} |")
-    print(f"| scipy/numba reference | {', '.join(f'{x:.3f}' for x in theirs)} | {b:.3f} |")
-    print(f"\nSpeed-up: {b / a:.1f}x")
+        ours.append(ours_run(args.epochs))
+        theirs.append(theirs_run(args.epochs))
+    a, b = statistics.median(w for w, _ in ours), statistics.median(w for w, _ in theirs)
+    ac, bc = statistics.median(c for _, c in ours), statistics.median(c for _, c in theirs)
+    given = f", dagnet with the code's conventions {', '.join(args.conventions)}" if args.conventions else ""
+    print(
+        f"### Madelon SET epoch, back to back ({args.rounds} alternating rounds of {args.epochs} epochs{given}, "
+        "1 thread)\n"
+    )
+    print(
+        "s/epoch = the whole epoch as each trains it: training, evaluation (dagnet: the test set; the "
+        "truly sparse code: the test and the training set) and evolution.\n"
+    )
+    print("| implementation | s/epoch per round | median | CPU s/epoch per round | median |")
+    print("|---|---|---|---|---|")
+    for label, runs, wall, cpu in (("dagnet (SparseLinear + SET)", ours, a, ac), (name, theirs, b, bc)):
+        print(
+            f"| {label} | {', '.join(f'{w:.3f}' for w, _ in runs)} | {wall:.3f} | "
+            f"{', '.join(f'{c:.3f}' for _, c in runs)} | {cpu:.3f} |"
+        )
+    ratios = ", ".join(f"{t[0] / o[0]:.1f}" for o, t in zip(ours, theirs))
+    print(f"\nSpeed-up (ratio of medians): {b / a:.1f}x; per round: {ratios}; in CPU time: {bc / ac:.1f}x")
 
 
 def cmd_density(args) -> None:
@@ -343,10 +576,20 @@ def main(argv=None) -> None:
     m.add_argument("--seeds", type=int, nargs="+", default=[0, 1])
     m.add_argument("--modes", nargs="+", default=["set", "static", "dense"])
     m.add_argument("--activation", default="all_relu")
+    m.add_argument("--conventions", nargs="*", choices=CONVENTIONS, default=[], help="the truly sparse code's")
+    m.add_argument("--json", help="append each run (with its per-epoch test accuracy) to this JSON-lines file")
     m.set_defaults(func=cmd_madelon)
+    r = sub.add_parser("reference")
+    r.add_argument("--reference", required=True, help="local checkout of SelimaC/large-scale-sparse-neural-networks")
+    r.add_argument("--epochs", type=int, default=500)
+    r.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
+    r.add_argument("--json", help="append each run (with its per-epoch test accuracy) to this JSON-lines file")
+    r.set_defaults(func=cmd_reference)
     s = sub.add_parser("speed")
     s.add_argument("--epochs", type=int, default=20)
     s.add_argument("--rounds", type=int, default=3)
+    s.add_argument("--reference", help="local checkout of the truly sparse code (default: the re-implementation)")
+    s.add_argument("--conventions", nargs="*", choices=CONVENTIONS, default=[], help="dagnet's, as for madelon")
     s.set_defaults(func=cmd_speed)
     d = sub.add_parser("density")
     d.add_argument("--data", nargs="+", default=["digits", "coil20"])

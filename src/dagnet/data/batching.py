@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import torch
 
-from .._checks import check_int
+from .._checks import check_bool, check_int
 from ..seeding import torch_generator
 
 __all__ = ["batches", "num_batches"]
@@ -24,9 +24,14 @@ def num_batches(n: int, batch_size: int) -> int:
 
 
 def batches(
-    X: torch.Tensor, y: torch.Tensor, batch_size: int, shuffle: bool = True, seed: int | torch.Generator | None = None
+    X: torch.Tensor,
+    y: torch.Tensor,
+    batch_size: int,
+    shuffle: bool = True,
+    seed: int | torch.Generator | None = None,
+    drop_last: bool = False,
 ) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
-    """Yield ``(X[idx], y[idx])`` mini-batches covering every sample once.
+    """Yield ``(X[idx], y[idx])`` mini-batches covering every sample once (or all but a short last batch).
 
     Parameters
     ----------
@@ -40,6 +45,9 @@ def batches(
         The order's randomness. Pass a ``torch.Generator`` to draw a new order
         each epoch from one stream (its state advances); an int gives the same
         order on every call. The global RNG is never used.
+    drop_last : bool, default False
+        Leave out the last batch if it is short (the ``n % batch_size`` samples
+        that come last in the order), as ``torch.utils.data.DataLoader`` does.
 
     Raises
     ------
@@ -54,16 +62,20 @@ def batches(
     >>> a = [b.tolist() for _, b in batches(X, y, 2, seed=0)]
     >>> a == [b.tolist() for _, b in batches(X, y, 2, seed=0)]
     True
+    >>> [b.tolist() for _, b in batches(X, y, 2, shuffle=False, drop_last=True)]
+    [[0, 1], [2, 3]]
     """
     batch_size = check_int(batch_size, "batch_size", "batches")
+    check_bool(drop_last, "drop_last", "batches")
     n = X.shape[0]
     if y.shape[0] != n:
         raise ValueError(f"X and y must have as many rows. Got {n} and {y.shape[0]} instead.")
+    end = n - n % batch_size if drop_last else n
     if shuffle:
         order = torch.randperm(n, generator=torch_generator(seed))
-        for start in range(0, n, batch_size):
+        for start in range(0, end, batch_size):
             idx = order[start : start + batch_size]
             yield X[idx], y[idx]
     else:
-        for start in range(0, n, batch_size):
+        for start in range(0, end, batch_size):
             yield X[start : start + batch_size], y[start : start + batch_size]

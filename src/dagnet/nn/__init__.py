@@ -6,9 +6,11 @@ from .dendrite_activated import DendriteActivatedLinear
 from .dendritic_tree import DendriticTree
 from .dropout import Dropout
 from .isotropic import IsotropicMLP, check_isotropic
+from .path_linear import PathLinear
 from .population import Population, member_losses
 from .preferential_attachment import rewire_pa_
 from .randomly_wired import RandomlyWiredBlocks
+from .rbm import SparseRBM
 from .sparse_linear import SparseLinear
 from .sparse_mlp import erk_densities, sparse_mlp
 from .sparsify import sparse_from_dense, sparsify
@@ -25,6 +27,8 @@ __all__ = [
     "RandomlyWiredBlocks",
     "rewire_pa_",
     "SparseLinear",
+    "PathLinear",
+    "SparseRBM",
     "Dropout",
     "IsotropicMLP",
     "check_isotropic",

@@ -2,19 +2,21 @@
 
 from __future__ import annotations
 
+import math
 import warnings
 
 import numpy as np
 import torch
 
-from .._checks import check_int
+from .._checks import check_choice, check_int
 from ..errors import DeadNodeWarning
-from ..seeding import numpy_rng, resolve_seed
+from ..seeding import numpy_rng, resolve_seed, torch_generator
 from ..topology._budget import NETWORK_EDGE, NETWORK_NODE, WIRING_EDGE, check_size
 from ..topology._sampling import bernoulli_positions
 from ..topology.layered import set_probability
 from ..wiring import Wiring
 from .dag_network import DAGNetwork
+from .init import INITS
 
 __all__ = ["SparseLinear"]
 
@@ -40,7 +42,10 @@ class SparseLinear(DAGNetwork):
         SET's density parameter; used when ``density`` is not given (default 20).
     bias : bool, default True
     init : str, default "kaiming_uniform"
-        As for :class:`DAGNetwork` (``nn.Linear``'s rule on each output's true fan-in).
+        As for :class:`DAGNetwork` (``nn.Linear``'s rule on each output's true fan-in),
+        or ``"he_uniform"``: weights uniform in ``±sqrt(6 / in_features)``, He's
+        bound on the dense fan-in, and zero biases (the SET code's initialisation,
+        and the values :class:`~dagnet.evolve.SET` gives the connections it grows).
     seed : int, numpy Generator or random.Random, optional
         Seed of the connections and the initial values.
     backend, dtype, device : optional
@@ -80,6 +85,7 @@ class SparseLinear(DAGNetwork):
     ):
         n_in = check_int(in_features, "in_features", "SparseLinear")
         n_out = check_int(out_features, "out_features", "SparseLinear")
+        check_choice(init, "init", "SparseLinear", (*INITS, "he_uniform"))
         p = connection_probability(n_in, n_out, density, epsilon)
         check_layer_sizes(f"SparseLinear({n_in}, {n_out}, {_given(density, epsilon)})", [(n_in, n_out, p)])
         seed = resolve_seed(seed)
@@ -93,7 +99,7 @@ class SparseLinear(DAGNetwork):
                 outputs=range(n_in, n_in + n_out),
                 activation="identity",
                 output_activation="identity",
-                init=init,
+                init="zeros" if init == "he_uniform" else init,
                 bias=bias,
                 seed=seed,
                 backend=backend,
@@ -101,6 +107,10 @@ class SparseLinear(DAGNetwork):
                 device=device,
             )
         self.requested_density = p
+        if init == "he_uniform":
+            unit = torch.rand(self.num_edges, generator=torch_generator(self.seed), dtype=torch.float64) * 2 - 1
+            with torch.no_grad():
+                self.weight.copy_(unit * math.sqrt(6.0 / n_in))
 
     @property
     def density(self) -> float:

@@ -71,6 +71,7 @@ def sparse_mlp(
     bias: bool = True,
     seed: int | None = None,
     dtype: torch.dtype | None = None,
+    init: str = "kaiming_uniform",
 ) -> nn.Sequential:
     """Return a SET-MLP: :class:`SparseLinear` layers with activations (and dropout) between them.
 
@@ -94,6 +95,9 @@ def sparse_mlp(
         Seed of the connections and initial values (layer ``i`` uses a seed
         drawn from it).
     dtype : torch.dtype, optional
+    init : str, default "kaiming_uniform"
+        Each layer's initialisation (see :class:`SparseLinear`); ``"he_uniform"``
+        is the SET code's, on the dense fan-in with zero biases.
 
     Returns
     -------
@@ -130,7 +134,7 @@ def sparse_mlp(
     seeds = numpy_rng(resolve_seed(seed)).integers(0, 2**62, size=2 * len(pairs))
     layers: list[nn.Module] = []
     for k, ((n_in, n_out), p) in enumerate(zip(pairs, per_layer)):
-        layers.append(SparseLinear(n_in, n_out, density=p, bias=bias, seed=int(seeds[k]), dtype=dtype))
+        layers.append(SparseLinear(n_in, n_out, density=p, bias=bias, init=init, seed=int(seeds[k]), dtype=dtype))
         if k < len(pairs) - 1:
             layers.append(AllReLU(k, slope) if activation == "all_relu" else acts[activation]())
             if dropout > 0:

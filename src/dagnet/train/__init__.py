@@ -22,6 +22,7 @@ from .checkpoints import load_checkpoint, save_checkpoint
 from .degrees import in_degrees, plot_in_degrees
 from .loop import FitResult, evaluate, fit
 from .metrics import write_metrics
+from .optim import SGDW
 from .plots import plot_training
 from .progress import ProgressBar
 
@@ -38,6 +39,7 @@ __all__ = [
     "in_degrees",
     "plot_in_degrees",
     "write_metrics",
+    "SGDW",
     "save_checkpoint",
     "load_checkpoint",
     "ProgressBar",

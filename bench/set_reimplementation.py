@@ -1,7 +1,13 @@
-"""Reference SET-MLP (Sparse Evolutionary Training) in numpy, scipy.sparse and numba.
+"""A re-implementation of the truly sparse SET-MLP (Sparse Evolutionary Training) in numpy, scipy.sparse and numba.
 
-A same-machine baseline for SET (Mocanu et al., 2018) written the way the public
-"truly sparse" implementation (Curci, Mocanu and Pechenizkiy, 2021) works:
+A same-machine baseline for SET (Mocanu et al., 2018), written from scratch the
+way the public "truly sparse" implementation (Curci, Mocanu and Pechenizkiy,
+2021) works; it is not that code (``bench/sparse_training.py reference`` runs
+the code itself, from a local checkout). It differs from that code in its
+outputs (sigmoid units and the mean squared error; the code: softmax and the
+cross-entropy), its regrown weights (normal; the code: He-uniform as at the
+start), its precision (float32; the code computes in float64) and its default
+All-ReLU slope (0.75; the code's Madelon setting: 0.6). What it does:
 
 - every layer's weights are a ``scipy.sparse.csr_matrix`` of shape (n_in, n_out);
   the forward pass is ``dense activations @ CSR`` and the backward pass
@@ -35,8 +41,8 @@ connection stored in the CSR matrices.
 
 Usage::
 
-    .venv/bin/python bench/set_reference.py --mode set --epochs 500 --seed 0
-    .venv/bin/python bench/set_reference.py --mode dense --epochs 150 --seed 0
+    .venv/bin/python bench/set_reimplementation.py --mode set --epochs 500 --seed 0
+    .venv/bin/python bench/set_reimplementation.py --mode dense --epochs 150 --seed 0
 
 Each run prints one line: mode, seed, best and final test accuracy, mean train
 and evolution seconds per epoch.
@@ -76,7 +82,7 @@ import numba  # noqa: E402
 import numpy as np  # noqa: E402
 import scipy.sparse as sp  # noqa: E402
 
-__all__ = ["train_reference", "SETMLP", "connection_probability", "sddmm_csr", "main"]
+__all__ = ["train_reimplementation", "SETMLP", "connection_probability", "sddmm_csr", "main"]
 
 DTYPE = np.float32
 MODES = ("set", "static", "dense")
@@ -280,7 +286,7 @@ class SETMLP:
 
 
 # ----------------------------------------------------------------- training
-def train_reference(
+def train_reimplementation(
     mode="set",
     epochs=500,
     seed=0,
@@ -411,7 +417,7 @@ def summary_line(rec: dict) -> str:
 
 
 def main(argv=None) -> None:
-    """Command line: train one reference SET-MLP on Madelon and print its summary line."""
+    """Command line: train one re-implemented SET-MLP on Madelon and print its summary line."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--mode", choices=MODES, default="set")
     parser.add_argument("--epochs", type=int, default=500)
@@ -434,7 +440,7 @@ def main(argv=None) -> None:
         torch.set_num_threads(threads)
     except ImportError:
         pass
-    rec = train_reference(
+    rec = train_reimplementation(
         mode=args.mode,
         epochs=args.epochs,
         seed=args.seed,
