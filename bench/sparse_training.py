@@ -11,6 +11,8 @@ Sub-commands, each printing a markdown section (every random choice from an expl
   SelimaC/large-scale-sparse-neural-networks given by ``--reference``), per seed; and
   ``madelon --conventions`` runs dagnet with that code's conventions (decoupled weight decay,
   He-uniform on the dense fan-in, float64, the last partial batch dropped).
+* ``lockstep``: that code's SET-MLP and dagnet's started from the same weights and fed the same
+  batches without dropout: how far apart their weights drift, and which weights each SET step removes.
 * ``speed``: the SET run timed back to back against that code (or against the scipy/numba
   re-implementation of ``bench/set_reimplementation.py``), alternating chunks of epochs.
 * ``density``: SET vs static sparse vs dense at a whole-model density <= 5% (ERK), on
@@ -26,6 +28,7 @@ Usage::
     python bench/sparse_training.py madelon --epochs 500 --seeds 0 1
     python bench/sparse_training.py madelon --conventions --modes set --seeds 0 1 2 3 4
     python bench/sparse_training.py reference --reference ../truly-sparse --seeds 0 1 2 3 4
+    python bench/sparse_training.py lockstep --reference ../truly-sparse --steps 60
     python bench/sparse_training.py speed --reference ../truly-sparse --epochs 20 --rounds 3
     python bench/sparse_training.py density --epochs 100
     python bench/sparse_training.py degrees --epochs 500 --plot bench/set_in_degrees.png
@@ -55,7 +58,7 @@ import torch
 from torch import nn
 
 from dagnet.data import Dataset, batches, load_coil20, load_digits, load_madelon
-from dagnet.evolve import SET
+from dagnet.evolve import SET, set_removal
 from dagnet.nn import sparse_mlp
 from dagnet.train import SGDW, fit
 from dagnet.train.degrees import plot_in_degrees
@@ -328,6 +331,64 @@ def cmd_reference(args) -> None:
     print(f"\nMean best test accuracy over {len(best)} seeds: {statistics.mean(best):.2%}")
 
 
+def cmd_lockstep(args) -> None:
+    """The code's SET-MLP and dagnet's from the same weights, same batches, no dropout: do their steps agree?"""
+    ref = load_reference(args.reference)
+    data = load_madelon()
+    onehot = np.eye(data.num_classes, dtype=np.float32)
+    x, y = data.X_train.numpy(), onehot[data.y_train.numpy()]
+    np.random.seed(args.seed)
+    relu = ref.AlternatedLeftReLU
+    with contextlib.redirect_stdout(open(os.devnull, "w")):
+        theirs = ref.SET_MLP(MADELON_SIZES, (relu(-0.6), relu(0.6), relu(-0.6), ref.Softmax), epsilon=20)
+    theirs.loss, theirs.learning_rate, theirs.momentum, theirs.weight_decay = ref.CrossEntropy(), 0.01, 0.9, 2e-4
+    theirs.zeta, theirs.dropout_rate = 0.3, 0.0
+    ours = sparse_mlp(MADELON_SIZES, epsilon=20, activation="all_relu", seed=args.seed, dtype=torch.float64)
+    layers = ours[::2]
+    for k, layer in enumerate(layers, 1):  # the code's connections and weights, edge for edge
+        w = theirs.w[k].tocoo()
+        layer.rewire_(
+            remove=np.ones(layer.num_edges, dtype=bool),
+            add_source=w.row.astype(np.int64),
+            add_target=w.col.astype(np.int64) + layer.in_features,
+            add_weight=w.data,
+        )
+        layer.bias.data.zero_()
+    optimizer = SGDW(ours.parameters(), lr=0.01, momentum=0.9, weight_decay=2e-4)
+    order = np.random.default_rng(args.seed)
+    print(f"### Lockstep: the truly sparse code's SET-MLP and dagnet's (float64, SGDW), seed {args.seed}, no dropout\n")
+    print("| steps | max abs weight difference / max abs weight, per layer | max abs bias difference |")
+    print("|---|---|---|")
+    for step in range(1, args.steps + 1):
+        rows = order.permutation(x.shape[0])[:128]
+        z, a, masks = theirs._feed_forward(x[rows], True)
+        theirs._back_prop(z, a, masks, y[rows])
+        optimizer.zero_grad()
+        nn.functional.cross_entropy(
+            ours(torch.from_numpy(x[rows]).double()), torch.from_numpy(y[rows].argmax(1))
+        ).backward()
+        optimizer.step()
+        if step in (1, args.steps) or step % 20 == 0:
+            w_gap = [
+                np.abs(layer.to_dense().detach().numpy().T - theirs.w[k].toarray()).max()
+                / np.abs(theirs.w[k].data).max()
+                for k, layer in enumerate(layers, 1)
+            ]
+            b_gap = max(np.abs(layer.bias.detach().numpy() - theirs.b[k]).max() for k, layer in enumerate(layers, 1))
+            print(f"| {step} | {', '.join(f'{g:.1e}' for g in w_gap)} | {b_gap:.1e} |")
+    print("\n| layer | weights | removed by the code | by dagnet's `set_removal` | by both |")
+    print("|---|---|---|---|---|")
+    with contextlib.redirect_stdout(open(os.devnull, "w")), tempfile.TemporaryDirectory() as tmp:
+        theirs.save_filename = os.path.join(tmp, "set_mlp")
+        before = {k: theirs.w[k].tocoo() for k in theirs.w}
+        theirs.weights_evolution_II()  # its momentum matrices keep exactly the weights it did not remove
+    for k in range(1, len(layers)):
+        w, kept = before[k], theirs.pdw[k].tocoo()
+        gone_theirs = ~np.isin(w.row * w.shape[1] + w.col, kept.row * w.shape[1] + kept.col)
+        gone_ours = set_removal(w.data, 0.3)
+        print(f"| {k} | {w.nnz} | {gone_theirs.sum()} | {gone_ours.sum()} | {(gone_theirs & gone_ours).sum()} |")
+
+
 def cmd_speed(args) -> None:
     data = load_madelon()
     if args.reference:
@@ -585,6 +646,11 @@ def main(argv=None) -> None:
     r.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     r.add_argument("--json", help="append each run (with its per-epoch test accuracy) to this JSON-lines file")
     r.set_defaults(func=cmd_reference)
+    ls = sub.add_parser("lockstep")
+    ls.add_argument("--reference", required=True, help="local checkout of SelimaC/large-scale-sparse-neural-networks")
+    ls.add_argument("--steps", type=int, default=60)
+    ls.add_argument("--seed", type=int, default=0)
+    ls.set_defaults(func=cmd_lockstep)
     s = sub.add_parser("speed")
     s.add_argument("--epochs", type=int, default=20)
     s.add_argument("--rounds", type=int, default=3)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import torch
+from torch._functorch.utils import unwrap_dead_wrappers
 
 from .runtime import Runtime
 from .torch_graph import graph_forward, graph_levels
@@ -19,7 +20,21 @@ def run_network(x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor, runti
     forward mode runs the pass written in torch operations
     (:func:`~dagnet.engine.torch_graph.graph_forward`).
     """
-    return DAGFunction.apply(x, weight, bias, runtime, *act_params)[0]
+    return _apply(DAGFunction, x, weight, bias, runtime, *act_params)[0]
+
+
+def _apply(fn, *args):
+    """``fn.apply(*args)``, without the signature binding torch does on every call outside torch.func.
+
+    ``Function.apply`` binds the arguments to ``forward``'s signature with
+    ``inspect.signature`` for every Function with ``setup_context`` (about
+    25-30 µs a call, two per layer and step); these forwards have no
+    default arguments to fill in, so outside torch.func transforms the call
+    goes straight to autograd, as ``Function.apply`` itself then does.
+    """
+    if torch._C._are_functorch_transforms_active():
+        return fn.apply(*args)
+    return super(torch.autograd.Function, fn).apply(*unwrap_dead_wrappers(args))
 
 
 class DAGFunction(torch.autograd.Function):
@@ -54,8 +69,8 @@ class DAGFunction(torch.autograd.Function):
     def backward(ctx, grad_out, *_):
         H, weight, bias, *rest = ctx.saved_tensors
         need_x = ctx.needs_input_grad[0]
-        dx, dw, db, *dparams = DAGBackward.apply(
-            grad_out, H, weight, bias, ctx.runtime, ctx.saved_starts, need_x, *rest
+        dx, dw, db, *dparams = _apply(
+            DAGBackward, grad_out, H, weight, bias, ctx.runtime, ctx.saved_starts, need_x, *rest
         )
         return (
             dx if need_x else None,
