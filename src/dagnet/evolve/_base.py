@@ -66,6 +66,8 @@ class MemberSpace:
 
     def local(self, positions: np.ndarray) -> np.ndarray:
         """Local numbers of global ``positions`` (which must be in this group or shared)."""
+        if self.positions.size and self.positions[-1] == self.positions.size - 1:
+            return positions  # all positions 0 .. size - 1 (sorted, distinct): local numbers are global
         return np.searchsorted(self.positions, positions)
 
 
