@@ -44,7 +44,7 @@ def graph_levels(runtime: Runtime) -> list[tuple[GraphLevel, torch.Tensor, torch
     ``sources`` are the positions each edge of the level reads, ``targets``
     the row (relative to the level's first position) it adds into.
     """
-    in_ptr = runtime.index["in_ptr"].tolist()
+    in_ptr = runtime.index["in_ptr"].long()
     in_src = runtime.index["in_src"]
     ptr = runtime.level_ptr.tolist()
     levels = []
@@ -52,9 +52,9 @@ def graph_levels(runtime: Runtime) -> list[tuple[GraphLevel, torch.Tensor, torch
         a, b = ptr[l], ptr[l + 1]
         if a == b:
             continue
-        ea, eb = in_ptr[a], in_ptr[b]
-        counts = torch.tensor([in_ptr[v + 1] - in_ptr[v] for v in range(a, b)], dtype=torch.long)
-        targets = torch.repeat_interleave(torch.arange(b - a), counts).to(in_src.device)
+        ea, eb = int(in_ptr[a]), int(in_ptr[b])
+        counts = in_ptr[a + 1 : b + 1] - in_ptr[a:b]  # in-edges of each node of the level
+        targets = torch.repeat_interleave(torch.arange(b - a, device=in_src.device), counts)
         groups = [(g.start - a, g.end - a, g.fn, g.params) for g in runtime._groups_by_level.get(l, ())]
         combines = []
         for c in runtime._combines_by_level.get(l, ()):

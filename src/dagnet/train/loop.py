@@ -1024,7 +1024,7 @@ def _train_epoch(
     totals = BatchTotals()
     diverged = None
     eager = _reads_each_batch(device)
-    opt_params = [p for g in opt.param_groups for p in g["params"]]  # what the all-reduce averages
+    opt_params = [p for g in opt.param_groups for p in g["params"]]  # what the all-reduce averages and clipping bounds
     for b, (xb, yb) in enumerate(batch_iter, 1):
         if captured is not None and b > 1:
             batch_loss, output = captured(xb, yb)
@@ -1059,7 +1059,7 @@ def _train_epoch(
         if extras.replicas is None:
             batch_loss.backward()
         if extras.clip is not None:
-            torch.nn.utils.clip_grad_norm_([p for g in opt.param_groups for p in g["params"]], extras.clip)
+            torch.nn.utils.clip_grad_norm_(opt_params, extras.clip)
         opt.step()
         step += 1
         if any(stepwise):
